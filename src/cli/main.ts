@@ -1,0 +1,79 @@
+/**
+ * The CLI shell: commander parses, one file per subcommand does the work. `main(argv)` returns
+ * the exit code (or null while `serve` keeps running) so tests call it in-process. Every user
+ * error is one line on stderr plus a hint, exit code 2; a stack trace only with -vvv.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { VERSION } from "../version.ts";
+import { countCommand } from "./count.ts";
+import { initCommand } from "./init.ts";
+import { processIO, UsageError, type CliIO } from "./io.ts";
+import { serveCommand } from "./serve.ts";
+
+const increase = (_: string, previous: number) => previous + 1;
+
+export async function main(argv: string[], io: CliIO = processIO): Promise<number | null> {
+  let result: number | null = 0;
+  const verbosity = () => argv.reduce((n, a) => (/^-v+$/.test(a) ? n + a.length - 1 : a === "--verbose" ? n + 1 : n), 0);
+
+  const program = new Command("cyclops")
+    .description("A high-performance gateway in front of Sentry: accepts reports as Sentry does, drops floods, queues, and forwards at the pace Sentry can bear.")
+    .version(VERSION, "--version", "print the version")
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (s, write) => write(s) });
+
+  program
+    .command("serve")
+    .description("run the gateway")
+    .option("-c, --conf <file>", "JSON config file (see `cyclops init`)")
+    .addOption(new Option("-p, --port <port>", "port to listen on (default 9999)"))
+    .option("-b, --bind <address>", "address to bind (default 0.0.0.0)")
+    .option("-v, --verbose", "-v warnings, -vv info, -vvv debug (default: errors only)", increase, 0)
+    .action(async (opts) => {
+      result = await serveCommand(opts, io);
+    });
+
+  program
+    .command("init")
+    .description("write a complete, documented config file (every option with its default)")
+    .argument("[file]", "where to write it (default: standard output)")
+    .option("-f, --force", "overwrite FILE if it exists")
+    .action(async (file: string | undefined, opts: { force?: boolean }) => {
+      result = await initCommand(file, opts, io);
+    });
+
+  program
+    .command("count")
+    .description("ask /count of every instance of a farm and print each and the totals")
+    .argument("<host>", "host of the instances, e.g. localhost or http://10.0.0.5")
+    .argument("<ports>", "ports: 9100, 9100-9109, 9100,9102 or a mix")
+    .option("--json", "print JSON for machines")
+    .option("--timeout <seconds>", "per-instance timeout", "5")
+    .action(async (host: string, ports: string, opts: { json?: boolean; timeout: string }) => {
+      result = await countCommand(host, ports, opts, io);
+    });
+
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return 2;
+    }
+    await program.parseAsync(argv, { from: "user" });
+    return result;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+      io.err("Run `cyclops --help` for usage.\n");
+      return 2;
+    }
+    if (e instanceof UsageError) {
+      io.err(`cyclops: ${e.message}\n`);
+      if (verbosity() >= 3 && e.stack) io.err(`${e.stack}\n`);
+      return e.exitCode;
+    }
+    io.err(`cyclops: ${(e as Error).message ?? String(e)}\n`);
+    if (verbosity() >= 3 && (e as Error).stack) io.err(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}

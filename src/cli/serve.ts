@@ -1,0 +1,67 @@
+/**
+ * `cyclops serve`: config → gateway → wait for a signal → graceful stop. SIGTERM/SIGINT stop
+ * accepting, finish in-flight work and close storage; a second signal exits at once.
+ */
+import { ConfigError, loadConfig } from "../config/load.ts";
+import { createLogger, levelFromVerbosity } from "../log.ts";
+import { startGateway, type Gateway } from "../server/gateway.ts";
+import { UsageError, type CliIO } from "./io.ts";
+
+export interface ServeFlags {
+  conf?: string;
+  port?: string;
+  bind?: string;
+  verbose?: number;
+}
+
+function parsePort(text: string): number {
+  if (!/^\d+$/.test(text)) throw new UsageError(`command line: --port must be a number from 0 to 65535 (got ${JSON.stringify(text)})`);
+  const n = Number(text);
+  if (n > 65535) throw new UsageError(`command line: --port must be from 0 to 65535 (got ${n})`);
+  return n;
+}
+
+export async function serveCommand(flags: ServeFlags, _io: CliIO): Promise<number | null> {
+  let loaded;
+  try {
+    loaded = loadConfig({
+      file: flags.conf,
+      flags: { PORT: flags.port === undefined ? undefined : parsePort(flags.port), BIND: flags.bind },
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+  const log = createLogger(levelFromVerbosity(flags.verbose ?? 0));
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(loaded.config, { log, source: loaded.source });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw new UsageError(`cannot listen on ${loaded.config.BIND}:${loaded.config.PORT}: address already in use`);
+    if (code === "EACCES" || code === "EADDRNOTAVAIL") throw new UsageError(`cannot listen on ${loaded.config.BIND}:${loaded.config.PORT}: ${code}`);
+    throw e;
+  }
+  // Operators and scripts wait for this line to know the port (with -p 0 it is chosen by the OS).
+  process.stderr.write(`cyclops listening on ${gateway.url.replace("127.0.0.1", loaded.config.BIND)} (port ${gateway.port})\n`);
+
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, "second signal: exiting now");
+      process.exit(130);
+    }
+    log.warn({ signal }, "stopping: finishing in-flight work");
+    gateway.stop().then(
+      () => process.exit(0),
+      (e) => {
+        log.error({ err: e }, "error while stopping");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  return null;
+}

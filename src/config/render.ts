@@ -1,0 +1,44 @@
+/**
+ * Renders the schema for people: the JSON that `cyclops init` writes (every option with its
+ * default, each preceded by a "//KEY" doc entry, which the loader skips) and the README's option
+ * table. Both come from OPTIONS alone, and a test checks the README against `readmeTable()`.
+ */
+import { OPTIONS, envVarOf } from "./schema.ts";
+
+export function initJson(): string {
+  const lines: string[] = [];
+  let section = "";
+  const entries = Object.entries(OPTIONS);
+  entries.forEach(([key, def], i) => {
+    if (def.section !== section) {
+      section = def.section;
+      lines.push(`  ${JSON.stringify(`// ---- ${section} ----`)}: "",`);
+    }
+    lines.push(`  ${JSON.stringify(`//${key}`)}: ${JSON.stringify(`${def.doc} Env: ${envVarOf(key)}.`)},`);
+    lines.push(`  ${JSON.stringify(key)}: ${JSON.stringify(def.default)}${i === entries.length - 1 ? "" : ","}`);
+  });
+  return `{\n${lines.join("\n")}\n}\n`;
+}
+
+const cell = (s: string) => s.replace(/\|/g, "\\|");
+
+export function readmeTable(): string {
+  const rows = ["| Option | Default | Environment | Meaning |", "|---|---|---|---|"];
+  for (const [key, def] of Object.entries(OPTIONS)) {
+    rows.push(`| \`${key}\` | \`${cell(JSON.stringify(def.default))}\` | \`${envVarOf(key)}\` | ${cell(def.doc)} |`);
+  }
+  return rows.join("\n");
+}
+
+export const README_TABLE_BEGIN = "<!-- options:begin (generated from src/config/schema.ts by `bun src/config/render.ts`) -->";
+export const README_TABLE_END = "<!-- options:end -->";
+
+if (import.meta.main) {
+  // `bun src/config/render.ts` rewrites the README's table in place.
+  const path = new URL("../../README.md", import.meta.url).pathname;
+  const text = await Bun.file(path).text();
+  const start = text.indexOf(README_TABLE_BEGIN);
+  const end = text.indexOf(README_TABLE_END);
+  if (start < 0 || end < 0) throw new Error("README.md has no options markers");
+  await Bun.write(path, text.slice(0, start + README_TABLE_BEGIN.length) + "\n" + readmeTable() + "\n" + text.slice(end));
+}

@@ -1,0 +1,59 @@
+/**
+ * The Hono application: the operator-facing routes (/healthcheck, /count, /metrics) and, for
+ * completeness, the ingest routes through the same pipeline. The listener serves the ingest routes
+ * through Bun.serve's own router first, because Hono's routing and context cost about a third of
+ * the hot path's budget (docs/BENCHMARKS.md); both call the same handlers.
+ */
+import { Hono } from "hono";
+import { countDocument, NO_LATENCY } from "../stats/report.ts";
+import type { Deps } from "./deps.ts";
+import type { IngestPipeline } from "./ingest.ts";
+import { jsonError } from "./responses.ts";
+import { HEALTHCHECK_PATHS, INGEST_ROUTES } from "./routes.ts";
+
+export function healthProblems(deps: Deps): string[] {
+  const problems: string[] = [];
+  const keys = deps.keys.status();
+  if (!keys.ready) problems.push(`project keys not loaded yet${keys.lastError ? ` (${keys.lastError})` : ""}`);
+  const q = deps.queue.problem();
+  if (q) problems.push(`storage: ${q}`);
+  const c = deps.counters.problem();
+  if (c) problems.push(`flood counters: ${c}`);
+  if (deps.problems) problems.push(...deps.problems());
+  return problems;
+}
+
+export function clientIp(req: Request, peer: string | null): string | null {
+  // Like the original (tornado xheaders=True), trust the proxy in front of us.
+  const xff = req.headers.get("x-forwarded-for");
+  if (xff) return xff.split(",")[0]!.trim() || peer;
+  return req.headers.get("x-real-ip") ?? peer;
+}
+
+export function createApp(deps: Deps, pipeline: IngestPipeline, peerIp: (req: Request) => string | null = () => null): Hono {
+  const app = new Hono();
+
+  for (const path of HEALTHCHECK_PATHS) {
+    app.get(path, (c) => {
+      const problems = healthProblems(deps);
+      if (problems.length) return c.text(`UNAVAILABLE: ${problems.join("; ")}`, 503);
+      return c.text(deps.config.HEALTHCHECK_TEXT, 200);
+    });
+  }
+
+  app.get("/count", (c) => {
+    const doc = countDocument(deps.stats, deps.queue.approxItems, deps.latency?.() ?? NO_LATENCY, deps.keys);
+    return c.json(doc);
+  });
+
+  for (const r of INGEST_ROUTES) {
+    app.all(r.path, (c) => pipeline.handle(r.route, c.req.raw, r.hasProject ? c.req.param("projectId") ?? null : null, clientIp(c.req.raw, peerIp(c.req.raw))));
+  }
+
+  app.notFound(() => jsonError(404, "not found"));
+  app.onError((err) => {
+    deps.onInternalError?.(err);
+    return jsonError(500, "internal error");
+  });
+  return app;
+}

@@ -1,0 +1,27 @@
+/** What the routes and the ingest pipeline are handed: built once by `serve`, or by tests. */
+import type { Config } from "../config/schema.ts";
+import type { KeyRegistry } from "../keys/registry.ts";
+import type { Logger } from "../log.ts";
+import type { LatencySummary } from "../stats/report.ts";
+import type { Stats } from "../stats/counters.ts";
+import type { Queue } from "../storage/queue.ts";
+import type { CounterStore } from "../throttle/counter-store.ts";
+
+export interface Deps {
+  config: Config;
+  keys: KeyRegistry;
+  queue: Queue;
+  counters: CounterStore;
+  stats: Stats;
+  log: Logger;
+  /** Sentry's active rate limit for a project and category, passed back to SDKs (null: none). */
+  rateLimits?: (projectId: number, category: string) => { retryAfter: number; header: string } | null;
+  /** Upstream response times for /count. */
+  latency?: () => LatencySummary;
+  /** Wakes the forwarder when something was queued. */
+  onQueued?: () => void;
+  onStorageError?: (e: Error) => void;
+  onInternalError?: (e: unknown) => void;
+  /** Extra /healthcheck problems (e.g. upstream state is not one: Sentry down is no reason to stop accepting). */
+  problems?: () => string[];
+}

@@ -1,0 +1,119 @@
+/**
+ * Assembles a running gateway from a Config: key registry, queue, flood counters, forwarder and
+ * the HTTP listener, and takes them down again in the right order. `cyclops serve` and the
+ * in-process tests both start cyclops through here, so they exercise the same code.
+ */
+import type { Server } from "bun";
+import type { Config } from "../config/schema.ts";
+import { Forwarder } from "../forward/forwarder.ts";
+import { createKeySources } from "../keys/index.ts";
+import { KeyRegistry } from "../keys/registry.ts";
+import { LogLimiter, silentLogger, type Logger } from "../log.ts";
+import { Stats } from "../stats/counters.ts";
+import { LatencyWindow } from "../stats/latency.ts";
+import { createQueue } from "../storage/index.ts";
+import { createCounterStore } from "../throttle/index.ts";
+import { VERSION } from "../version.ts";
+import { clientIp, createApp } from "./app.ts";
+import type { Deps } from "./deps.ts";
+import { IngestPipeline } from "./ingest.ts";
+import { INGEST_ROUTES } from "./routes.ts";
+
+export interface Gateway {
+  server: Server<undefined>;
+  port: number;
+  url: string;
+  deps: Deps;
+  forwarder: Forwarder;
+  /** Graceful stop: stop accepting, finish in-flight requests, drain/keep the queue, close storage. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** Where the config came from, for the start-up line. */
+  source?: string;
+}
+
+/** Slack over the largest body limit, so our own 413 (with Sentry's body) answers, not Bun's. */
+const BODY_LIMIT_SLACK = 64 * 1024;
+
+export async function startGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
+  const log = opts.log ?? silentLogger();
+  const limiter = new LogLimiter();
+  const stats = new Stats();
+  const latency = new LatencyWindow(config.MAX_REQUESTS_TO_AVERAGE);
+  const queue = await createQueue(config);
+  const counters = createCounterStore(config);
+  const keys = new KeyRegistry(createKeySources(config), (source, message) => {
+    if (limiter.allow(`keys:${source}`) !== null) log.error({ source }, `project key refresh failed: ${message}`);
+  });
+  const forwarder = new Forwarder({ config, queue, stats, latency, log, version: VERSION });
+
+  const deps: Deps = {
+    config,
+    keys,
+    queue,
+    counters,
+    stats,
+    log,
+    rateLimits: (projectId, category) => forwarder.rateLimitFor(projectId, category),
+    latency: () => ({ average: latency.average(), percentile: latency.percentile(90), samples: latency.count }),
+    onQueued: () => forwarder.notify(),
+    onStorageError: (e) => {
+      const suppressed = limiter.allow(`storage:${e.name}`);
+      if (suppressed !== null) log.error({ suppressed }, `storage unavailable: ${e.message}`);
+    },
+    onInternalError: (e) => {
+      const suppressed = limiter.allow("internal");
+      if (suppressed !== null) log.error({ err: e, suppressed }, "internal error while handling a request");
+    },
+  };
+
+  await keys.start(config.UPDATE_PERIOD);
+  const pipeline = new IngestPipeline(deps);
+  let server!: Server<undefined>;
+  const peer = (req: Request) => server.requestIP(req)?.address ?? null;
+  const app = createApp(deps, pipeline, peer);
+  const routes: Record<string, (req: Bun.BunRequest, srv: Server<undefined>) => Promise<Response>> = {};
+  for (const r of INGEST_ROUTES) {
+    routes[r.path] = (req) =>
+      pipeline.handle(r.route, req, r.hasProject ? (req.params as Record<string, string>).projectId ?? null : null, clientIp(req, peer(req)));
+  }
+  server = Bun.serve({
+    port: config.PORT,
+    hostname: config.BIND,
+    routes,
+    fetch: app.fetch,
+    maxRequestBodySize: Math.max(config.MAX_ENVELOPE_SIZE, config.MAX_EVENT_SIZE) + BODY_LIMIT_SLACK,
+  });
+  forwarder.start();
+
+  const port = server.port!;
+  log.info(
+    { version: VERSION, config: opts.source ?? "embedded defaults", storage: queue.kind, counters: counters.kind, keys: keys.sourceNames, listen: `${config.BIND}:${port}`, upstream: config.SENTRY_BASE_URL },
+    "cyclops started",
+  );
+
+  let stopping: Promise<void> | null = null;
+  return {
+    server,
+    port,
+    url: `http://${config.BIND === "0.0.0.0" ? "127.0.0.1" : config.BIND}:${port}`,
+    deps,
+    forwarder,
+    stop() {
+      stopping ??= (async () => {
+        await server.stop(false);
+        const left = await forwarder.stop(config.SHUTDOWN_TIMEOUT);
+        if (left > 0) {
+          log.warn({ left, storage: queue.kind }, queue.kind === "memory" ? "stopped with undelivered reports in memory: they are lost" : "stopped; undelivered reports stay in storage for the next start");
+        }
+        await keys.close();
+        await Promise.allSettled([queue.close(), counters.close()]);
+        log.info({}, "cyclops stopped");
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,276 @@
+/**
+ * The one ingest pipeline every report route goes through:
+ *
+ *   authenticate → decode → drop floods and samples → enqueue → answer
+ *
+ * Everything it consults is in memory (key registry, flood counters, Sentry's active rate
+ * limits); the only await besides reading the body is the storage's durability promise (SQLite
+ * group commit, Redis acknowledgement), and with memory storage and memory counters there is none.
+ * Errors are typed (ProtocolError and the storage errors) and mapped to Sentry's status codes in
+ * one place, `failure()`.
+ */
+import { extractAuth, type Auth } from "../protocol/auth.ts";
+import { decodeContentEncoding, decodeSentryData, decodeStoreBody, parseEventJson } from "../protocol/body.ts";
+import { parseDsn } from "../protocol/dsn.ts";
+import {
+  checkEnvelopeDsn,
+  envelopeEventId,
+  envelopeEventItem,
+  itemCategory,
+  parseEnvelope,
+  parseEnvelopeHeader,
+  type Envelope,
+} from "../protocol/envelope.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { getFloodKey, groupingHash } from "../protocol/grouping.ts";
+import { QueueFullError, StorageUnavailableError } from "../storage/queue.ts";
+import type { Endpoint } from "../storage/item.ts";
+import { CounterUnavailableError } from "../throttle/counter-store.ts";
+import type { Deps } from "./deps.ts";
+import { accepted, jsonError, preflight } from "./responses.ts";
+
+export type Route = "store" | "envelope";
+
+const ENVELOPE_CONTENT_TYPE = "application/x-sentry-envelope";
+const textDecoder = new TextDecoder();
+
+function randomEventId(): string {
+  return crypto.randomUUID().replace(/-/g, "");
+}
+
+/** Event ids as Sentry keeps them: 32 lowercase hex; dashed UUIDs are accepted. */
+function normalizeEventId(value: unknown): string | null {
+  if (typeof value !== "string") return null;
+  const hex = value.length === 36 ? value.replace(/-/g, "") : value;
+  return /^[0-9a-fA-F]{32}$/.test(hex) ? hex.toLowerCase() : null;
+}
+
+function parseProjectId(param: string | null): number | null {
+  if (param === null) return null;
+  if (!/^\d{1,15}$/.test(param)) throw new ProtocolError(400, "bad project path parameter");
+  return Number(param);
+}
+
+/** What decoding a request produced, before the flood cut. */
+interface Report {
+  body: Uint8Array;
+  contentType: string;
+  endpoint: Endpoint;
+  eventId: string | null;
+  /** Parsed error event, when the report is one (the flood cut applies only to errors). */
+  errorEvent: Record<string, unknown> | null;
+  /** Rate-limit category of the report's main item. */
+  category: string;
+  /** True for reports IGNORE_PERCENTAGE may sample (error events and transactions). */
+  sampleable: boolean;
+}
+
+export class IngestPipeline {
+  constructor(private readonly deps: Deps) {}
+
+  /** Entry point for every ingest route. `projectParam` is the `{project_id}` path segment, if any. */
+  async handle(route: Route, req: Request, projectParam: string | null, clientIp: string | null): Promise<Response> {
+    const method = req.method;
+    if (method === "OPTIONS") return preflight();
+    const { stats } = this.deps;
+    stats.received++;
+    if (method !== "POST" && !(method === "GET" && route === "store")) {
+      stats.dropped.invalid++;
+      return jsonError(405, "method not allowed", undefined, { Allow: route === "store" ? "GET, POST, OPTIONS" : "POST, OPTIONS" });
+    }
+    try {
+      return await this.process(route, req, method === "GET", projectParam, clientIp);
+    } catch (e) {
+      return this.failure(e);
+    }
+  }
+
+  private async process(route: Route, req: Request, isGet: boolean, projectParam: string | null, clientIp: string | null): Promise<Response> {
+    const { config } = this.deps;
+    let projectId = parseProjectId(projectParam);
+    const url = req.url;
+    const q = url.indexOf("?");
+    const query = q < 0 ? "" : url.slice(q + 1);
+    const headers = req.headers;
+    let auth: Auth | null = extractAuth({
+      xSentryAuth: headers.get("x-sentry-auth"),
+      authorization: headers.get("authorization"),
+      query,
+    });
+
+    // Read and decode the body; envelopes without request auth carry it in their header's dsn.
+    const isEnvelope = route === "envelope" || headers.get("content-type")?.startsWith(ENVELOPE_CONTENT_TYPE) === true;
+    const limit = isEnvelope ? config.MAX_ENVELOPE_SIZE : config.MAX_EVENT_SIZE;
+    let raw: Uint8Array;
+    if (isGet) {
+      const data = sentryDataParam(query);
+      if (data === null) throw new ProtocolError(400, "missing sentry_data query parameter");
+      raw = decodeSentryData(data, limit);
+    } else {
+      const declared = Number(headers.get("content-length") ?? 0);
+      if (declared > limit) throw new ProtocolError(413, "request body too large");
+      const buf = await req.arrayBuffer();
+      if (buf.byteLength > limit) throw new ProtocolError(413, "request body too large");
+      raw = decodeContentEncoding(new Uint8Array(buf), headers.get("content-encoding"), limit);
+    }
+    if (raw.byteLength === 0) throw new ProtocolError(400, "empty request body");
+
+    if (!auth && isEnvelope) {
+      const dsn = parseEnvelopeHeader(raw).dsn;
+      if (typeof dsn !== "string") throw new ProtocolError(401, "missing authorization information");
+      const parsed = parseDsn(dsn);
+      auth = { publicKey: parsed.publicKey, secretKey: parsed.secretKey, client: null, version: 7 };
+    }
+    if (!auth) throw new ProtocolError(401, "missing authorization information");
+
+    projectId = this.authorize(auth, projectId);
+    const report = isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey) : decodeEvent(raw, auth.client, limit);
+
+    const limited = this.deps.rateLimits?.(projectId, report.category);
+    if (limited) {
+      this.deps.stats.dropped.rate_limited++;
+      return jsonError(429, "event submission rejected with_reason: RateLimited", undefined, {
+        "Retry-After": String(limited.retryAfter),
+        "X-Sentry-Rate-Limits": limited.header,
+      });
+    }
+    return this.admit(report, projectId, auth, clientIp, isGet ? url.slice(url.indexOf("/", 8)) : null);
+  }
+
+  /** Checks the key against the registry; returns the project the report belongs to. */
+  private authorize(auth: Auth, projectId: number | null): number {
+    const { config, keys } = this.deps;
+    const key = keys.lookup(auth.publicKey);
+    if (!config.RESTRICT_API_ACCESS) {
+      const resolved = projectId ?? key?.projectId;
+      if (resolved === undefined) throw new ProtocolError(403, "event submission rejected with_reason: ProjectId");
+      return resolved;
+    }
+    if (!key || (projectId !== null && key.projectId !== projectId)) {
+      throw new ProtocolError(403, "event submission rejected with_reason: ProjectId");
+    }
+    if (config.CHECK_SECRET_KEY && auth.secretKey && key.secretKey && auth.secretKey !== key.secretKey) {
+      throw new ProtocolError(403, "event submission rejected with_reason: ProjectId");
+    }
+    return key.projectId;
+  }
+
+  /** Sampling, the flood cut, then the queue. */
+  private async admit(report: Report, projectId: number, auth: Auth, clientIp: string | null, getUrl: string | null): Promise<Response> {
+    const { config, stats, counters, queue } = this.deps;
+    const eventId = report.eventId;
+    const gif = getUrl !== null;
+
+    if (report.sampleable) {
+      const share = config.IGNORE_PERCENTAGE[projectId];
+      if (share !== undefined && share > 0 && Math.random() * 100 < share) {
+        stats.dropped.sampled++;
+        stats.project(projectId).ignored++;
+        stats.discard(projectId, "sample_rate", report.category);
+        return accepted(eventId, "IGNORED", 0, gif);
+      }
+    }
+
+    let cacheCount = 0;
+    if (report.errorEvent && config.URL_CACHE_EXPIRATION > 0) {
+      const floodKey = getUrl !== null ? getFloodKey(getUrl) : `${projectId}:${groupingHash(report.errorEvent)}`;
+      const counted = counters.increment(floodKey, config.URL_CACHE_EXPIRATION);
+      cacheCount = typeof counted === "number" ? counted : await counted;
+      if (cacheCount > config.MAX_CACHE_USES) {
+        stats.dropped.flood++;
+        stats.project(projectId).ignored++;
+        stats.discard(projectId, "event_processor", report.category);
+        return accepted(eventId, "IGNORED", cacheCount, gif);
+      }
+    }
+
+    const pushed = queue.push({
+      projectId,
+      endpoint: report.endpoint,
+      auth: { publicKey: auth.publicKey, secretKey: auth.secretKey, client: auth.client, version: auth.version },
+      clientIp,
+      contentType: report.contentType,
+      body: report.body,
+      eventId,
+      receivedAt: Date.now(),
+    });
+    if (pushed) await pushed;
+    stats.processed++;
+    stats.project(projectId).processed++;
+    this.deps.onQueued?.();
+    return accepted(eventId, "PROCESSED", cacheCount, gif);
+  }
+
+  /** The one map from failures to Sentry's answers. */
+  private failure(e: unknown): Response {
+    const { stats } = this.deps;
+    if (e instanceof ProtocolError) {
+      if (e.status === 403) stats.dropped.unknown_key++;
+      else if (e.status === 413) stats.dropped.too_large++;
+      else stats.dropped.invalid++;
+      return jsonError(e.status, e.detail, e.causes);
+    }
+    if (e instanceof QueueFullError || e instanceof StorageUnavailableError || e instanceof CounterUnavailableError) {
+      stats.dropped.queue_full++;
+      if (!(e instanceof QueueFullError)) this.deps.onStorageError?.(e);
+      return jsonError(503, "failed to queue envelope", [e.message], { "Retry-After": String(e.retryAfter) });
+    }
+    this.deps.onInternalError?.(e);
+    stats.dropped.invalid++;
+    return jsonError(500, "internal error");
+  }
+}
+
+/** `sentry_data` from a raw query string, percent-decoded; null when absent. */
+function sentryDataParam(query: string): string | null {
+  for (const part of query.split("&")) {
+    if (part.startsWith("sentry_data=")) {
+      try {
+        return decodeURIComponent(part.slice(12).replace(/\+/g, " "));
+      } catch {
+        throw new ProtocolError(400, "invalid sentry_data query parameter");
+      }
+    }
+  }
+  return null;
+}
+
+function decodeEvent(raw: Uint8Array, client: string | null, limit: number): Report {
+  const body = decodeStoreBody(raw, limit);
+  const event = parseEventJson(body, client);
+  const isTransaction = event.type === "transaction";
+  return {
+    body,
+    contentType: "application/json",
+    endpoint: "store",
+    eventId: normalizeEventId(event.event_id) ?? randomEventId(),
+    errorEvent: isTransaction ? null : event,
+    category: isTransaction ? "transaction" : "error",
+    sampleable: true,
+  };
+}
+
+function decodeEnvelope(raw: Uint8Array, projectId: number, publicKey: string): Report {
+  const env: Envelope = parseEnvelope(raw);
+  checkEnvelopeDsn(env, projectId, publicKey);
+  const eventItem = envelopeEventItem(env);
+  const main = eventItem ?? env.items.find((i) => i.type === "transaction") ?? env.items[0];
+  let errorEvent: Record<string, unknown> | null = null;
+  if (eventItem) {
+    try {
+      errorEvent = JSON.parse(textDecoder.decode(eventItem.payload)) as Record<string, unknown>;
+    } catch {
+      throw new ProtocolError(400, "invalid event envelope", ["invalid JSON in event item"]);
+    }
+    if (typeof errorEvent !== "object" || errorEvent === null) throw new ProtocolError(400, "invalid event envelope", ["event item is not an object"]);
+  }
+  return {
+    body: raw,
+    contentType: ENVELOPE_CONTENT_TYPE,
+    endpoint: "envelope",
+    eventId: envelopeEventId(env),
+    errorEvent,
+    category: main ? itemCategory(main.type) : "default",
+    sampleable: main !== undefined && (main.type === "event" || main.type === "transaction"),
+  };
+}

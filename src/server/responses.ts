@@ -1,0 +1,51 @@
+/**
+ * The answers cyclops gives, shaped as Sentry's ingestion (Relay) gives them: JSON
+ * `{"detail": …}` errors, `{"id": …}` on success, the 1×1 GIF for GET store, CORS headers on all
+ * ingest answers so browser SDKs (tunnel mode, cross-origin raven-js) can read them.
+ */
+import { errorBody } from "../protocol/errors.ts";
+
+/** Relay's CORS layer (relay-server/src/middlewares/cors.rs). */
+export const CORS_HEADERS = {
+  "Access-Control-Allow-Origin": "*",
+  "Access-Control-Expose-Headers": "x-sentry-error, x-sentry-rate-limits, retry-after, x-cyclops-status, x-cyclops-cache-count",
+} as const;
+
+export const PREFLIGHT_HEADERS = {
+  ...CORS_HEADERS,
+  "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+  "Access-Control-Allow-Headers":
+    "x-sentry-auth, x-requested-with, x-forwarded-for, origin, referer, accept, content-type, authentication, authorization, content-encoding, transfer-encoding, sentry-trace, baggage",
+  "Access-Control-Max-Age": "3600",
+} as const;
+
+export function preflight(): Response {
+  return new Response(null, { status: 200, headers: PREFLIGHT_HEADERS });
+}
+
+export function jsonError(status: number, detail: string, causes?: string[], extra?: Record<string, string>): Response {
+  return new Response(errorBody(detail, causes), {
+    status,
+    headers: { ...CORS_HEADERS, "Content-Type": "application/json", ...extra },
+  });
+}
+
+/** GIF89a 1×1 transparent pixel, as Relay's store GET answers (endpoints/store.rs). */
+export const PIXEL = Uint8Array.from(
+  atob("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"),
+  (c) => c.charCodeAt(0),
+);
+
+export type CyclopsStatus = "PROCESSED" | "IGNORED";
+
+/** 200 for an accepted or dropped report; the original's X-CYCLOPS-* headers kept for operators' scripts. */
+export function accepted(eventId: string | null, status: CyclopsStatus, cacheCount: number, gif: boolean): Response {
+  const headers = {
+    ...CORS_HEADERS,
+    "Content-Type": gif ? "image/gif" : "application/json",
+    "X-CYCLOPS-STATUS": status,
+    "X-CYCLOPS-CACHE-COUNT": String(cacheCount),
+  };
+  if (gif) return new Response(PIXEL, { status: 200, headers: eventId ? { ...headers, "X-Sentry-ID": eventId } : headers });
+  return new Response(eventId ? `{"id":"${eventId}"}` : "{}", { status: 200, headers });
+}

@@ -1,0 +1,71 @@
+/**
+ * The queue between ingest and the forwarder. Three implementations live beside this file
+ * (memory.ts, sqlite.ts, redis.ts) and all pass test/contracts/queue.contract.ts.
+ *
+ * Semantics every implementation keeps:
+ * - One queue per project. `take` serves projects round-robin (one item per non-empty, non-paused
+ *   project in turn) so one project's storm cannot starve the others; within a project, newest
+ *   first when `newestFirst`, else oldest first.
+ * - A taken item is leased, not removed: `ack` deletes it; `release` puts it back (for a retry);
+ *   an item whose holder died comes back by itself (durable storages: at restart or lease expiry).
+ * - Bounded by items and bytes: `push` throws QueueFullError past either bound, and the client
+ *   is answered 503 with Retry-After.
+ * - `push` resolves only once the item is as durable as the storage promises (SQLite: committed
+ *   to the file; Redis: acknowledged by Redis), so a 200 is never given for something not kept.
+ *   Memory returns undefined (synchronous) so the hot path needs no await.
+ */
+import type { NewItem, QueuedItem } from "./item.ts";
+
+export class QueueFullError extends Error {
+  override name = "QueueFullError";
+  constructor(
+    public readonly reason: "items" | "bytes",
+    /** Seconds the client should wait before retrying. */
+    public readonly retryAfter = 60,
+  ) {
+    super(`queue full (${reason})`);
+  }
+}
+
+/** The storage cannot take anything right now (Redis down, SQLite unwritable, disk full). */
+export class StorageUnavailableError extends Error {
+  override name = "StorageUnavailableError";
+  constructor(message: string, public readonly retryAfter = 10) {
+    super(message);
+  }
+}
+
+export interface QueueStats {
+  items: number;
+  bytes: number;
+  perProject: Map<number, { items: number; bytes: number }>;
+}
+
+export interface TakeOptions {
+  /** Projects to skip this round (rate-limited by Sentry). */
+  isPaused?: (projectId: number) => boolean;
+}
+
+export interface Queue {
+  readonly kind: "memory" | "sqlite" | "redis";
+  /** Adds an item; throws QueueFullError or StorageUnavailableError. */
+  push(item: NewItem): void | Promise<void>;
+  /** Leases up to `max` items, round-robin across projects (see above). */
+  take(max: number, opts?: TakeOptions): Promise<QueuedItem[]>;
+  /** Sentry has it (or will never take it): delete for good. */
+  ack(item: QueuedItem): Promise<void>;
+  /** Not delivered: put it back with `attempts` incremented when `failed`. */
+  release(item: QueuedItem, failed: boolean): Promise<void>;
+  stats(): Promise<QueueStats>;
+  /** Approximate item count without I/O, for /count and backpressure hints. */
+  readonly approxItems: number;
+  /** Health of the backing store, for /healthcheck. null when healthy. */
+  problem(): string | null;
+  close(): Promise<void>;
+}
+
+export interface QueueLimits {
+  maxItems: number;
+  maxBytes: number;
+  newestFirst: boolean;
+}
