@@ -10,18 +10,19 @@
  * one place, `failure()`.
  */
 import { extractAuth, type Auth } from "../protocol/auth.ts";
-import { decodeContentEncoding, decodeSentryData, decodeStoreBody, parseEventJson } from "../protocol/body.ts";
+import { checkContentEncoding, decodeContentEncoding, decodeSentryData, decodeStoreBody, parseEventJson } from "../protocol/body.ts";
 import { parseDsn } from "../protocol/dsn.ts";
 import {
   checkEnvelopeDsn,
   envelopeEventId,
   envelopeEventItem,
   itemCategory,
+  normalizeEventId,
   parseEnvelope,
   parseEnvelopeHeader,
   type Envelope,
 } from "../protocol/envelope.ts";
-import { ProtocolError } from "../protocol/errors.ts";
+import { Detail, ProtocolError } from "../protocol/errors.ts";
 import { getFloodKey, groupingHash } from "../protocol/grouping.ts";
 import { QueueFullError, StorageUnavailableError } from "../storage/queue.ts";
 import type { Endpoint } from "../storage/item.ts";
@@ -38,16 +39,9 @@ function randomEventId(): string {
   return crypto.randomUUID().replace(/-/g, "");
 }
 
-/** Event ids as Sentry keeps them: 32 lowercase hex; dashed UUIDs are accepted. */
-function normalizeEventId(value: unknown): string | null {
-  if (typeof value !== "string") return null;
-  const hex = value.length === 36 ? value.replace(/-/g, "") : value;
-  return /^[0-9a-fA-F]{32}$/.test(hex) ? hex.toLowerCase() : null;
-}
-
 function parseProjectId(param: string | null): number | null {
   if (param === null) return null;
-  if (!/^\d{1,15}$/.test(param)) throw new ProtocolError(400, "bad project path parameter");
+  if (!/^\d{1,15}$/.test(param)) throw new ProtocolError(400, Detail.badProject);
   return Number(param);
 }
 
@@ -76,7 +70,7 @@ export class IngestPipeline {
     stats.received++;
     if (method !== "POST" && !(method === "GET" && route === "store")) {
       stats.dropped.invalid++;
-      return jsonError(405, "method not allowed", undefined, { Allow: route === "store" ? "GET, POST, OPTIONS" : "POST, OPTIONS" });
+      return jsonError(405, Detail.methodNotAllowed, undefined, { Allow: route === "store" ? "GET, POST, OPTIONS" : "POST, OPTIONS" });
     }
     try {
       return await this.process(route, req, method === "GET", projectParam, clientIp);
@@ -92,6 +86,8 @@ export class IngestPipeline {
     const q = url.indexOf("?");
     const query = q < 0 ? "" : url.slice(q + 1);
     const headers = req.headers;
+    const contentEncoding = headers.get("content-encoding");
+    checkContentEncoding(contentEncoding);
     let auth: Auth | null = extractAuth({
       xSentryAuth: headers.get("x-sentry-auth"),
       authorization: headers.get("authorization"),
@@ -108,20 +104,20 @@ export class IngestPipeline {
       raw = decodeSentryData(data, limit);
     } else {
       const declared = Number(headers.get("content-length") ?? 0);
-      if (declared > limit) throw new ProtocolError(413, "request body too large");
+      if (declared > limit) throw new ProtocolError(413, Detail.bodyTooLarge);
       const buf = await req.arrayBuffer();
-      if (buf.byteLength > limit) throw new ProtocolError(413, "request body too large");
-      raw = decodeContentEncoding(new Uint8Array(buf), headers.get("content-encoding"), limit);
+      if (buf.byteLength > limit) throw new ProtocolError(413, Detail.bodyTooLarge);
+      raw = decodeContentEncoding(new Uint8Array(buf), contentEncoding, limit);
     }
-    if (raw.byteLength === 0) throw new ProtocolError(400, "empty request body");
+    if (raw.byteLength === 0) throw new ProtocolError(400, Detail.emptyBody);
 
     if (!auth && isEnvelope) {
       const dsn = parseEnvelopeHeader(raw).dsn;
-      if (typeof dsn !== "string") throw new ProtocolError(401, "missing authorization information");
+      if (typeof dsn !== "string") throw new ProtocolError(401, Detail.missingAuth);
       const parsed = parseDsn(dsn);
       auth = { publicKey: parsed.publicKey, secretKey: parsed.secretKey, client: null, version: 7 };
     }
-    if (!auth) throw new ProtocolError(401, "missing authorization information");
+    if (!auth) throw new ProtocolError(401, Detail.missingAuth);
 
     projectId = this.authorize(auth, projectId);
     const report = isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey) : decodeEvent(raw, auth.client, limit);
@@ -260,9 +256,9 @@ function decodeEnvelope(raw: Uint8Array, projectId: number, publicKey: string): 
     try {
       errorEvent = JSON.parse(textDecoder.decode(eventItem.payload)) as Record<string, unknown>;
     } catch {
-      throw new ProtocolError(400, "invalid event envelope", ["invalid JSON in event item"]);
+      throw new ProtocolError(400, Detail.invalidEnvelope, ["invalid JSON in event item"]);
     }
-    if (typeof errorEvent !== "object" || errorEvent === null) throw new ProtocolError(400, "invalid event envelope", ["event item is not an object"]);
+    if (typeof errorEvent !== "object" || errorEvent === null) throw new ProtocolError(400, Detail.invalidEnvelope, ["event item is not an object"]);
   }
   return {
     body: raw,

@@ -43,7 +43,7 @@ export function tempDir(prefix = "cyclops-test-"): string {
 }
 
 export async function startTestGateway(options: Partial<Config> = {}, mode: GatewayMode = defaultMode(), extraArgs: string[] = []): Promise<TestGateway> {
-  const settings: Partial<Config> = { BIND: "127.0.0.1", PORT: 0, SENTRY_BASE_URL: "http://127.0.0.1:1", CLIENT_REPORTS: false, ...options };
+  const settings: Partial<Config> = { BIND: "127.0.0.1", PORT: 0, SENTRY_BASE_URL: "http://127.0.0.1:1", CLIENT_REPORTS: false, SHUTDOWN_TIMEOUT: 0.2, ...options };
   if (mode === "in-process") {
     const { config } = loadConfig({ env: {}, flags: settings });
     const gateway = await startGateway(config);

@@ -1,0 +1,191 @@
+/**
+ * Grouping hash: the flood key of a POSTed event. Events Sentry would put in one issue should
+ * collide; events it would keep apart should not. First match wins:
+ *
+ *   1. `fingerprint` (non-empty array): its entries, each "{{ default }}" replaced by the default
+ *      hash below (so ["{{ default }}"] alone equals no fingerprint at all, as in Sentry).
+ *   Default hash:
+ *   2. exceptions — `exception.values`, `exception` as a list (raven-node 2.x), or
+ *      `sentry.interfaces.Exception` (raven-python ≤ 5): per exception, its type plus the frames
+ *      of its stacktrace; the exception *value* counts only when no exception has frames (Sentry
+ *      ignores the message when the stack decides, and so did the original's hash_for_grouping).
+ *      A single exception without frames borrows a top-level stacktrace (raven-python ≤ 5 sent
+ *      them side by side; Sentry's normalization joined them).
+ *   3. a top-level stacktrace (`stacktrace`, `sentry.interfaces.Stacktrace`) with frames.
+ *   4. the message template: `logentry` / `sentry.interfaces.Message` (`message`, else
+ *      `formatted`), else the top-level `message` (string or {message, formatted}).
+ *   5. `culprit`, else `transaction`.
+ *   6. a constant: all such events of a project share one key (as the original did).
+ *
+ * Frames: only in-app frames when any is marked `in_app: true` (else all); each frame contributes
+ * module (else the file's base name, without query string or cache-busting hash) and function —
+ * never line/column numbers or absolute path prefixes, which move between deploys and hosts.
+ * The result is wyhash (Bun.hash) of a compact string, in base 36.
+ */
+
+type Json = Record<string, unknown>;
+
+function obj(v: unknown): Json | null {
+  return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : null;
+}
+
+function str(v: unknown): string | null {
+  return typeof v === "string" && v !== "" ? v : null;
+}
+
+// Separators that cannot appear in the JSON strings we read (NUL would need an escape, but keep
+// them distinct from any printable character).
+const FIELD = "\u0001";
+const FRAME = "\u0002";
+const PART = "\u0003";
+
+/** Base name without query/fragment and without webpack-style content hashes ("main.3f2a1b9c.js"). */
+function normalizeFilename(filename: string): string {
+  let f = filename;
+  const cut = f.search(/[?#]/);
+  if (cut !== -1) f = f.slice(0, cut);
+  const slash = Math.max(f.lastIndexOf("/"), f.lastIndexOf("\\"));
+  if (slash !== -1) f = f.slice(slash + 1);
+  return f.replace(/[.-][0-9a-f]{8,}(?=\.)/gi, "");
+}
+
+function frameKey(frame: Json): string {
+  const module = str(frame.module);
+  const file = str(frame.filename) ?? str(frame.abs_path);
+  const where = module ?? (file !== null ? normalizeFilename(file) : "");
+  return where + FIELD + (str(frame.function) ?? "");
+}
+
+/** Frames of a stacktrace interface (`{frames: [...]}`); in-app ones when any is marked. */
+function framesKey(stacktrace: unknown): string | null {
+  const frames = obj(stacktrace)?.frames;
+  if (!Array.isArray(frames) || frames.length === 0) return null;
+  let anyInApp = false;
+  for (const f of frames) if (obj(f)?.in_app === true) anyInApp = true;
+  let out = "";
+  for (const f of frames) {
+    const frame = obj(f);
+    if (frame === null || (anyInApp && frame.in_app !== true)) continue;
+    out += frameKey(frame) + FRAME;
+  }
+  return out;
+}
+
+/** The exception list of any known shape. */
+function exceptionValues(event: Json): Json[] | null {
+  const raw = event.exception ?? event["sentry.interfaces.Exception"];
+  const list = Array.isArray(raw) ? raw : obj(raw)?.values;
+  if (Array.isArray(list)) {
+    const values = list.map(obj).filter((v): v is Json => v !== null);
+    return values.length > 0 ? values : null;
+  }
+  // raven-python ≤ 2: a single exception object {type, value, module}.
+  const single = obj(raw);
+  return single !== null && (str(single.type) !== null || str(single.value) !== null) ? [single] : null;
+}
+
+function exceptionKey(event: Json): string | null {
+  const values = exceptionValues(event);
+  if (values === null) return null;
+  const stacks = values.map((v) => framesKey(v.stacktrace));
+  // Old clients put the stack beside a single exception; Sentry's normalization moved it inside.
+  if (values.length === 1 && stacks[0] === null) stacks[0] = framesKey(topStacktrace(event));
+  const withStack = stacks.some((s) => s !== null);
+  let out = "";
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    const type = str(v.type) ?? "";
+    out += withStack ? type + FIELD + (stacks[i] ?? "") + PART : type + FIELD + (str(v.value) ?? "") + PART;
+  }
+  return out;
+}
+
+/** `{message, formatted}` objects: the template first, so parameters do not split a group. */
+function templateOf(v: unknown): string | null {
+  if (typeof v === "string") return v !== "" ? v : null;
+  const o = obj(v);
+  return o === null ? null : (str(o.message) ?? str(o.formatted));
+}
+
+/**
+ * `logentry` and its legacy alias `sentry.interfaces.Message` before the top-level `message`, which
+ * old clients filled with the formatted text (Relay moves `message` into logentry only when
+ * logentry is absent).
+ */
+function messageKey(event: Json): string | null {
+  return templateOf(event.logentry) ?? templateOf(event["sentry.interfaces.Message"]) ?? templateOf(event.message);
+}
+
+function topStacktrace(event: Json): unknown {
+  return event.stacktrace ?? event["sentry.interfaces.Stacktrace"];
+}
+
+/** The default (non-fingerprint) grouping input, prefixed by the kind of evidence it rests on. */
+function defaultKey(event: Json): string {
+  const exception = exceptionKey(event);
+  if (exception !== null) return "e" + exception;
+  const stack = framesKey(topStacktrace(event));
+  if (stack !== null) return "s" + stack;
+  const message = messageKey(event);
+  if (message !== null) return "m" + message;
+  const culprit = str(event.culprit) ?? str(event.transaction);
+  if (culprit !== null) return "c" + culprit;
+  return "-";
+}
+
+const DEFAULT_ENTRY = /^\{\{\s*default\s*\}\}$/;
+
+function groupingKey(event: Json): string {
+  const fingerprint = event.fingerprint;
+  if (!Array.isArray(fingerprint) || fingerprint.length === 0) return defaultKey(event);
+  let out = "f";
+  let custom = false;
+  let def: string | null = null;
+  for (const entry of fingerprint) {
+    const text = typeof entry === "string" ? entry : JSON.stringify(entry);
+    if (DEFAULT_ENTRY.test(text)) {
+      def ??= defaultKey(event);
+      out += PART + "\u0004" + def;
+    } else {
+      custom = true;
+      out += PART + text;
+    }
+  }
+  return custom ? out : (def ?? defaultKey(event));
+}
+
+/** A stable hash (base 36) under which events Sentry would group together collide. */
+export function groupingHash(event: Record<string, unknown>): string {
+  return Bun.hash.wyhash(groupingKey(event)).toString(36);
+}
+
+/** Query parameters that name the client software, not the error: dropped from GET flood keys. */
+const VOLATILE_PARAMS = new Set(["sentry_client", "sentry_version", "sentry_secret", "sentry_timestamp"]);
+
+/**
+ * The flood key of a GET store request. Like the original (the full URL, sentry_data included),
+ * only identical reports share a counter; unlike it, the parameters that describe the SDK rather
+ * than the error (sentry_client, sentry_version, sentry_secret, sentry_timestamp) are dropped, so
+ * one error from two SDK versions still counts once. Parameter order is kept: one client always
+ * writes the same order, and sorting would cost a split of a body-sized string. sentry_key stays,
+ * keeping projects apart on the legacy /api/store/ route. Hashed, so keys stay short.
+ */
+export function getFloodKey(pathAndQuery: string): string {
+  const q = pathAndQuery.indexOf("?");
+  if (q === -1) return Bun.hash.wyhash(pathAndQuery).toString(36);
+  let key = pathAndQuery.slice(0, q + 1);
+  let start = q + 1;
+  let first = true;
+  while (start <= pathAndQuery.length) {
+    let end = pathAndQuery.indexOf("&", start);
+    if (end === -1) end = pathAndQuery.length;
+    const eq = pathAndQuery.indexOf("=", start);
+    const name = pathAndQuery.slice(start, eq === -1 || eq > end ? end : eq);
+    if (end > start && !VOLATILE_PARAMS.has(name)) {
+      key += (first ? "" : "&") + pathAndQuery.slice(start, end);
+      first = false;
+    }
+    start = end + 1;
+  }
+  return Bun.hash.wyhash(key).toString(36);
+}
