@@ -8,7 +8,7 @@ const outfile = process.argv[2] ?? "dist/cyclops";
 mkdirSync("dist", { recursive: true });
 const started = performance.now();
 const proc = Bun.spawnSync(
-  [process.execPath, "build", "--compile", "--minify-syntax", "--minify-whitespace", "--sourcemap", "--target=bun", "./src/main.ts", "--outfile", outfile],
+  [process.execPath, "build", "--compile", "--minify-syntax", "--minify-whitespace", "--target=bun", "./src/main.ts", "--outfile", outfile],
   { stdout: "inherit", stderr: "inherit" },
 );
 if (proc.exitCode !== 0) {

@@ -75,8 +75,8 @@ export function farmTotals(instances: InstanceCount[]): FarmTotals {
   };
 }
 
-async function fetchCount(url: string, timeoutMs: number): Promise<CountDocument> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+async function fetchCount(url: string, timeoutMs: number, token: string | undefined): Promise<CountDocument> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: token ? { Authorization: `Bearer ${token}` } : {} });
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
   const doc = (await res.json()) as CountDocument;
   if (typeof doc?.count !== "number") throw new Error("not a cyclops /count answer");
@@ -85,16 +85,17 @@ async function fetchCount(url: string, timeoutMs: number): Promise<CountDocument
 
 const ms = (v: number | null) => (v === null ? "n/a" : `${v.toFixed(2)}ms`);
 
-export async function countCommand(host: string, portSpec: string, opts: { json?: boolean; timeout: string }, io: CliIO): Promise<number> {
+export async function countCommand(host: string, portSpec: string, opts: { json?: boolean; timeout: string; token?: string }, io: CliIO): Promise<number> {
   const { scheme, host: h } = baseUrl(host);
   const ports = parsePorts(portSpec);
   const timeout = Number(opts.timeout);
+  const token = opts.token ?? process.env.CYCLOPS_STATS_TOKEN;
   if (!(timeout > 0)) throw new UsageError(`count: --timeout must be a positive number of seconds`);
   const instances: InstanceCount[] = await Promise.all(
     ports.map(async (port) => {
       const address = `${h}:${port}`;
       try {
-        return { address, count: await fetchCount(`${scheme}://${address}/count`, timeout * 1000), error: null };
+        return { address, count: await fetchCount(`${scheme}://${address}/count`, timeout * 1000, token), error: null };
       } catch (e) {
         return { address, count: null, error: (e as Error).message };
       }

@@ -50,7 +50,8 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     .argument("<ports>", "ports: 9100, 9100-9109, 9100,9102 or a mix")
     .option("--json", "print JSON for machines")
     .option("--timeout <seconds>", "per-instance timeout", "5")
-    .action(async (host: string, ports: string, opts: { json?: boolean; timeout: string }) => {
+    .option("--token <token>", "the instances' STATS_TOKEN (default: environment CYCLOPS_STATS_TOKEN)")
+    .action(async (host: string, ports: string, opts: { json?: boolean; timeout: string; token?: string }) => {
       result = await countCommand(host, ports, opts, io);
     });
 

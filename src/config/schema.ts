@@ -60,6 +60,8 @@ export const OPTIONS = {
     "Largest store body in bytes, before and after decompression (Sentry's max_event_size, 1 MiB)."),
   MAX_ENVELOPE_SIZE: opt("server", posInt, 20971520,
     "Largest envelope in bytes, before and after decompression. 20 MiB (sentry.io's limit) rather than Relay's 200 MiB, since queued bodies live in memory."),
+  STATS_TOKEN: opt("server", z.string().min(8).nullable(), null,
+    "When set, /count and /metrics answer only requests with `Authorization: Bearer <token>` (cyclops count --token); null leaves them open, as the original did."),
   SHUTDOWN_TIMEOUT: opt("server", seconds, 10,
     "Seconds to finish in-flight work and drain the memory queue on SIGTERM before exiting."),
 

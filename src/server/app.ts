@@ -41,7 +41,21 @@ export function createApp(deps: Deps, pipeline: IngestPipeline, peerIp: (req: Re
     });
   }
 
+  // /count and /metrics: open unless the operator set STATS_TOKEN.
+  const token = deps.config.STATS_TOKEN;
+  const guard = (req: Request): Response | null =>
+    token === null || req.headers.get("authorization") === `Bearer ${token}` ? null : jsonError(401, "this endpoint needs Authorization: Bearer <STATS_TOKEN>");
+
+  app.get("/metrics", async (c) => {
+    const denied = guard(c.req.raw);
+    if (denied) return denied;
+    if (!deps.metrics) return jsonError(404, "not found");
+    return c.body(await deps.metrics.text(), 200, { "Content-Type": deps.metrics.contentType() });
+  });
+
   app.get("/count", (c) => {
+    const denied = guard(c.req.raw);
+    if (denied) return denied;
     const doc = countDocument(deps.stats, deps.queue.approxItems, deps.latency?.() ?? NO_LATENCY, deps.keys);
     return c.json(doc);
   });

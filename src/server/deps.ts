@@ -4,6 +4,7 @@ import type { KeyRegistry } from "../keys/registry.ts";
 import type { Logger } from "../log.ts";
 import type { LatencySummary } from "../stats/report.ts";
 import type { Stats } from "../stats/counters.ts";
+import type { Metrics } from "../stats/metrics.ts";
 import type { Queue } from "../storage/queue.ts";
 import type { CounterStore } from "../throttle/counter-store.ts";
 
@@ -14,6 +15,7 @@ export interface Deps {
   counters: CounterStore;
   stats: Stats;
   log: Logger;
+  metrics?: Metrics;
   /** Sentry's active rate limit for a project and category, passed back to SDKs (null: none). */
   rateLimits?: (projectId: number, category: string) => { retryAfter: number; header: string } | null;
   /** Upstream response times for /count. */

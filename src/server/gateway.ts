@@ -11,6 +11,7 @@ import { KeyRegistry } from "../keys/registry.ts";
 import { LogLimiter, silentLogger, type Logger } from "../log.ts";
 import { Stats } from "../stats/counters.ts";
 import { LatencyWindow } from "../stats/latency.ts";
+import { Metrics } from "../stats/metrics.ts";
 import { createQueue } from "../storage/index.ts";
 import { createCounterStore } from "../throttle/index.ts";
 import { VERSION } from "../version.ts";
@@ -50,8 +51,10 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   });
   const forwarder = new Forwarder({ config, queue, stats, latency, log, version: VERSION });
 
+  const metrics = new Metrics({ stats, queue, keys });
   const deps: Deps = {
     config,
+    metrics,
     keys,
     queue,
     counters,
