@@ -107,7 +107,10 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     forwarder,
     stop() {
       stopping ??= (async () => {
-        await server.stop(false);
+        // Finish in-flight requests, but a client that stalls mid-body must not hold the stop.
+        const graceful = server.stop(false);
+        const timedOut = await Promise.race([graceful.then(() => false), Bun.sleep(config.SHUTDOWN_TIMEOUT * 1000).then(() => true)]);
+        if (timedOut) await server.stop(true);
         const left = await forwarder.stop(config.SHUTDOWN_TIMEOUT);
         if (left > 0) {
           log.warn({ left, storage: queue.kind }, queue.kind === "memory" ? "stopped with undelivered reports in memory: they are lost" : "stopped; undelivered reports stay in storage for the next start");

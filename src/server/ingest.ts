@@ -96,6 +96,7 @@ export class IngestPipeline {
 
     // Read and decode the body; envelopes without request auth carry it in their header's dsn.
     const isEnvelope = route === "envelope" || headers.get("content-type")?.startsWith(ENVELOPE_CONTENT_TYPE) === true;
+    if (!auth && !isEnvelope) throw new ProtocolError(401, Detail.missingAuth);
     const limit = isEnvelope ? config.MAX_ENVELOPE_SIZE : config.MAX_EVENT_SIZE;
     let raw: Uint8Array;
     if (isGet) {
@@ -112,8 +113,9 @@ export class IngestPipeline {
     if (raw.byteLength === 0) throw new ProtocolError(400, Detail.emptyBody);
 
     if (!auth && isEnvelope) {
+      // Relay reads the header as request metadata that must carry a dsn (EnvelopeParams).
       const dsn = parseEnvelopeHeader(raw).dsn;
-      if (typeof dsn !== "string") throw new ProtocolError(401, Detail.missingAuth);
+      if (typeof dsn !== "string") throw new ProtocolError(401, Detail.badEnvelopeAuth);
       const parsed = parseDsn(dsn);
       auth = { publicKey: parsed.publicKey, secretKey: parsed.secretKey, client: null, version: 7 };
     }
