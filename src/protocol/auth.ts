@@ -137,20 +137,25 @@ export function formDecode(s: string): string {
   const src = isAscii(s) ? asciiBytes(s) : Buffer.from(s, "utf8");
   const out = new Uint8Array(src.length);
   let n = 0;
+  let high = 0;
   for (let i = 0; i < src.length; i++) {
-    const c = src[i]!;
+    let c = src[i]!;
     if (c === 0x25 /* % */ && i + 2 < src.length) {
       const hi = hexValue(src[i + 1]!);
       const lo = hexValue(src[i + 2]!);
       if (hi >= 0 && lo >= 0) {
-        out[n++] = (hi << 4) | lo;
+        c = (hi << 4) | lo;
         i += 2;
-        continue;
       }
+    } else if (c === 0x2b /* + */) {
+      c = 0x20;
     }
-    out[n++] = c === 0x2b /* + */ ? 0x20 : c;
+    high |= c;
+    out[n++] = c;
   }
-  return lossyDecoder.decode(out.subarray(0, n));
+  // Short pure ASCII (the usual sentry_client) needs no UTF-8 decoder; long values must not be
+  // spread into arguments (engine argument limits).
+  return high < 0x80 && n <= 256 ? String.fromCharCode(...out.subarray(0, n)) : lossyDecoder.decode(out.subarray(0, n));
 }
 
 function isAscii(s: string): boolean {
