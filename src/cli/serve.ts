@@ -42,8 +42,6 @@ export async function serveCommand(flags: ServeFlags, _io: CliIO): Promise<numbe
     if (code === "EACCES" || code === "EADDRNOTAVAIL") throw new UsageError(`cannot listen on ${loaded.config.BIND}:${loaded.config.PORT}: ${code}`);
     throw e;
   }
-  // Operators and scripts wait for this line to know the port (with -p 0 it is chosen by the OS).
-  process.stderr.write(`cyclops listening on ${gateway.url.replace("127.0.0.1", loaded.config.BIND)} (port ${gateway.port})\n`);
 
   let signals = 0;
   const onSignal = (signal: string) => {
@@ -63,5 +61,8 @@ export async function serveCommand(flags: ServeFlags, _io: CliIO): Promise<numbe
   };
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
+  // Operators and scripts wait for this line to know the port (with -p 0 it is chosen by the OS);
+  // it comes after the signal handlers so a SIGTERM right after it is a graceful stop.
+  process.stderr.write(`cyclops listening on ${gateway.url.replace("127.0.0.1", loaded.config.BIND)} (port ${gateway.port})\n`);
   return null;
 }

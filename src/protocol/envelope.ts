@@ -203,6 +203,14 @@ export function envelopeEventItem(env: Envelope): EnvelopeItem | null {
 }
 
 /**
+ * The item that decides an envelope's data category (for rate limits, sampling and outcomes):
+ * the error event, else the transaction, else the first item; null for an empty envelope.
+ */
+export function envelopeMainItem(env: Envelope): EnvelopeItem | null {
+  return envelopeEventItem(env) ?? env.items.find((i) => i.type === "transaction") ?? env.items[0] ?? null;
+}
+
+/**
  * Relay `EnvelopeHeaders::complete`: a `dsn` in the header must name the project and public key the
  * request authenticated with (project id checked only when the route has one) → else 400 "invalid
  * event envelope". An unparsable dsn fails header deserialization in Relay: also 400.

@@ -43,15 +43,21 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const log = opts.log ?? silentLogger();
   const limiter = new LogLimiter();
   const stats = new Stats();
-  const latency = new LatencyWindow(config.MAX_REQUESTS_TO_AVERAGE);
-  const queue = await createQueue(config);
+  let metrics: Metrics | undefined;
+  const latency = new LatencyWindow(config.MAX_REQUESTS_TO_AVERAGE, (ms) => metrics?.observeUpstream(ms));
+  const queue = createQueue(config);
   const counters = createCounterStore(config);
+  // A shared store that is not up yet is no reason to refuse start: /healthcheck says so, and
+  // requests get 503 with Retry-After until it is (or the memory fallback counts floods).
+  for (const store of [queue, counters]) {
+    await store.waitReady?.(5000).catch((e: Error) => log.error({ storage: store.kind }, `storage not ready at start: ${e.message}`));
+  }
   const keys = new KeyRegistry(createKeySources(config), (source, message) => {
     if (limiter.allow(`keys:${source}`) !== null) log.error({ source }, `project key refresh failed: ${message}`);
   });
   const forwarder = new Forwarder({ config, queue, stats, latency, log, version: VERSION });
 
-  const metrics = new Metrics({ stats, queue, keys });
+  metrics = new Metrics({ stats, queue, keys });
   const deps: Deps = {
     config,
     metrics,

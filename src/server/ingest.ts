@@ -16,6 +16,7 @@ import {
   checkEnvelopeDsn,
   envelopeEventId,
   envelopeEventItem,
+  envelopeMainItem,
   itemCategory,
   normalizeEventId,
   parseEnvelope,
@@ -252,7 +253,7 @@ function decodeEnvelope(raw: Uint8Array, projectId: number, publicKey: string): 
   const env: Envelope = parseEnvelope(raw);
   checkEnvelopeDsn(env, projectId, publicKey);
   const eventItem = envelopeEventItem(env);
-  const main = eventItem ?? env.items.find((i) => i.type === "transaction") ?? env.items[0];
+  const main = envelopeMainItem(env);
   let errorEvent: Record<string, unknown> | null = null;
   if (eventItem) {
     try {
@@ -269,6 +270,6 @@ function decodeEnvelope(raw: Uint8Array, projectId: number, publicKey: string): 
     eventId: envelopeEventId(env),
     errorEvent,
     category: main ? itemCategory(main.type) : "default",
-    sampleable: main !== undefined && (main.type === "event" || main.type === "transaction"),
+    sampleable: main !== null && (main.type === "event" || main.type === "transaction"),
   };
 }

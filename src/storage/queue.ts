@@ -61,6 +61,8 @@ export interface Queue {
   readonly approxItems: number;
   /** Health of the backing store, for /healthcheck. null when healthy. */
   problem(): string | null;
+  /** Shared storages: resolves once connected (rejects after `timeoutMs`), so start-up need not 503. */
+  waitReady?(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 

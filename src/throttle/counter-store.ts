@@ -12,6 +12,8 @@ export interface CounterStore {
   /** Increments `key` and returns its count in the current window (1 for the first). */
   increment(key: string, windowSeconds: number): number | Promise<number>;
   problem(): string | null;
+  /** Shared stores: resolves once connected (rejects after `timeoutMs`). */
+  waitReady?(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 

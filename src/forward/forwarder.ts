@@ -1,0 +1,364 @@
+/**
+ * Takes items from the queue and sends them to Sentry at the pace Sentry bears.
+ *
+ * The loop: while allowed by the pacer (one at a time spaced by p90, or an adaptive concurrency
+ * limit), by the outage backoff and by Sentry's per-project rate limits, lease items
+ * (`queue.take` does round-robin across projects and newest-first), send each (upstream.ts), and
+ * settle it from the one classification in upstream.ts: ack, release, or drop and count.
+ * It never spins: with nothing to do it waits for `notify()` (ingest pushed), a completion, or a
+ * 50 ms timer (other instances may push into a shared storage; paused projects come due).
+ * Nothing Sentry does (garbage, hangs, resets, redirects, refusals) can throw out of the loop.
+ */
+import type { Config } from "../config/schema.ts";
+import type { Stats } from "../stats/counters.ts";
+import type { LatencyWindow } from "../stats/latency.ts";
+import type { QueuedItem } from "../storage/item.ts";
+import type { Queue } from "../storage/queue.ts";
+import { sendClientReports } from "./client-reports.ts";
+import { Backoff, Outage, createPacer, type Pacer, type UpstreamState } from "./pacer.ts";
+import { RateLimits, type LimitAnswer } from "./rate-limits.ts";
+import { buildRequest, expiryOf, itemCategoryOf, send, userAgent, type Outcome, type Outgoing } from "./upstream.ts";
+
+/** The logging the forwarder needs; a pino logger satisfies it. */
+export interface Log {
+  debug(o: object, m: string): void;
+  info(o: object, m: string): void;
+  warn(o: object, m: string): void;
+  error(o: object, m: string): void;
+}
+
+export interface ForwarderOptions {
+  config: Config;
+  queue: Queue;
+  stats: Stats;
+  latency: LatencyWindow;
+  log: Log;
+  version: string;
+  /** A public key of the project, for client reports; default: the last key seen on its items. */
+  keyFor?: (projectId: number) => string | undefined;
+  now?: () => number;
+  fetchImpl?: typeof fetch;
+  /** Outage backoff bounds (default 1 s → 60 s, as Relay) and jitter source; tests shorten them. */
+  backoff?: { baseMs: number; maxMs: number };
+  random?: () => number;
+}
+
+export type { UpstreamState };
+
+const IDLE_MS = 50;
+const MAX_LOGGED_CAUSES = 1000;
+
+export class Forwarder {
+  private readonly cfg: Config;
+  private readonly queue: Queue;
+  private readonly stats: Stats;
+  private readonly latency: LatencyWindow;
+  private readonly log: Log;
+  private readonly version: string;
+  private readonly now: () => number;
+  private readonly fetchImpl: typeof fetch;
+  private readonly keyFor: (projectId: number) => string | undefined;
+  private readonly pacer: Pacer;
+  private readonly outage: Outage;
+  private readonly limits = new RateLimits();
+  private readonly pausedUntil = new Map<number, number>();
+  private readonly learnedKeys = new Map<number, string>();
+  private readonly loggedCauses = new Set<string>();
+  private readonly abort = new AbortController();
+  private readonly settling = new Set<Promise<void>>();
+
+  private inFlight = 0;
+  private running = false;
+  private stopping = false;
+  private drainDeadline = Number.POSITIVE_INFINITY;
+  private loopDone: Promise<void> = Promise.resolve();
+  private waker: (() => void) | null = null;
+  private waitingForItems = false;
+  private reportTimer: ReturnType<typeof setInterval> | null = null;
+  private reporting = false;
+
+  constructor(opts: ForwarderOptions) {
+    this.cfg = opts.config;
+    this.queue = opts.queue;
+    this.stats = opts.stats;
+    this.latency = opts.latency;
+    this.log = opts.log;
+    this.version = opts.version;
+    this.now = opts.now ?? Date.now;
+    this.fetchImpl = opts.fetchImpl ?? fetch;
+    this.keyFor = opts.keyFor ?? ((id) => this.learnedKeys.get(id));
+    this.pacer = createPacer(this.cfg.PACING, this.latency, this.cfg.MAX_DUMP_INTERVAL, this.cfg.MAX_CONCURRENCY);
+    this.outage = new Outage(new Backoff(opts.backoff?.baseMs ?? 1000, opts.backoff?.maxMs ?? 60_000, opts.random));
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+    if (this.cfg.CLIENT_REPORTS) {
+      this.reportTimer = setInterval(() => void this.reportDiscards(), this.cfg.CLIENT_REPORT_INTERVAL * 1000);
+    }
+  }
+
+  /** Ingest queued something: wake the loop if it is idle for want of items. */
+  notify(): void {
+    if (this.waitingForItems) this.waker?.();
+  }
+
+  /**
+   * Stops taking items (memory storage: keeps forwarding until the queue is empty or
+   * `drainSeconds` passed), lets in-flight requests finish until then, aborts the rest (they go
+   * back to the queue), and returns how many items are left in the queue.
+   */
+  async stop(drainSeconds: number): Promise<number> {
+    if (this.reportTimer) clearInterval(this.reportTimer);
+    this.reportTimer = null;
+    if (this.running) {
+      this.drainDeadline = this.now() + Math.max(0, drainSeconds) * 1000;
+      if (this.queue.kind !== "memory") this.stopping = true;
+      this.wake();
+      await this.loopDone;
+      this.running = false;
+      const left = this.drainDeadline - this.now();
+      if (this.settling.size > 0 && left > 0) {
+        await Promise.race([Promise.allSettled([...this.settling]), Bun.sleep(left)]);
+      }
+      this.abort.abort();
+      await Promise.allSettled([...this.settling]);
+    }
+    return this.queue.approxItems;
+  }
+
+  /** Sentry's active limit for this project and category, for ingest to pass back to SDKs. */
+  rateLimitFor(projectId: number, category: string, now: number = this.now()): LimitAnswer | null {
+    return this.limits.rateLimitFor(projectId, category, now);
+  }
+
+  state(): { upstream: UpstreamState; pausedProjects: number } {
+    const now = this.now();
+    let paused = 0;
+    for (const until of this.pausedUntil.values()) if (until > now) paused++;
+    return { upstream: this.outage.state, pausedProjects: paused };
+  }
+
+  /** Sends pending client reports now (also run every CLIENT_REPORT_INTERVAL); returns how many Sentry took. */
+  async reportDiscards(): Promise<number> {
+    if (this.reporting || this.outage.state === "down") return 0;
+    this.reporting = true;
+    try {
+      return await sendClientReports({
+        stats: this.stats,
+        keyFor: this.keyFor,
+        now: this.now,
+        send: (projectId, publicKey, body) => this.sendClientReport(projectId, publicKey, body),
+      });
+    } catch (err) {
+      this.log.error({ err }, "client report failed");
+      return 0;
+    } finally {
+      this.reporting = false;
+    }
+  }
+
+  private async loop(): Promise<void> {
+    while (true) {
+      const now = this.now();
+      if (this.stopping) break;
+      if (this.drainDeadline !== Number.POSITIVE_INFINITY && (now >= this.drainDeadline || this.queue.approxItems === 0)) break;
+      const outageWait = this.outage.waitMs(now);
+      if (outageWait > 0) {
+        await this.wait(outageWait);
+        continue;
+      }
+      // While Sentry is down, a single request probes it.
+      const limit = this.outage.state === "down" ? 1 : this.pacer.limit;
+      if (this.inFlight >= limit) {
+        await this.wait(IDLE_MS);
+        continue;
+      }
+      const delay = this.pacer.delay(now, this.inFlight);
+      if (delay > 0) {
+        await this.wait(Math.min(delay, IDLE_MS * 20));
+        continue;
+      }
+      let items: QueuedItem[];
+      try {
+        items = await this.queue.take(limit - this.inFlight, { isPaused: this.isPaused });
+      } catch (err) {
+        this.logOnce(`take:${(err as Error)?.name}`, "error", { err }, "cannot take items from the queue; retrying");
+        await this.wait(1000);
+        continue;
+      }
+      if (items.length === 0) {
+        await this.wait(IDLE_MS, true);
+        continue;
+      }
+      for (const item of items) this.dispatch(item);
+    }
+  }
+
+  private readonly isPaused = (projectId: number): boolean => {
+    const until = this.pausedUntil.get(projectId);
+    if (until === undefined) return false;
+    if (until > this.now()) return true;
+    this.pausedUntil.delete(projectId);
+    return false;
+  };
+
+  private dispatch(item: QueuedItem): void {
+    this.inFlight++;
+    this.stats.inFlight = this.inFlight;
+    const p: Promise<void> = this.forward(item)
+      // Typically the storage failing an ack/release (Redis down): the lease brings the item back.
+      .catch((err) => this.logOnce(`forward:${(err as Error)?.name}`, "error", { err, projectId: item.projectId }, "settling a forwarded item failed"))
+      .finally(() => {
+        this.inFlight--;
+        this.stats.inFlight = this.inFlight;
+        this.settling.delete(p);
+        this.wake();
+      });
+    this.settling.add(p);
+  }
+
+  private async forward(item: QueuedItem): Promise<void> {
+    const now = this.now();
+    this.learnedKeys.set(item.projectId, item.auth.publicKey);
+    const expiry = expiryOf(item, now, this.cfg);
+    if (expiry) {
+      this.stats.forwarded.expired++;
+      this.stats.discard(item.projectId, "network_error", itemCategoryOf(item));
+      this.logOnce(`expired:${expiry}`, "warn", { projectId: item.projectId, attempts: item.attempts },
+        expiry === "age" ? `dropping reports older than MAX_ITEM_AGE (${this.cfg.MAX_ITEM_AGE} s)` : `dropping reports that failed more than MAX_RETRIES (${this.cfg.MAX_RETRIES}) times`);
+      await this.queue.ack(item);
+      return;
+    }
+    // A limit learned from an earlier answer (even a 200): do not walk into the 429.
+    const limitedUntil = this.limits.has(item.projectId) ? this.limits.until(item.projectId, itemCategoryOf(item), now) : 0;
+    if (limitedUntil > 0) {
+      this.pause(item.projectId, limitedUntil);
+      await this.queue.release(item, false);
+      return;
+    }
+    this.pacer.started(now);
+    const { outcome, latencyMs } = await send(buildRequest(item, this.cfg, this.version), this.sendOptions());
+    const done = this.now();
+    if (latencyMs !== null) this.latency.record(latencyMs);
+    if (outcome.kind !== "aborted") {
+      this.pacer.completed(done, { latencyMs: latencyMs ?? 0, ok: outcome.kind !== "unavailable", inFlight: this.inFlight });
+    }
+    await this.settle(item, outcome, done);
+  }
+
+  private async settle(item: QueuedItem, outcome: Outcome, now: number): Promise<void> {
+    const projectId = item.projectId;
+    switch (outcome.kind) {
+      case "delivered":
+        this.markUp();
+        this.stats.forwarded.delivered++;
+        this.stats.project(projectId).delivered++;
+        // Proactive limits (on a 200) are kept for ingest and later items; no pause for this one.
+        this.limits.apply(projectId, outcome.limits, now);
+        await this.queue.ack(item);
+        return;
+      case "rate_limited": {
+        this.markUp();
+        this.stats.forwarded.retried++;
+        const latest = this.limits.apply(projectId, outcome.limits, now);
+        // Hold the project as long as the limit on this item's category (not a longer one on
+        // another category); a 429 naming no matching category holds it for the longest one.
+        const covering = this.limits.until(projectId, itemCategoryOf(item), now);
+        const until = Math.max(covering > 0 ? covering : latest, now + 1000);
+        this.pause(projectId, until);
+        this.log.info({ projectId, seconds: Math.ceil((until - now) / 1000) }, "Sentry rate-limited the project; holding its reports");
+        await this.queue.release(item, false);
+        return;
+      }
+      case "unavailable":
+        this.stats.forwarded.retried++;
+        this.markDown(outcome.cause, now);
+        await this.queue.release(item, true);
+        return;
+      case "rejected":
+        this.markUp();
+        this.stats.forwarded.rejected++;
+        this.stats.discard(projectId, "send_error", itemCategoryOf(item));
+        this.logOnce(`rejected:${projectId}:${outcome.cause}`, "warn", { projectId, status: outcome.status, eventId: item.eventId },
+          `Sentry rejected a report (dropped, counted as rejected): ${outcome.cause}`);
+        await this.queue.ack(item);
+        return;
+      case "aborted":
+        await this.queue.release(item, false);
+        return;
+    }
+  }
+
+  private pause(projectId: number, until: number): void {
+    if ((this.pausedUntil.get(projectId) ?? 0) < until) this.pausedUntil.set(projectId, until);
+  }
+
+  private markUp(): void {
+    if (this.outage.up()) this.log.warn({ url: this.cfg.SENTRY_BASE_URL }, "Sentry is reachable again; resuming");
+  }
+
+  private markDown(cause: string, now: number): void {
+    const backoff = this.outage.down(now);
+    if (backoff?.first) {
+      this.log.warn({ url: this.cfg.SENTRY_BASE_URL, cause }, "Sentry unreachable; keeping reports queued and retrying with backoff");
+    } else if (backoff) {
+      this.log.debug({ cause, retryInMs: Math.round(backoff.waitMs), attempt: backoff.attempt }, "Sentry still unreachable");
+    }
+  }
+
+  private async sendClientReport(projectId: number, publicKey: string, body: Uint8Array): Promise<boolean> {
+    const report: Outgoing = {
+      projectId,
+      endpoint: "envelope",
+      auth: { publicKey, secretKey: null, client: userAgent(this.version), version: 7 },
+      clientIp: null,
+      contentType: "application/x-sentry-envelope",
+      body,
+    };
+    const { outcome } = await send(buildRequest(report, { ...this.cfg, FORWARD_SECRET_KEY: false }, this.version), this.sendOptions());
+    if (outcome.kind === "delivered") return true;
+    if (outcome.kind !== "aborted") this.logOnce(`client_report:${projectId}:${outcome.kind}`, "warn", { projectId, outcome }, "client report not accepted; will retry");
+    return false;
+  }
+
+  private sendOptions() {
+    return { fetchImpl: this.fetchImpl, timeoutMs: this.cfg.UPSTREAM_TIMEOUT * 1000, signal: this.abort.signal, now: this.now };
+  }
+
+  private logOnce(cause: string, level: "warn" | "error", obj: object, msg: string): void {
+    if (this.loggedCauses.has(cause)) {
+      this.log.debug(obj, msg);
+      return;
+    }
+    if (this.loggedCauses.size >= MAX_LOGGED_CAUSES) this.loggedCauses.clear();
+    this.loggedCauses.add(cause);
+    this.log[level](obj, msg);
+  }
+
+  /** Sleeps up to `ms` (capped by the drain deadline); completions, stop() and, when `forItems`, notify() cut it short. */
+  private wait(ms: number, forItems = false): Promise<void> {
+    const cap = this.drainDeadline - this.now();
+    const duration = Math.max(0, Math.min(ms, cap));
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        if (this.waker === done) {
+          this.waker = null;
+          this.waitingForItems = false;
+        }
+        resolve();
+      };
+      timer = setTimeout(done, duration);
+      this.waker = done;
+      this.waitingForItems = forItems;
+    });
+  }
+
+  private wake(): void {
+    this.waker?.();
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * How fast cyclops sends to Sentry. Pure: every method takes `now` (ms), so tests drive a fake clock.
+ *
+ * original (PACING "original", the default): the original cyclops's idea, with its bugs fixed.
+ *   One request in flight; a new one starts no sooner than `interval` after the previous start,
+ *   where interval = p90 of the last MAX_REQUESTS_TO_AVERAGE response times (a true percentile,
+ *   where the original averaged the fastest 90 %), capped at MAX_DUMP_INTERVAL ms (which the
+ *   original computed and never applied). A slow Sentry thus gets at most one request per
+ *   response time, and a fast one is never held back more than MAX_DUMP_INTERVAL.
+ *
+ * adaptive (PACING "adaptive"): several requests in flight under a concurrency limit that follows
+ *   Sentry's latency, after Netflix concurrency-limits' Gradient2 (a Vegas-like limiter):
+ *   - two exponential moving averages of response time: a short one (last ~10 answers) and a long
+ *     one (last ~500, the "no-load" baseline); when the long one exceeds twice the short one it
+ *     decays towards it, so the baseline recovers after a latency drop;
+ *   - on each answer, gradient = clamp(TOLERANCE × long / short, 0.5, 1): 1 while latency stays
+ *     within TOLERANCE (1.5×) of the baseline, smaller as queueing inside Sentry inflates latency;
+ *   - target = limit × gradient + √limit (the √limit headroom is what grows the limit while latency
+ *     is flat; the gradient shrinks it when latency rises); limit moves 20 % of the way to target;
+ *   - it only grows while it is being used (in flight ≥ limit / 2), so an idle period cannot
+ *     inflate it;
+ *   - an error (5xx, network failure, timeout) multiplies it by 0.9 (AIMD-style backoff);
+ *   - bounded by [1, MAX_CONCURRENCY]; starts at min(4, MAX_CONCURRENCY).
+ *
+ * Outages are not the pacer's business: Backoff (below) spaces probes while Sentry is down, so
+ * fast failures (connection refused in 0 ms) can never speed the pace up.
+ */
+import type { LatencyWindow } from "../stats/latency.ts";
+
+export interface Completion {
+  latencyMs: number;
+  /** false for 5xx, network errors and timeouts (Sentry struggling); 2xx/4xx/429 are answers. */
+  ok: boolean;
+  /** Requests in flight when this one completed (itself included). */
+  inFlight: number;
+}
+
+export interface Pacer {
+  /** Most requests allowed in flight now. */
+  readonly limit: number;
+  /** Milliseconds to wait before another request may start (0 = now), given `inFlight` running. */
+  delay(now: number, inFlight: number): number;
+  started(now: number): void;
+  completed(now: number, c: Completion): void;
+}
+
+/** The original's pacing: one at a time, spaced by the windowed p90, at most `maxIntervalMs`. */
+export class OriginalPacer implements Pacer {
+  readonly limit = 1;
+  private lastStart = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly latency: LatencyWindow, private readonly maxIntervalMs: number) {}
+
+  /** Current spacing between request starts, in ms. */
+  interval(): number {
+    const p90 = this.latency.percentile(90);
+    return p90 === null ? 0 : Math.min(p90, this.maxIntervalMs);
+  }
+
+  delay(now: number, inFlight: number): number {
+    if (inFlight >= 1) return Number.POSITIVE_INFINITY;
+    return Math.max(0, this.lastStart + this.interval() - now);
+  }
+
+  started(now: number): void {
+    this.lastStart = now;
+  }
+
+  completed(): void {
+    // The forwarder records response times in the shared LatencyWindow; nothing else to keep.
+  }
+}
+
+const TOLERANCE = 1.5;
+const SMOOTHING = 0.2;
+const SHORT_WINDOW = 10;
+const LONG_WINDOW = 500;
+const ERROR_BACKOFF = 0.9;
+
+class Ema {
+  value = 0;
+  private n = 0;
+  constructor(private readonly window: number) {}
+  add(x: number): number {
+    // Plain mean until the window fills, so the first samples are not biased towards 0.
+    this.n = Math.min(this.n + 1, this.window);
+    this.value += (x - this.value) / this.n;
+    return this.value;
+  }
+  scale(f: number): void {
+    this.value *= f;
+  }
+}
+
+/** Gradient2-like concurrency limiter (see the top comment). */
+export class AdaptivePacer implements Pacer {
+  private current: number;
+  private readonly short = new Ema(SHORT_WINDOW);
+  private readonly long = new Ema(LONG_WINDOW);
+
+  constructor(private readonly maxConcurrency: number, initial = Math.min(4, maxConcurrency)) {
+    this.current = Math.max(1, Math.min(initial, maxConcurrency));
+  }
+
+  get limit(): number {
+    return Math.max(1, Math.floor(this.current));
+  }
+
+  delay(_now: number, inFlight: number): number {
+    return inFlight < this.limit ? 0 : Number.POSITIVE_INFINITY;
+  }
+
+  started(): void {}
+
+  completed(_now: number, c: Completion): void {
+    if (!c.ok) {
+      this.current = Math.max(1, this.current * ERROR_BACKOFF);
+      return;
+    }
+    const rtt = Math.max(0.001, c.latencyMs);
+    const short = this.short.add(rtt);
+    const long = this.long.add(rtt);
+    // After a lasting latency drop, pull the baseline down faster than its window would.
+    if (long / short > 2) this.long.scale(0.95);
+    // App-limited: the limit was not the bottleneck, so this sample says nothing about growing it.
+    if (c.inFlight < this.current / 2) return;
+    const gradient = Math.max(0.5, Math.min(1, (TOLERANCE * this.long.value) / short));
+    const target = this.current * gradient + Math.sqrt(this.current);
+    const next = this.current * (1 - SMOOTHING) + target * SMOOTHING;
+    this.current = Math.max(1, Math.min(this.maxConcurrency, next));
+  }
+}
+
+export function createPacer(mode: "original" | "adaptive", latency: LatencyWindow, maxIntervalMs: number, maxConcurrency: number): Pacer {
+  return mode === "adaptive" ? new AdaptivePacer(maxConcurrency) : new OriginalPacer(latency, maxIntervalMs);
+}
+
+/**
+ * Exponential backoff with jitter for outages (Sentry not reachable, 5xx): 1 s, 2 s, 4 s … up to
+ * 60 s (Relay's http.retry_delay / max_retry_interval), each multiplied by a random 0.5–1 factor
+ * so a farm of cyclops instances does not probe in lockstep.
+ */
+export class Backoff {
+  private failures = 0;
+
+  constructor(
+    private readonly baseMs = 1000,
+    private readonly maxMs = 60_000,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  get attempts(): number {
+    return this.failures;
+  }
+
+  /** Records a failure and returns how long to wait before the next probe. */
+  fail(): number {
+    this.failures++;
+    const ceiling = Math.min(this.maxMs, this.baseMs * 2 ** Math.min(this.failures - 1, 30));
+    return ceiling * (0.5 + 0.5 * this.random());
+  }
+
+  reset(): void {
+    this.failures = 0;
+  }
+}
+
+export type UpstreamState = "up" | "down" | "unknown";
+
+/**
+ * Whether Sentry is reachable, from the outcomes of requests: down after a failure to reach it,
+ * up again after any answer. While down, requests wait for the backoff to pass and one probe
+ * goes at a time.
+ */
+export class Outage {
+  state: UpstreamState = "unknown";
+  private until = 0;
+
+  constructor(private readonly backoff: Backoff) {}
+
+  /** Milliseconds to wait before the next request (0 = go). */
+  waitMs(now: number): number {
+    return this.state === "down" ? Math.max(0, this.until - now) : 0;
+  }
+
+  /** An answer came back. Returns true when this ends an outage. */
+  up(): boolean {
+    const recovered = this.state === "down";
+    this.state = "up";
+    this.backoff.reset();
+    return recovered;
+  }
+
+  /**
+   * A request failed to reach Sentry. Returns the backoff started, with `first` for the failure
+   * that began the outage, or null when a backoff is already running (requests in flight when
+   * the outage began fail too: one step per probe, not per request).
+   */
+  down(now: number): { first: boolean; waitMs: number; attempt: number } | null {
+    if (this.state === "down" && now < this.until) return null;
+    const first = this.state !== "down";
+    const waitMs = this.backoff.fail();
+    this.until = now + waitMs;
+    this.state = "down";
+    return { first, waitMs, attempt: this.backoff.attempts };
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The queue in Redis (STORAGE=redis), shared by every cyclops of a farm: one push/take/ack/release
+ * Lua script each (src/storage/redis/*.lua), so bounds, round-robin and leases hold farm-wide.
+ *
+ * - Fairness is farm-wide: the ring of non-empty projects lives in Redis and every take rotates it.
+ * - A taken item is leased to this instance (its holder token) until `leaseMs` from now, on Redis's
+ *   clock. If the instance dies, the next take anywhere in the farm re-queues it after the lease
+ *   expires: at-least-once delivery. In normal operation no two instances take the same item.
+ * - `push` resolves once Redis has executed the script (acknowledged; durable as far as Redis's
+ *   own persistence settings go).
+ * - While Redis is down every operation fails at once with StorageUnavailableError (no offline
+ *   queue), the client reconnects by itself, and problem() says what is wrong.
+ */
+import { decodeItem, encodeItem, itemBytes, type NewItem, type QueuedItem } from "./item.ts";
+import {
+  QueueFullError,
+  StorageUnavailableError,
+  type Queue,
+  type QueueLimits,
+  type QueueStats,
+  type TakeOptions,
+} from "./queue.ts";
+import { RedisConnection, type RedisSettings } from "./redis/connection.ts";
+import { projectQueueKey, queueKeys, type QueueKeys } from "./redis/keys.ts";
+import { PUSH_FULL_BYTES, PUSH_FULL_ITEMS, SCRIPTS } from "./redis/scripts.ts";
+
+export interface RedisQueueOptions {
+  /** How long a taken item stays leased before another instance may take it. Default 60 s. */
+  leaseMs?: number;
+}
+
+export class RedisQueue implements Queue {
+  readonly kind = "redis" as const;
+  readonly connection: RedisConnection;
+  private readonly keys: QueueKeys;
+  /** Identifies this instance's leases. */
+  private readonly holder = crypto.randomUUID();
+  private readonly leaseMs: number;
+  private readonly order: "1" | "0";
+  /** Farm-wide item count as last reported by a script. */
+  private lastKnownItems = 0;
+  private closed = false;
+
+  constructor(
+    settings: RedisSettings,
+    private readonly limits: QueueLimits,
+    options: RedisQueueOptions = {},
+  ) {
+    this.connection = new RedisConnection(settings);
+    this.keys = queueKeys(settings.prefix);
+    this.leaseMs = Math.max(1, Math.round(options.leaseMs ?? 60_000));
+    this.order = limits.newestFirst ? "1" : "0";
+  }
+
+  get approxItems(): number {
+    return this.lastKnownItems;
+  }
+
+  /** Resolves once connected; operations before that are refused. */
+  waitReady(timeoutMs?: number): Promise<void> {
+    return this.connection.waitReady(timeoutMs);
+  }
+
+  async push(item: NewItem): Promise<void> {
+    this.ensureUsable();
+    const k = this.keys;
+    const encoded = encodeItem(item);
+    const result = await this.call(() =>
+      SCRIPTS.push.run(
+        this.connection.client,
+        [k.seq, k.items, k.stats, k.ring, projectQueueKey(k, item.projectId)],
+        [asBuffer(encoded), item.projectId, itemBytes(item), this.limits.maxItems, this.limits.maxBytes],
+      ),
+    );
+    const n = Number(result);
+    if (n === PUSH_FULL_ITEMS) throw new QueueFullError("items");
+    if (n === PUSH_FULL_BYTES) throw new QueueFullError("bytes");
+    this.lastKnownItems = n;
+  }
+
+  async take(max: number, opts?: TakeOptions): Promise<QueuedItem[]> {
+    this.ensureUsable();
+    const k = this.keys;
+    const client = this.connection.client;
+    const paused = opts?.isPaused ? await this.pausedProjects(opts.isPaused) : [];
+    const reply = (await this.call(() =>
+      SCRIPTS.take.runBuffer(
+        client,
+        [k.ring, k.items, k.leased, k.leases, k.attempts],
+        [k.projectPrefix, max, this.order, this.leaseMs, this.holder, ...paused],
+      ),
+    )) as Buffer[];
+    const out: QueuedItem[] = [];
+    for (let i = 0; i + 2 < reply.length; i += 3) {
+      const item = decodeItem(reply[i]!.toString(), reply[i + 1]!);
+      item.attempts = Number(reply[i + 2]!.toString());
+      out.push(item);
+    }
+    return out;
+  }
+
+  async ack(item: QueuedItem): Promise<void> {
+    this.ensureUsable();
+    const k = this.keys;
+    const result = await this.call(() =>
+      SCRIPTS.ack.run(
+        this.connection.client,
+        [k.items, k.leased, k.leases, k.attempts, k.stats],
+        [item.id, item.projectId, itemBytes(item)],
+      ),
+    );
+    this.lastKnownItems = Number(result);
+  }
+
+  async release(item: QueuedItem, failed: boolean): Promise<void> {
+    this.ensureUsable();
+    const k = this.keys;
+    await this.call(() =>
+      SCRIPTS.release.run(
+        this.connection.client,
+        [k.ring, k.items, k.leased, k.leases, k.attempts],
+        [k.projectPrefix, item.id, item.projectId, this.holder, failed ? "1" : "0", this.order],
+      ),
+    );
+  }
+
+  async stats(): Promise<QueueStats> {
+    this.ensureUsable();
+    const fields = await this.call(() => this.connection.client.hgetall(this.keys.stats));
+    const perProject = new Map<number, { items: number; bytes: number }>();
+    for (const [field, value] of Object.entries(fields)) {
+      const m = /^(\d+):(items|bytes)$/.exec(field);
+      if (m === null) continue;
+      const id = Number(m[1]);
+      const entry = perProject.get(id) ?? { items: 0, bytes: 0 };
+      entry[m[2] as "items" | "bytes"] = Number(value);
+      perProject.set(id, entry);
+    }
+    const items = Number(fields.items ?? 0);
+    this.lastKnownItems = items;
+    return { items, bytes: Number(fields.bytes ?? 0), perProject };
+  }
+
+  problem(): string | null {
+    return this.closed ? "Redis queue is closed" : this.connection.problem();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.connection.close();
+  }
+
+  /** Ring members for which `isPaused` holds; a project joining meanwhile is served normally. */
+  private async pausedProjects(isPaused: (projectId: number) => boolean): Promise<string[]> {
+    const ring = await this.call(() => this.connection.client.lrange(this.keys.ring, 0, -1));
+    return ring.filter((id) => isPaused(Number(id)));
+  }
+
+  private ensureUsable(): void {
+    if (this.closed) throw new StorageUnavailableError("queue is closed");
+    if (!this.connection.isReady) throw new StorageUnavailableError(this.connection.problem() ?? "Redis not connected");
+  }
+
+  private async call<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (e) {
+      throw new StorageUnavailableError(`Redis: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** ioredis sends Buffers as binary but stringifies plain Uint8Arrays; wrap without copying. */
+const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -1,0 +1,68 @@
+/**
+ * The Lua scripts, imported as text so `bun build --compile` embeds them in the binary. Each
+ * script's header documents its KEYS, ARGV and return values.
+ */
+import { createHash } from "node:crypto";
+import type { Redis } from "ioredis";
+import ackLua from "./ack-5.lua" with { type: "text" };
+import incrLua from "./incr-1.lua" with { type: "text" };
+import putBackLua from "./include-put-back.lua" with { type: "text" };
+import pushLua from "./push-5.lua" with { type: "text" };
+import releaseLua from "./release-5.lua" with { type: "text" };
+import takeLua from "./take-5.lua" with { type: "text" };
+
+type Arg = string | number | Buffer;
+type ScriptFn = (...keysAndArgs: Arg[]) => Promise<unknown>;
+
+/**
+ * A script registered on a client with ioredis's defineCommand, which runs it by SHA (EVALSHA)
+ * and falls back to EVAL when Redis does not know it yet (first use, restart, SCRIPT FLUSH), also
+ * inside auto-pipelined batches.
+ */
+export class Script {
+  /** The command name on the client; carries a hash of the text, so versions never collide. */
+  readonly command: string;
+
+  constructor(
+    readonly name: string,
+    readonly numberOfKeys: number,
+    readonly lua: string,
+  ) {
+    this.command = `cyclops_${name}_${createHash("sha1").update(lua).digest("hex").slice(0, 8)}`;
+  }
+
+  /** Runs the script; replies as strings/numbers. */
+  run(client: Redis, keys: string[], args: Arg[]): Promise<unknown> {
+    return this.commands(client, this.command)[this.command]!(...keys, ...args);
+  }
+
+  /** Runs the script; bulk replies as Buffers (binary item bodies). */
+  runBuffer(client: Redis, keys: string[], args: Arg[]): Promise<unknown> {
+    const method = `${this.command}Buffer`;
+    return this.commands(client, method)[method]!(...keys, ...args);
+  }
+
+  /** The client seen as its command table, with this script defined on it (once per client). */
+  private commands(client: Redis, method: string): Record<string, ScriptFn | undefined> {
+    const table = client as unknown as Record<string, ScriptFn | undefined>;
+    if (table[method] === undefined) {
+      client.defineCommand(this.command, { numberOfKeys: this.numberOfKeys, lua: this.lua });
+    }
+    return table;
+  }
+}
+
+/** Scripts that call the shared putBack/nowMs helpers get them prepended. */
+const withPutBack = (lua: string): string => `${putBackLua}\n${lua}`;
+
+export const SCRIPTS = {
+  push: new Script("push", 5, pushLua),
+  take: new Script("take", 5, withPutBack(takeLua)),
+  ack: new Script("ack", 5, ackLua),
+  release: new Script("release", 5, withPutBack(releaseLua)),
+  incr: new Script("incr", 1, incrLua),
+};
+
+/** Negative returns of push-5.lua. */
+export const PUSH_FULL_ITEMS = -1;
+export const PUSH_FULL_BYTES = -2;

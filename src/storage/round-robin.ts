@@ -1,0 +1,174 @@
+/**
+ * The in-process queue bookkeeping shared by MemoryQueue (values are the items) and SqliteQueue
+ * (values are row ids): one deque per project, a ring of projects with queued values rotated by
+ * `take` for fairness, the leases, and the item/byte totals that enforce the bounds.
+ *
+ * Values are appended at the back; newest-first takes from the back (LIFO), oldest-first from
+ * the front (FIFO). A released value goes back at the end `take` reads from, so a retry is the
+ * next one sent for its project instead of waiting behind a storm that arrived meanwhile.
+ *
+ * Totals include leased values (they still occupy the queue until acked) and values reserved by
+ * pushes not yet committed (SQLite group commit), so the bounds hold at every moment.
+ */
+import { Deque } from "./deque.ts";
+import { QueueFullError, type QueueLimits, type QueueStats } from "./queue.ts";
+
+interface ProjectQueue<T> {
+  readonly projectId: number;
+  /** Queued values and their byte sizes, kept in step. */
+  readonly values: Deque<T>;
+  readonly sizes: Deque<number>;
+  /** Items and bytes of this project, queued and leased. */
+  items: number;
+  bytes: number;
+  /** Whether it is in the ring (has queued, not only leased, values). */
+  inRing: boolean;
+}
+
+interface Lease<T> {
+  project: ProjectQueue<T>;
+  value: T;
+  bytes: number;
+}
+
+export class RoundRobinIndex<T, K = T> {
+  private readonly projects = new Map<number, ProjectQueue<T>>();
+  /** Projects with queued values, in serving order: the front is served next. */
+  private readonly ring = new Deque<ProjectQueue<T>>();
+  private readonly leases = new Map<K, Lease<T>>();
+  private totalItems = 0;
+  private totalBytes = 0;
+
+  constructor(
+    private readonly limits: QueueLimits,
+    private readonly keyOf: (value: T) => K = (v) => v as unknown as K,
+  ) {}
+
+  /** Items held: queued, leased and reserved. */
+  get items(): number {
+    return this.totalItems;
+  }
+
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  /** Claims room for one item of `bytes`, or throws QueueFullError. */
+  reserve(bytes: number): void {
+    if (this.totalItems + 1 > this.limits.maxItems) throw new QueueFullError("items");
+    if (this.totalBytes + bytes > this.limits.maxBytes) throw new QueueFullError("bytes");
+    this.totalItems++;
+    this.totalBytes += bytes;
+  }
+
+  /** Gives back a reservation whose write failed. */
+  unreserve(bytes: number): void {
+    this.totalItems--;
+    this.totalBytes -= bytes;
+  }
+
+  /** Queues a value whose room was reserved. */
+  commit(projectId: number, value: T, bytes: number): void {
+    const project = this.project(projectId);
+    project.values.pushBack(value);
+    project.sizes.pushBack(bytes);
+    project.items++;
+    project.bytes += bytes;
+    this.enterRing(project);
+  }
+
+  /** Queues a value regardless of the bounds (reloading what a durable storage already holds). */
+  add(projectId: number, value: T, bytes: number): void {
+    this.totalItems++;
+    this.totalBytes += bytes;
+    this.commit(projectId, value, bytes);
+  }
+
+  /** Leases up to `max` values, one per non-paused project in turn. */
+  take(max: number, isPaused?: (projectId: number) => boolean): T[] {
+    const out: T[] = [];
+    // Stop after a full turn of the ring that yielded nothing (everything left is paused).
+    let idle = 0;
+    while (out.length < max && this.ring.length > 0 && idle < this.ring.length) {
+      const project = this.ring.popFront()!;
+      if (isPaused?.(project.projectId)) {
+        this.ring.pushBack(project);
+        idle++;
+        continue;
+      }
+      idle = 0;
+      const newest = this.limits.newestFirst;
+      const value = (newest ? project.values.popBack() : project.values.popFront()) as T;
+      const bytes = (newest ? project.sizes.popBack() : project.sizes.popFront()) as number;
+      this.leases.set(this.keyOf(value), { project, value, bytes });
+      out.push(value);
+      if (project.values.length > 0) this.ring.pushBack(project);
+      else project.inRing = false;
+    }
+    return out;
+  }
+
+  /** The leased value under `key`, if any. */
+  leased(key: K): T | undefined {
+    return this.leases.get(key)?.value;
+  }
+
+  /** Ends a lease for good (ack); returns the value, or undefined when not leased. */
+  forget(key: K): T | undefined {
+    const lease = this.leases.get(key);
+    if (lease === undefined) return undefined;
+    this.leases.delete(key);
+    const { project, bytes } = lease;
+    project.items--;
+    project.bytes -= bytes;
+    if (project.items === 0) this.projects.delete(project.projectId);
+    this.totalItems--;
+    this.totalBytes -= bytes;
+    return lease.value;
+  }
+
+  /** Ends a lease by queueing the value again, next in line for its project. */
+  putBack(key: K): T | undefined {
+    const lease = this.leases.get(key);
+    if (lease === undefined) return undefined;
+    this.leases.delete(key);
+    const { project, value, bytes } = lease;
+    if (this.limits.newestFirst) {
+      project.values.pushBack(value);
+      project.sizes.pushBack(bytes);
+    } else {
+      project.values.pushFront(value);
+      project.sizes.pushFront(bytes);
+    }
+    this.enterRing(project);
+    return value;
+  }
+
+  stats(): QueueStats {
+    const perProject = new Map<number, { items: number; bytes: number }>();
+    for (const p of this.projects.values()) perProject.set(p.projectId, { items: p.items, bytes: p.bytes });
+    // Reserved-but-uncommitted pushes count in the totals only: they have no project yet.
+    let items = 0;
+    let bytes = 0;
+    for (const p of perProject.values()) {
+      items += p.items;
+      bytes += p.bytes;
+    }
+    return { items, bytes, perProject };
+  }
+
+  private project(projectId: number): ProjectQueue<T> {
+    let p = this.projects.get(projectId);
+    if (p === undefined) {
+      p = { projectId, values: new Deque<T>(), sizes: new Deque<number>(), items: 0, bytes: 0, inRing: false };
+      this.projects.set(projectId, p);
+    }
+    return p;
+  }
+
+  private enterRing(project: ProjectQueue<T>): void {
+    if (project.inRing) return;
+    project.inRing = true;
+    this.ring.pushBack(project);
+  }
+}

@@ -1,0 +1,70 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { defaults, type Config } from "../../src/config/schema.ts";
+import { createQueue, queueLimits } from "../../src/storage/index.ts";
+import { RedisQueue } from "../../src/storage/redis.ts";
+import { createCounterStore } from "../../src/throttle/index.ts";
+import { RedisCounterStore } from "../../src/throttle/redis.ts";
+import { describeWith, SERVICE_PORTS, uniqueName } from "../helpers/services.ts";
+import { newItem } from "../contracts/queue.contract.ts";
+import { deleteRedisPrefix } from "./redis-cleanup.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "cyclops-factory-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const config = (over: Partial<Config>): Config => ({ ...defaults(), ...over });
+
+describe("createQueue / createCounterStore", () => {
+  test("the limits come from MAX_QUEUE_ITEMS, MAX_QUEUE_BYTES and PROCESS_NEWER_MESSAGES_FIRST", () => {
+    expect(queueLimits(config({ MAX_QUEUE_ITEMS: 5, MAX_QUEUE_BYTES: 7, PROCESS_NEWER_MESSAGES_FIRST: false })))
+      .toEqual({ maxItems: 5, maxBytes: 7, newestFirst: false });
+  });
+
+  test("memory is the default for both", async () => {
+    const q = createQueue(config({ MAX_QUEUE_ITEMS: 1 }));
+    expect(q.kind).toBe("memory");
+    q.push(newItem(1, "a"));
+    expect(() => q.push(newItem(1, "b"))).toThrow("queue full (items)");
+    await q.close();
+    const c = createCounterStore(config({}));
+    expect(c.kind).toBe("memory");
+    await c.close();
+  });
+
+  test("sqlite opens SQLITE_PATH", async () => {
+    const path = join(dir, "spool.sqlite");
+    const q = createQueue(config({ STORAGE: "sqlite", SQLITE_PATH: path }));
+    expect(q.kind).toBe("sqlite");
+    await q.push(newItem(1, "a"));
+    await q.close();
+    const again = createQueue(config({ STORAGE: "sqlite", SQLITE_PATH: path }));
+    expect(again.approxItems).toBe(1);
+    await again.close();
+  });
+});
+
+await describeWith("redis", "createQueue / createCounterStore with Redis", () => {
+  test("redis uses REDIS_HOST, REDIS_PORT, REDIS_DB_COUNT and REDIS_KEY_PREFIX", async () => {
+    const prefix = uniqueName();
+    const c = config({
+      STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_HOST: "127.0.0.1",
+      REDIS_PORT: SERVICE_PORTS.redis, REDIS_KEY_PREFIX: prefix, REDIS_FALLBACK_TO_MEMORY: true,
+    });
+    const q = createQueue(c) as RedisQueue;
+    const counters = createCounterStore(c) as RedisCounterStore;
+    try {
+      expect(q.kind).toBe("redis");
+      expect(counters.kind).toBe("redis");
+      await Promise.all([q.waitReady(), counters.waitReady()]);
+      await q.push(newItem(1, "a"));
+      expect(await counters.increment("k", 10)).toBe(1);
+      const keys = await q.connection.client.keys(`*${prefix}*`);
+      expect(keys.length).toBeGreaterThan(0);
+      for (const k of keys) expect(k.includes(`{${prefix}}:`) || k.startsWith(`${prefix}:`)).toBe(true);
+    } finally {
+      await Promise.all([q.close(), counters.close()]);
+      await deleteRedisPrefix(prefix);
+    }
+  });
+});

@@ -1,0 +1,64 @@
+import { describe, expect, test } from "bun:test";
+import { Deque } from "../../src/storage/deque.ts";
+import { MemoryQueue } from "../../src/storage/memory.ts";
+import { newItem, runQueueContract } from "../contracts/queue.contract.ts";
+
+runQueueContract("memory", async (limits) => {
+  const queue = new MemoryQueue(limits);
+  return { queue, cleanup: () => queue.close() };
+});
+
+describe("MemoryQueue", () => {
+  test("push is synchronous and returns undefined", () => {
+    const q = new MemoryQueue({ maxItems: 10, maxBytes: 1000, newestFirst: true });
+    expect(q.push(newItem(1, "x"))).toBeUndefined();
+    expect(q.approxItems).toBe(1);
+  });
+
+  test("the body is kept, not copied", async () => {
+    const q = new MemoryQueue({ maxItems: 10, maxBytes: 1000, newestFirst: true });
+    const item = newItem(1, "body");
+    q.push(item);
+    const [taken] = await q.take(1);
+    expect(taken!.body).toBe(item.body);
+  });
+
+  test("a released item is the next one taken for its project (both orders)", async () => {
+    for (const newestFirst of [true, false]) {
+      const q = new MemoryQueue({ maxItems: 10, maxBytes: 1000, newestFirst });
+      for (const b of ["1", "2", "3"]) q.push(newItem(1, b));
+      const [first] = await q.take(1);
+      await q.release(first!, true);
+      const [again] = await q.take(1);
+      expect(again!.id).toBe(first!.id);
+    }
+  });
+
+  test("stats drop a project once all its items are acked", async () => {
+    const q = new MemoryQueue({ maxItems: 10, maxBytes: 1000, newestFirst: true });
+    q.push(newItem(4, "x"));
+    const [item] = await q.take(1);
+    await q.ack(item!);
+    expect((await q.stats()).perProject.size).toBe(0);
+  });
+});
+
+describe("Deque", () => {
+  test("behaves as a double-ended queue across growth, wrap-around and shrink", () => {
+    const d = new Deque<number>(2);
+    const model: number[] = [];
+    let x = 0;
+    for (let round = 0; round < 2000; round++) {
+      const op = (round * 2654435761) % 7;
+      if (op < 2) { d.pushBack(x); model.push(x++); }
+      else if (op < 4) { d.pushFront(x); model.unshift(x++); }
+      else if (op < 5) expect(d.popFront()).toBe(model.shift());
+      else if (op < 6) expect(d.popBack()).toBe(model.pop());
+      else { d.pushBack(x); model.push(x++); }
+      expect(d.length).toBe(model.length);
+    }
+    while (model.length) expect(d.popFront()).toBe(model.shift());
+    expect(d.popFront()).toBeUndefined();
+    expect(d.popBack()).toBeUndefined();
+  });
+});

@@ -1,0 +1,164 @@
+import { expect, test } from "bun:test";
+import { StorageUnavailableError, type QueueLimits } from "../../src/storage/queue.ts";
+import { RedisQueue } from "../../src/storage/redis.ts";
+import { describeWith } from "../helpers/services.ts";
+import { newItem, runQueueContract } from "../contracts/queue.contract.ts";
+import { countRedisKeys, deleteRedisPrefix, testRedisSettings } from "./redis-cleanup.ts";
+
+const limits: QueueLimits = { maxItems: 10_000, maxBytes: 10_000_000, newestFirst: true };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+await describeWith("redis", "RedisQueue", () => {
+  runQueueContract("redis", async (l) => {
+    const settings = testRedisSettings();
+    const queue = new RedisQueue(settings, l);
+    await queue.waitReady();
+    return {
+      queue,
+      cleanup: async () => {
+        await queue.close();
+        await deleteRedisPrefix(settings.prefix);
+      },
+    };
+  });
+
+  /** Two instances of a farm on one prefix. */
+  async function farm(leaseMs?: number) {
+    const settings = testRedisSettings();
+    const a = new RedisQueue(settings, limits, { leaseMs });
+    const b = new RedisQueue(settings, limits, { leaseMs });
+    await Promise.all([a.waitReady(), b.waitReady()]);
+    const cleanup = async () => {
+      await Promise.all([a.close(), b.close()]);
+      await deleteRedisPrefix(settings.prefix);
+    };
+    return { a, b, settings, cleanup };
+  }
+
+  test("two instances on one prefix never take the same item", async () => {
+    const { a, b, settings, cleanup } = await farm();
+    try {
+      await Promise.all(Array.from({ length: 300 }, (_, i) => (i % 2 ? a : b).push(newItem(1 + (i % 5), `e${i}`))));
+      const seen = new Map<string, string>();
+      for (;;) {
+        const [fromA, fromB] = await Promise.all([a.take(7), b.take(7)]);
+        if (fromA.length + fromB.length === 0) break;
+        for (const item of [...fromA, ...fromB]) {
+          expect(seen.has(item.id)).toBe(false);
+          seen.set(item.id, text(item.body));
+        }
+        await Promise.all([...fromA.map((i) => a.ack(i)), ...fromB.map((i) => b.ack(i))]);
+      }
+      expect(seen.size).toBe(300);
+      expect(new Set(seen.values()).size).toBe(300);
+      expect((await a.stats()).items).toBe(0);
+      expect(await countRedisKeys(settings.prefix)).toBeGreaterThan(0);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test("bounds are farm-wide", async () => {
+    const settings = testRedisSettings();
+    const small = { ...limits, maxItems: 3 };
+    const a = new RedisQueue(settings, small);
+    const b = new RedisQueue(settings, small);
+    try {
+      await Promise.all([a.waitReady(), b.waitReady()]);
+      await a.push(newItem(1, "1"));
+      await b.push(newItem(1, "2"));
+      await a.push(newItem(2, "3"));
+      await expect(b.push(newItem(3, "4"))).rejects.toMatchObject({ name: "QueueFullError", reason: "items" });
+      expect(b.approxItems).toBe(2);
+      expect(a.approxItems).toBe(3);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await deleteRedisPrefix(settings.prefix);
+    }
+  });
+
+  test("an item whose holder died comes back to another instance once its lease expires", async () => {
+    const { a, b, cleanup } = await farm(300);
+    try {
+      await a.push(newItem(4, "orphan"));
+      const [held] = await a.take(1);
+      expect(held).toBeDefined();
+      await a.close(); // the holder dies without ack or release
+      expect(await b.take(1)).toEqual([]);
+      await sleep(450);
+      const [again] = await b.take(1);
+      expect(again?.id).toBe(held!.id);
+      expect(text(again!.body)).toBe("orphan");
+      await b.ack(again!);
+      expect((await b.stats()).items).toBe(0);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test("a holder whose lease expired cannot release the item a second time", async () => {
+    const { a, b, cleanup } = await farm(200);
+    try {
+      await a.push(newItem(5, "x"));
+      const [stale] = await a.take(1);
+      await sleep(300);
+      const [fresh] = await b.take(1); // re-queued by the expiry, now held by b
+      expect(fresh?.id).toBe(stale!.id);
+      await a.release(stale!, true); // late: must not queue a duplicate
+      expect(await a.take(5)).toEqual([]);
+      await b.release(fresh!, true);
+      const [retry] = await a.take(5);
+      expect(retry?.attempts).toBe(1);
+      expect(await b.take(5)).toEqual([]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test("an ack of an item re-queued after lease expiry deletes it for good", async () => {
+    const { a, b, cleanup } = await farm(200);
+    try {
+      await a.push(newItem(6, "late ack"));
+      const [held] = await a.take(1);
+      await sleep(300);
+      await b.push(newItem(6, "other"));
+      await a.ack(held!); // Sentry got it after all
+      const rest = await b.take(10); // the expiry re-queues the acked id; take drops it
+      expect(rest.map((i) => text(i.body))).toEqual(["other"]);
+      expect((await b.stats()).items).toBe(1);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test("cleanup leaves no key behind", async () => {
+    const { a, settings, cleanup } = await farm();
+    try {
+      await a.push(newItem(1, "x"));
+      await a.take(1);
+    } finally {
+      await cleanup();
+    }
+    expect(await countRedisKeys(settings.prefix)).toBe(0);
+  });
+});
+
+// The 3 s test timeout is the "fails fast, does not hang" check: nothing waits for a reconnect.
+test("with Redis down, push fails fast with StorageUnavailableError and problem() says why", async () => {
+  const queue = new RedisQueue({ host: "127.0.0.1", port: 1, db: 0, password: null, prefix: "unused" }, limits);
+  try {
+    await sleep(100); // let the first connection attempt fail
+    let error: unknown;
+    try {
+      await queue.push(newItem(1, "x"));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(StorageUnavailableError);
+    expect(queue.problem()).toContain("127.0.0.1:1");
+    await expect(queue.take(1)).rejects.toBeInstanceOf(StorageUnavailableError);
+  } finally {
+    await queue.close();
+  }
+}, 3000);
