@@ -126,6 +126,8 @@ export const OPTIONS = {
   REDIS_DB_COUNT: opt("redis", nonNegInt, 0, "Redis database number."),
   REDIS_PASSWORD: opt("redis", z.string().nullable(), null, "Redis password; never logged."),
   REDIS_KEY_PREFIX: opt("redis", z.string().min(1), "cyclops", "Prefix of every Redis key, so several farms can share one Redis."),
+  REDIS_LEASE_TIME: opt("redis", z.number().positive(), 60,
+    "Seconds a taken item stays leased to one instance; an instance that dies gives its items back after this. Keep it above UPSTREAM_TIMEOUT, or a slow send may be delivered twice."),
   REDIS_FALLBACK_TO_MEMORY: opt("redis", z.boolean(), false,
     "While Redis is down, count floods in memory instead of answering 503."),
 } satisfies Record<string, OptionDef<any>>;

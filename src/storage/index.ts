@@ -23,6 +23,6 @@ export function createQueue(config: Config): Queue {
     case "sqlite":
       return new SqliteQueue(config.SQLITE_PATH, limits);
     case "redis":
-      return new RedisQueue(redisSettings(config), limits);
+      return new RedisQueue(redisSettings(config), limits, { leaseMs: config.REDIS_LEASE_TIME * 1000 });
   }
 }
