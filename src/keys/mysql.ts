@@ -1,5 +1,4 @@
 /** Project keys from Sentry's MySQL / MariaDB database, via `mysql2/promise`. */
-import mysql from "mysql2/promise";
 import { DEFAULT_LOAD_TIMEOUT_MS, SqlKeySource, type Row, type SqlConnection, type SqlServerOptions } from "./sentry-schema.ts";
 
 const COLUMNS_SQL =
@@ -14,6 +13,8 @@ export class MysqlKeySource extends SqlKeySource {
         location: `${options.host}:${options.port}/${options.database}`,
         secrets: [options.password],
         connect: async (): Promise<SqlConnection> => {
+          // Loaded on first use: mysql2 is the heaviest module at start-up and most gateways never need it.
+          const { default: mysql } = await import("mysql2/promise");
           const conn = await mysql.createConnection({
             host: options.host,
             port: options.port,

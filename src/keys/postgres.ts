@@ -1,5 +1,4 @@
 /** Project keys from Sentry's PostgreSQL database, via the `postgres` package. */
-import postgres from "postgres";
 import {
   DEFAULT_LOAD_TIMEOUT_MS,
   SqlKeySource,
@@ -22,6 +21,8 @@ export class PostgresKeySource extends SqlKeySource {
       connect: async (): Promise<SqlConnection> => {
         // One connection, opened by the first query; no prepared statements or type fetching,
         // so the load is exactly the two queries below.
+        // Loaded on first use: the driver costs start-up time for every gateway that doesn't use it.
+        const { default: postgres } = await import("postgres");
         const sql = postgres({
           host: options.host,
           port: options.port,

@@ -45,8 +45,8 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const stats = new Stats();
   let metrics: Metrics | undefined;
   const latency = new LatencyWindow(config.MAX_REQUESTS_TO_AVERAGE, (ms) => metrics?.observeUpstream(ms));
-  const queue = createQueue(config);
-  const counters = createCounterStore(config);
+  const queue = await createQueue(config);
+  const counters = await createCounterStore(config);
   // A shared store that is not up yet is no reason to refuse start: /healthcheck says so, and
   // requests get 503 with Retry-After until it is (or the memory fallback counts floods).
   for (const store of [queue, counters]) {

@@ -2,9 +2,6 @@
 import type { Config } from "../config/schema.ts";
 import { MemoryQueue } from "./memory.ts";
 import type { Queue, QueueLimits } from "./queue.ts";
-import { RedisQueue } from "./redis.ts";
-import { redisSettings } from "./redis/connection.ts";
-import { SqliteQueue } from "./sqlite.ts";
 
 export function queueLimits(config: Config): QueueLimits {
   return {
@@ -14,15 +11,22 @@ export function queueLimits(config: Config): QueueLimits {
   };
 }
 
-/** Throws StorageUnavailableError when the SQLite spool cannot be opened. */
-export function createQueue(config: Config): Queue {
+/**
+ * Throws StorageUnavailableError when the SQLite spool cannot be opened. The SQLite and Redis
+ * modules (and ioredis) are loaded only when chosen, which keeps the binary's start-up short.
+ */
+export async function createQueue(config: Config): Promise<Queue> {
   const limits = queueLimits(config);
   switch (config.STORAGE) {
     case "memory":
       return new MemoryQueue(limits);
-    case "sqlite":
+    case "sqlite": {
+      const { SqliteQueue } = await import("./sqlite.ts");
       return new SqliteQueue(config.SQLITE_PATH, limits);
-    case "redis":
+    }
+    case "redis": {
+      const [{ RedisQueue }, { redisSettings }] = await Promise.all([import("./redis.ts"), import("./redis/connection.ts")]);
       return new RedisQueue(redisSettings(config), limits, { leaseMs: config.REDIS_LEASE_TIME * 1000 });
+    }
   }
 }

@@ -22,23 +22,23 @@ describe("createQueue / createCounterStore", () => {
   });
 
   test("memory is the default for both", async () => {
-    const q = createQueue(config({ MAX_QUEUE_ITEMS: 1 }));
+    const q = await createQueue(config({ MAX_QUEUE_ITEMS: 1 }));
     expect(q.kind).toBe("memory");
     q.push(newItem(1, "a"));
     expect(() => q.push(newItem(1, "b"))).toThrow("queue full (items)");
     await q.close();
-    const c = createCounterStore(config({}));
+    const c = await createCounterStore(config({}));
     expect(c.kind).toBe("memory");
     await c.close();
   });
 
   test("sqlite opens SQLITE_PATH", async () => {
     const path = join(dir, "spool.sqlite");
-    const q = createQueue(config({ STORAGE: "sqlite", SQLITE_PATH: path }));
+    const q = await createQueue(config({ STORAGE: "sqlite", SQLITE_PATH: path }));
     expect(q.kind).toBe("sqlite");
     await q.push(newItem(1, "a"));
     await q.close();
-    const again = createQueue(config({ STORAGE: "sqlite", SQLITE_PATH: path }));
+    const again = await createQueue(config({ STORAGE: "sqlite", SQLITE_PATH: path }));
     expect(again.approxItems).toBe(1);
     await again.close();
   });
@@ -51,8 +51,8 @@ await describeWith("redis", "createQueue / createCounterStore with Redis", () =>
       STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_HOST: "127.0.0.1",
       REDIS_PORT: SERVICE_PORTS.redis, REDIS_KEY_PREFIX: prefix, REDIS_FALLBACK_TO_MEMORY: true,
     });
-    const q = createQueue(c) as RedisQueue;
-    const counters = createCounterStore(c) as RedisCounterStore;
+    const q = (await createQueue(c)) as RedisQueue;
+    const counters = (await createCounterStore(c)) as RedisCounterStore;
     try {
       expect(q.kind).toBe("redis");
       expect(counters.kind).toBe("redis");
