@@ -17,6 +17,8 @@ export interface RegistryStatus {
 
 export class KeyRegistry {
   private byPublicKey = new Map<string, ProjectKey>();
+  /** One key per project, for what cyclops itself sends Sentry on a project's behalf (client reports). */
+  private byProject = new Map<number, ProjectKey>();
   private loadedAt: number | null = null;
   private lastError: string | null = null;
   private failures = 0;
@@ -32,6 +34,11 @@ export class KeyRegistry {
 
   lookup(publicKey: string): ProjectKey | undefined {
     return this.byPublicKey.get(publicKey);
+  }
+
+  /** A key of the project (the first loaded), or undefined. */
+  keyForProject(projectId: number): ProjectKey | undefined {
+    return this.byProject.get(projectId);
   }
 
   get ready(): boolean {
@@ -87,7 +94,10 @@ export class KeyRegistry {
       this.lastError = errors.join("; ");
       return false;
     }
+    const byProject = new Map<number, ProjectKey>();
+    for (const k of next.values()) if (!byProject.has(k.projectId)) byProject.set(k.projectId, k);
     this.byPublicKey = next;
+    this.byProject = byProject;
     this.loadedAt = this.now();
     this.lastError = null;
     return true;

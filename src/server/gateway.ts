@@ -55,7 +55,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const keys = new KeyRegistry(createKeySources(config), (source, message) => {
     if (limiter.allow(`keys:${source}`) !== null) log.error({ source }, `project key refresh failed: ${message}`);
   });
-  const forwarder = new Forwarder({ config, queue, stats, latency, log, version: VERSION });
+  const forwarder = new Forwarder({ config, queue, stats, latency, log, version: VERSION, keyFor: (projectId) => keys.keyForProject(projectId)?.publicKey });
 
   metrics = new Metrics({ stats, queue, keys });
   const deps: Deps = {

@@ -128,6 +128,7 @@ export class IngestPipeline {
     const limited = this.deps.rateLimits?.(projectId, report.category);
     if (limited) {
       this.deps.stats.dropped.rate_limited++;
+      this.deps.stats.discard(projectId, "ratelimit_backoff", report.category);
       return jsonError(429, "event submission rejected with_reason: RateLimited", undefined, {
         "Retry-After": String(limited.retryAfter),
         "X-Sentry-Rate-Limits": limited.header,
@@ -183,17 +184,23 @@ export class IngestPipeline {
       }
     }
 
-    const pushed = queue.push({
-      projectId,
-      endpoint: report.endpoint,
-      auth: { publicKey: auth.publicKey, secretKey: auth.secretKey, client: auth.client, version: auth.version },
-      clientIp,
-      contentType: report.contentType,
-      body: report.body,
-      eventId,
-      receivedAt: Date.now(),
-    });
-    if (pushed) await pushed;
+    try {
+      const pushed = queue.push({
+        projectId,
+        endpoint: report.endpoint,
+        auth: { publicKey: auth.publicKey, secretKey: auth.secretKey, client: auth.client, version: auth.version },
+        clientIp,
+        contentType: report.contentType,
+        body: report.body,
+        eventId,
+        receivedAt: Date.now(),
+      });
+      if (pushed) await pushed;
+    } catch (e) {
+      // Whoever drops an item reports it (client reports); failure() answers the client.
+      stats.discard(projectId, "queue_overflow", report.category);
+      throw e;
+    }
     stats.processed++;
     stats.project(projectId).processed++;
     this.deps.onQueued?.();
