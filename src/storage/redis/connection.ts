@@ -4,6 +4,7 @@
  */
 import { Redis, type RedisOptions } from "ioredis";
 import type { Config } from "../../config/schema.ts";
+import { defineScripts } from "./scripts.ts";
 
 export interface RedisSettings {
   host: string;
@@ -52,6 +53,7 @@ export class RedisConnection {
 
   constructor(readonly settings: RedisSettings) {
     this.client = new Redis(redisOptions(settings));
+    defineScripts(this.client);
     this.client.on("ready", () => {
       this.ready = true;
       this.lastError = null;

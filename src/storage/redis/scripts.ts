@@ -33,23 +33,29 @@ export class Script {
 
   /** Runs the script; replies as strings/numbers. */
   run(client: Redis, keys: string[], args: Arg[]): Promise<unknown> {
-    return this.commands(client, this.command)[this.command]!(...keys, ...args);
+    return command(client, this.command)(...keys, ...args);
   }
 
   /** Runs the script; bulk replies as Buffers (binary item bodies). */
   runBuffer(client: Redis, keys: string[], args: Arg[]): Promise<unknown> {
-    const method = `${this.command}Buffer`;
-    return this.commands(client, method)[method]!(...keys, ...args);
+    return command(client, `${this.command}Buffer`)(...keys, ...args);
   }
 
-  /** The client seen as its command table, with this script defined on it (once per client). */
-  private commands(client: Redis, method: string): Record<string, ScriptFn | undefined> {
-    const table = client as unknown as Record<string, ScriptFn | undefined>;
-    if (table[method] === undefined) {
-      client.defineCommand(this.command, { numberOfKeys: this.numberOfKeys, lua: this.lua });
-    }
-    return table;
+  /**
+   * Defines the script on a client. It must happen once, before the client sends anything:
+   * with auto-pipelining, ioredis copies the defined scripts into each tick's pipeline when it
+   * creates it, so a script defined lazily in the middle of a tick is missing from that pipeline
+   * and the batch fails (and its callbacks go out of step).
+   */
+  define(client: Redis): void {
+    client.defineCommand(this.command, { numberOfKeys: this.numberOfKeys, lua: this.lua });
   }
+}
+
+function command(client: Redis, method: string): ScriptFn {
+  const fn = (client as unknown as Record<string, ScriptFn | undefined>)[method];
+  if (!fn) throw new Error(`Redis script ${method} is not defined on this client (defineScripts not called)`);
+  return fn.bind(client);
 }
 
 /** Scripts that call the shared putBack/nowMs helpers get them prepended. */
@@ -62,6 +68,11 @@ export const SCRIPTS = {
   release: new Script("release", 5, withPutBack(releaseLua)),
   incr: new Script("incr", 1, incrLua),
 };
+
+/** Defines every script on a new client, before its first command. */
+export function defineScripts(client: Redis): void {
+  for (const script of Object.values(SCRIPTS)) script.define(client);
+}
 
 /** Negative returns of push-5.lua. */
 export const PUSH_FULL_ITEMS = -1;
