@@ -1,0 +1,51 @@
+/**
+ * Memory per queued event: cyclops with memory storage and an unreachable Sentry (nothing drains),
+ * VmRSS read before and after queueing 100,000 distinct ~2.2 KB events; bytes per queued
+ * event = ΔRSS / Δqueued, compared with the payload's own size.
+ */
+import { postEvents } from "./client.ts";
+import type { Payloads } from "./payloads.ts";
+import { vmRssKb } from "./proc.ts";
+import { baseConfig, closedPort, count, startCyclops, type Server } from "./servers.ts";
+
+export interface MemoryResult {
+  queued: number;
+  rssBeforeMb: number;
+  rssAfterMb: number;
+  bytesPerEvent: number;
+  payloadBytes: number;
+  ratio: number;
+  notes: string[];
+}
+
+export async function memoryPerEvent(p: Payloads, events: number): Promise<MemoryResult> {
+  let server: Server | null = null;
+  try {
+    server = await startCyclops(baseConfig({ SENTRY_BASE_URL: `http://127.0.0.1:${closedPort()}`, MAX_QUEUE_ITEMS: events * 4 }));
+    // Warm-up: JIT, first heap growth, connection pool; these events stay queued and are not counted.
+    await postEvents(server, p.eventTemplate, 3000, 16);
+    await Bun.sleep(1000);
+    const before = await count(server);
+    const rssBefore = vmRssKb(server.child.pid);
+    // The runner's own client, not wrk: wrk cannot stop after a number of requests.
+    const accepted = await postEvents(server, p.eventTemplate, events, 64);
+    await Bun.sleep(2000);
+    const rssAfter = vmRssKb(server.child.pid);
+    const after = await count(server);
+    const queued = after.count - before.count;
+    const bytesPerEvent = ((rssAfter - rssBefore) * 1024) / queued;
+    const notes: string[] = [];
+    if (accepted < events) notes.push(`${events - accepted} of ${events} events refused`);
+    return {
+      queued,
+      rssBeforeMb: rssBefore / 1024,
+      rssAfterMb: rssAfter / 1024,
+      bytesPerEvent,
+      payloadBytes: p.eventBytes,
+      ratio: bytesPerEvent / p.eventBytes,
+      notes,
+    };
+  } finally {
+    if (server) await server.stop();
+  }
+}

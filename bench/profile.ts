@@ -1,0 +1,127 @@
+/**
+ * Where cyclops's ingest time goes: runs `bun --cpu-prof src/main.ts serve` (core 0) under the
+ * distinct-event store load of the main benchmark (wrk on core 1), stops it so Bun writes the
+ * profile, and prints the top functions by self time with their cost per request.
+ *
+ *   bun bench/profile.ts [--seconds 10] [--conns 128] [--top 30] [--keep]   (--keep: leave the .cpuprofile)
+ *
+ * Self time of a function = samples in which it was the innermost frame. µs/request divides it by
+ * every request served while profiling (warm-up round included), so the column adds up to the
+ * CPU one request costs, plus start-up and idle time, which are listed apart.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { buildPayloads, newSeed } from "./lib/payloads.ts";
+import { killAllNow, stopAll } from "./lib/proc.ts";
+import { baseConfig, benchTempDir, closedPort, PUBLIC_KEY, removeBenchTempDir, startCyclops } from "./lib/servers.ts";
+import { measureWrk, wrkAvailable, WRK } from "./lib/wrk.ts";
+
+const argv = process.argv.slice(2);
+const num = (name: string, def: number) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? Number(argv[i + 1]) : def;
+};
+const seconds = num("--seconds", 10);
+const conns = num("--conns", 128);
+const top = num("--top", 30);
+const keep = argv.includes("--keep");
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+process.on("exit", killAllNow);
+process.on("SIGINT", () => void stopAll().then(() => process.exit(130)));
+
+if (!(await wrkAvailable())) {
+  console.error(`wrk not found at ${WRK}: install it with \`apt-get install wrk\``);
+  process.exit(1);
+}
+const dir = benchTempDir();
+const payloads = buildPayloads(dir, 1);
+const server = await startCyclops(baseConfig({ SENTRY_BASE_URL: `http://127.0.0.1:${closedPort()}` }), {
+  bunArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-name=cyclops.cpuprofile", "--cpu-prof-interval=250"],
+});
+const env = { BENCH_PATH: "/api/1/store/", BENCH_KEY: PUBLIC_KEY, BENCH_TEMPLATE: payloads.eventTemplateFile };
+let requests = 0;
+try {
+  const warm = await measureWrk(server, { script: "store-distinct.lua", conns, seconds: 2, env: { ...env, BENCH_SEED: newSeed() } });
+  const m = await measureWrk(server, { script: "store-distinct.lua", conns, seconds, env: { ...env, BENCH_SEED: newSeed() } });
+  requests = warm.requests + m.requests;
+  console.log(`load: ${Math.round(m.rps)} req/s at ${conns} connections (profiler on: slower than the benchmark), ${m.cpuUsPerReq.toFixed(1)} µs CPU/request, non-2xx ${m.non2xx}`);
+} finally {
+  await server.stop();
+}
+
+const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+if (!file) {
+  console.error(`no .cpuprofile written in ${dir}; cyclops stderr: ${server.child.stderrTail().slice(-400)}`);
+  process.exit(1);
+}
+const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile;
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const parentOf = new Map<number, number>();
+for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+const located = (n: ProfileNode) => `${n.callFrame.functionName || "(anonymous)"} (${relative(process.cwd(), n.callFrame.url.replace(/^file:\/\//, ""))}:${n.callFrame.lineNumber + 1})`;
+/** Native frames (JSON.parse, TextDecoder, Response…) have no file: name the JS function that called them. */
+function caller(node: ProfileNode): string {
+  let id = parentOf.get(node.id);
+  while (id !== undefined) {
+    const p = byId.get(id)!;
+    if (p.callFrame.url && !p.callFrame.url.startsWith("internal:") && !p.callFrame.url.includes("node_modules/hono")) return `← ${located(p)}`;
+    id = parentOf.get(id);
+  }
+  return "";
+}
+const self = new Map<string, number>();
+let total = 0;
+for (let i = 0; i < profile.samples.length; i++) {
+  // timeDeltas[i] is the time before sample i; attribute the following interval to sample i.
+  const us = profile.timeDeltas[i + 1] ?? 0;
+  const node = byId.get(profile.samples[i]!);
+  if (!node) continue;
+  const f = node.callFrame;
+  const where = f.url ? `${relative(process.cwd(), f.url.replace(/^file:\/\//, ""))}:${f.lineNumber + 1}` : caller(node);
+  const key = `${f.functionName || "(anonymous)"}\t${where}`;
+  self.set(key, (self.get(key) ?? 0) + us);
+  total += us;
+}
+const special = new Set(["(idle)", "(program)", "(garbage collector)", "(root)"]);
+const rows = [...self.entries()].sort((a, b) => b[1] - a[1]);
+const busy = rows.filter(([k]) => !k.startsWith("(idle)")).reduce((s, [, v]) => s + v, 0);
+console.log(`profile: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s not idle, ${requests} requests → ${(busy / requests).toFixed(1)} µs busy per request`);
+console.log("");
+console.log(`${"self %".padStart(7)} ${"µs/req".padStart(7)}  function  (file:line)`);
+let shown = 0;
+for (const [key, us] of rows) {
+  if (shown >= top) break;
+  const [fn, where] = key.split("\t");
+  const mark = special.has(fn!) ? "  [runtime]" : "";
+  const at = where ? (where.startsWith("←") ? `  ${where}` : `  (${where})`) : "";
+  console.log(`${((100 * us) / busy).toFixed(1).padStart(6)}% ${(us / requests).toFixed(2).padStart(7)}  ${fn}${at}${mark}`);
+  shown++;
+}
+
+// Per file, for a coarser view (Bun internals and node_modules grouped by their path).
+const byFile = new Map<string, number>();
+for (const [key, us] of rows) {
+  const where = key.split("\t")[1] ?? "";
+  const fileName = where === "" || where.startsWith("←") ? "(native / runtime)" : where.replace(/:\d+$/, "");
+  byFile.set(fileName, (byFile.get(fileName) ?? 0) + us);
+}
+console.log("\nby file:");
+for (const [f, us] of [...byFile.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+  console.log(`${((100 * us) / busy).toFixed(1).padStart(6)}% ${(us / requests).toFixed(2).padStart(7)}  ${f}`);
+}
+if (keep) console.log(`\nprofile kept at ${join(dir, file)}`);
+else removeBenchTempDir();
+process.exit(0);

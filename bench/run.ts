@@ -1,0 +1,192 @@
+/**
+ * `npm run bench` (full set, < 15 min) and `npm run bench -- --quick` (< 3 min): every scenario of
+ * docs/BENCHMARKS.md, written at the end. Traffic stays on 127.0.0.1; every process started here
+ * is stopped on success, error and Ctrl-C.
+ *
+ *   bun bench/run.ts [--quick] [--only id,id,…] [--out docs/BENCHMARKS.md]
+ *
+ * ids: baseline ingest-memory flood envelope gzip ingest-sqlite ingest-redis forwarding pacing memory binary
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism, totalmem } from "node:os";
+import { BINARY, ensureBinary, startupTime } from "./lib/binary.ts";
+import { forwardingThroughput, idleLatency, pacingRun, type PacingSetup } from "./lib/forwarding.ts";
+import { runOnce, SCENARIOS, type Durations } from "./lib/ingest.ts";
+import { memoryPerEvent } from "./lib/memory.ts";
+import { buildPayloads } from "./lib/payloads.ts";
+import { cpuModel, killAllNow, loadAvg, stopAll } from "./lib/proc.ts";
+import { renderReport, type Results } from "./lib/report.ts";
+import { runSeries, type Budget } from "./lib/series.ts";
+import { benchTempDir, BUN, removeBenchTempDir } from "./lib/servers.ts";
+import { wrkAvailable, WRK } from "./lib/wrk.ts";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const onlyArg = args.indexOf("--only");
+const only = onlyArg >= 0 ? new Set((args[onlyArg + 1] ?? "").split(",")) : null;
+const outArg = args.indexOf("--out");
+const outFile = outArg >= 0 ? args[outArg + 1]! : "docs/BENCHMARKS.md";
+const wanted = (id: string) => only === null || only.has(id);
+
+const started = performance.now();
+const elapsed = () => (performance.now() - started) / 1000;
+const log = (s: string) => process.stderr.write(`[${elapsed().toFixed(0).padStart(4)} s] ${s}\n`);
+
+const PLAN = quick
+  ? { durations: { warmSeconds: 1, measureSeconds: 3, runs: 1 }, softLimitS: 150, hardLimitS: 170, fwdEvents: 4000, fwdMaxS: 15, startups: 5, gzipVariants: 8192,
+      pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 2, windowSeconds: 5 }, idleRequests: 30 }
+  : { durations: { warmSeconds: 3, measureSeconds: 8, runs: 3 }, softLimitS: 720, hardLimitS: 850, fwdEvents: 12000, fwdMaxS: 40, startups: 10, gzipVariants: 8192,
+      pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 4, windowSeconds: 12 }, idleRequests: 100 };
+const CONNECTIONS = [16, 128];
+
+async function cleanupAndExit(code: number): Promise<never> {
+  await stopAll().catch(() => {});
+  removeBenchTempDir();
+  process.exit(code);
+}
+process.on("SIGINT", () => void (log("interrupted: stopping everything started"), cleanupAndExit(130)));
+process.on("SIGTERM", () => void (log("terminated: stopping everything started"), cleanupAndExit(143)));
+process.on("exit", killAllNow);
+
+async function preflight(): Promise<void> {
+  if (!(await wrkAvailable())) {
+    console.error(`wrk not found at ${WRK}: install it with \`apt-get install wrk\``);
+    process.exit(1);
+  }
+  if (Bun.spawnSync(["taskset", "-V"]).exitCode !== 0) {
+    console.error("taskset not found: install util-linux (`apt-get install util-linux`)");
+    process.exit(1);
+  }
+  if (availableParallelism() < 2) log("warning: one core only; server and wrk share it, figures are not comparable");
+}
+
+async function main(): Promise<void> {
+  await preflight();
+  const budget: Budget = { deadline: started + PLAN.softLimitS * 1000 };
+  const overHard = () => elapsed() > PLAN.hardLimitS;
+  const d: Durations = PLAN.durations;
+  const pkg = JSON.parse(readFileSync("package.json", "utf8")) as { version: string };
+  const results: Results = {
+    meta: {
+      date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      nproc: availableParallelism(),
+      cpu: cpuModel(),
+      bun: Bun.version,
+      cyclops: pkg.version,
+      command: `npm run bench${quick ? " -- --quick" : ""}${only ? ` (--only ${[...only].join(",")})` : ""}`,
+      quick,
+      durations: `warm-up ${d.warmSeconds} s + measured ${d.measureSeconds} s per run, ${d.runs} run(s) per point, connections ${CONNECTIONS.join(" and ")}`,
+      loadStart: loadAvg(),
+      loadEnd: "",
+      elapsedSeconds: 0,
+      memTotalMb: totalmem() / 1024 / 1024,
+    },
+    wrk: [],
+  };
+  log(`cyclops ${pkg.version}, bun ${Bun.version}, ${results.meta.cpu}; load ${results.meta.loadStart}; ${quick ? "quick" : "full"} run`);
+  const payloads = buildPayloads(benchTempDir(), PLAN.gzipVariants);
+  log(`payload: ${payloads.eventBytes} B event, ${payloads.gzipVariants} gzip variants`);
+
+  try {
+    for (const scenario of SCENARIOS) {
+      if (!wanted(scenario.id)) continue;
+      const entry = { scenario, series: [] as Results["wrk"][number]["series"] };
+      results.wrk.push(entry);
+      for (const conns of CONNECTIONS) {
+        if (overHard()) {
+          entry.series.push({ conns, runs: [], median: null, rpsMin: 0, rpsMax: 0, discarded: 0, failed: "skipped: time budget", notes: [] });
+          continue;
+        }
+        log(`${scenario.id} @ ${conns} connections`);
+        entry.series.push(await runSeries(conns, d.runs, budget, () => runOnce(scenario, payloads, conns, d), log));
+      }
+    }
+
+    if (wanted("forwarding")) {
+      results.throughput = [];
+      for (const pacing of ["original", "adaptive"] as const) {
+        if (overHard()) {
+          results.throughput.push({ pacing, failed: "skipped: time budget" });
+          continue;
+        }
+        log(`forwarding throughput, ${pacing} pacing`);
+        try {
+          const t = await forwardingThroughput(pacing, payloads.eventTemplate, PLAN.fwdEvents, PLAN.fwdMaxS);
+          log(`    ${Math.round(t.perSecond)} events/s (${t.delivered} in ${t.seconds.toFixed(1)} s)`);
+          results.throughput.push(t);
+        } catch (e) {
+          log(`    failed: ${(e as Error).message}`);
+          results.throughput.push({ pacing, failed: firstLine(e) });
+        }
+      }
+    }
+
+    if (wanted("pacing") && !overHard()) {
+      const setup: PacingSetup = PLAN.pacing;
+      log(`pacing: Sentry latency ${setup.baseMs} ms + ${setup.perInFlightMs} ms × in flight`);
+      try {
+        const idle = await idleLatency(setup, PLAN.idleRequests);
+        const runs: Array<Awaited<ReturnType<typeof pacingRun>> | { pacing: string; failed: string }> = [];
+        for (const pacing of ["original", "adaptive"] as const) {
+          try {
+            const r = await pacingRun(pacing, payloads.eventTemplate, setup);
+            log(`    ${pacing}: ${r.perSecond.toFixed(1)} events/s, Sentry p99 ${r.p99Ms} ms (idle p99 ${idle.p99Ms} ms), max in flight ${r.maxInFlight}`);
+            runs.push(r);
+          } catch (e) {
+            log(`    ${pacing} failed: ${(e as Error).message}`);
+            runs.push({ pacing, failed: firstLine(e) });
+          }
+        }
+        results.pacing = { setup, idleP50: idle.p50Ms, idleP99: idle.p99Ms, runs };
+      } catch (e) {
+        results.pacing = { failed: firstLine(e) };
+      }
+    }
+
+    if (wanted("memory") && !overHard()) {
+      log("memory per queued event (100,000 events)");
+      try {
+        results.memory = await memoryPerEvent(payloads, 100_000);
+        log(`    ${Math.round(results.memory.bytesPerEvent)} B per queued event (${results.memory.ratio.toFixed(2)}× payload)`);
+      } catch (e) {
+        log(`    failed: ${(e as Error).message}`);
+        results.memory = { failed: firstLine(e) };
+      }
+    }
+
+    if (wanted("binary") && !overHard()) {
+      log("binary: size and start-up");
+      try {
+        const bin = await ensureBinary(log);
+        const startups = [
+          await startupTime(`${BINARY} serve`, [BINARY], PLAN.startups),
+          await startupTime("bun src/main.ts serve", [BUN, "src/main.ts"], PLAN.startups),
+        ];
+        for (const s of startups) log(`    ${s.what}: ${s.medianMs.toFixed(1)} ms median`);
+        results.binary = { sizeMb: bin.sizeMb, built: bin.built, mtime: bin.mtime.toISOString().replace(/\.\d+Z$/, "Z"), startups };
+      } catch (e) {
+        log(`    failed: ${(e as Error).message}`);
+        results.binary = { failed: firstLine(e) };
+      }
+    }
+  } finally {
+    await stopAll();
+    results.meta.loadEnd = loadAvg();
+    results.meta.elapsedSeconds = elapsed();
+    writeFileSync(outFile, renderReport(results) + "\n");
+    log(`wrote ${outFile}`);
+    removeBenchTempDir();
+  }
+}
+
+function firstLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).split("\n")[0]!.slice(0, 300);
+}
+
+main().then(
+  () => process.exit(0),
+  async (e) => {
+    console.error(e);
+    await cleanupAndExit(1);
+  },
+);
