@@ -15,12 +15,15 @@ describe("MemoryQueue", () => {
     expect(q.approxItems).toBe(1);
   });
 
-  test("the body is kept, not copied", async () => {
+  test("an item is held as one buffer, so the pushed body can be reused by the caller", async () => {
     const q = new MemoryQueue({ maxItems: 10, maxBytes: 1000, newestFirst: true });
     const item = newItem(1, "body");
     q.push(item);
+    item.body.fill(0); // the queue copied it into its own buffer
     const [taken] = await q.take(1);
-    expect(taken!.body).toBe(item.body);
+    expect(new TextDecoder().decode(taken!.body)).toBe("body");
+    expect(taken!.eventId).toBe(item.eventId);
+    expect(taken!.auth).toEqual(item.auth);
   });
 
   test("a released item is the next one taken for its project (both orders)", async () => {
