@@ -61,7 +61,7 @@ export function createApp(deps: Deps, pipeline: IngestPipeline, peerIp: (req: Re
   });
 
   for (const r of INGEST_ROUTES) {
-    app.all(r.path, (c) => pipeline.handle(r.route, c.req.raw, r.hasProject ? c.req.param("projectId") ?? null : null, clientIp(c.req.raw, peerIp(c.req.raw))));
+    app.all(r.path, (c) => pipeline.handle(r.route, c.req.raw, r.hasProject ? c.req.param("projectId") ?? null : null, () => clientIp(c.req.raw, peerIp(c.req.raw))));
   }
 
   app.notFound(() => jsonError(404, "not found"));

@@ -32,6 +32,8 @@ import type { Deps } from "./deps.ts";
 import { accepted, jsonError, preflight } from "./responses.ts";
 
 export type Route = "store" | "envelope";
+/** The client's address, or how to find it: looked up only for reports that are queued. */
+export type ClientIp = string | null | (() => string | null);
 
 const ENVELOPE_CONTENT_TYPE = "application/x-sentry-envelope";
 const textDecoder = new TextDecoder();
@@ -64,7 +66,7 @@ export class IngestPipeline {
   constructor(private readonly deps: Deps) {}
 
   /** Entry point for every ingest route. `projectParam` is the `{project_id}` path segment, if any. */
-  async handle(route: Route, req: Request, projectParam: string | null, clientIp: string | null): Promise<Response> {
+  async handle(route: Route, req: Request, projectParam: string | null, clientIp: ClientIp): Promise<Response> {
     const method = req.method;
     if (method === "OPTIONS") return preflight();
     const { stats } = this.deps;
@@ -80,7 +82,7 @@ export class IngestPipeline {
     }
   }
 
-  private async process(route: Route, req: Request, isGet: boolean, projectParam: string | null, clientIp: string | null): Promise<Response> {
+  private async process(route: Route, req: Request, isGet: boolean, projectParam: string | null, clientIp: ClientIp): Promise<Response> {
     const { config } = this.deps;
     let projectId = parseProjectId(projectParam);
     const url = req.url;
@@ -89,11 +91,7 @@ export class IngestPipeline {
     const headers = req.headers;
     const contentEncoding = headers.get("content-encoding");
     checkContentEncoding(contentEncoding);
-    let auth: Auth | null = extractAuth({
-      xSentryAuth: headers.get("x-sentry-auth"),
-      authorization: headers.get("authorization"),
-      query,
-    });
+    let auth: Auth | null = this.authOf(headers.get("x-sentry-auth"), headers.get("authorization"), query);
 
     // Read and decode the body; envelopes without request auth carry it in their header's dsn.
     const isEnvelope = route === "envelope" || headers.get("content-type")?.startsWith(ENVELOPE_CONTENT_TYPE) === true;
@@ -137,6 +135,25 @@ export class IngestPipeline {
     return this.admit(report, projectId, auth, clientIp, isGet ? url.slice(url.indexOf("/", 8)) : null);
   }
 
+  /**
+   * Parsed credentials, remembered by their header text: an SDK sends the same X-Sentry-Auth on
+   * every report, so a flood parses it once. Only header-only credentials are remembered (a query
+   * with sentry_ parameters takes part in the parse and may carry sentry_data); the cache is
+   * bounded and parsed values are never mutated.
+   */
+  private readonly authCache = new Map<string, Auth | null>();
+
+  private authOf(xSentryAuth: string | null, authorization: string | null, query: string): Auth | null {
+    if (query.includes("sentry_")) return extractAuth({ xSentryAuth, authorization, query });
+    const cacheKey = `${xSentryAuth ?? ""}\n${authorization ?? ""}`;
+    const cached = this.authCache.get(cacheKey);
+    if (cached !== undefined) return cached;
+    const auth = extractAuth({ xSentryAuth, authorization, query }); // throws for bad credentials: not cached
+    if (this.authCache.size >= 4096) this.authCache.clear();
+    this.authCache.set(cacheKey, auth);
+    return auth;
+  }
+
   /** Checks the key against the registry; returns the project the report belongs to. */
   private authorize(auth: Auth, projectId: number | null): number {
     const { config, keys } = this.deps;
@@ -156,7 +173,7 @@ export class IngestPipeline {
   }
 
   /** Sampling, the flood cut, then the queue. */
-  private async admit(report: Report, projectId: number, auth: Auth, clientIp: string | null, getUrl: string | null): Promise<Response> {
+  private async admit(report: Report, projectId: number, auth: Auth, clientIp: ClientIp, getUrl: string | null): Promise<Response> {
     const { config, stats, counters, queue } = this.deps;
     const eventId = report.eventId;
     const gif = getUrl !== null;
@@ -189,7 +206,7 @@ export class IngestPipeline {
         projectId,
         endpoint: report.endpoint,
         auth: { publicKey: auth.publicKey, secretKey: auth.secretKey, client: auth.client, version: auth.version },
-        clientIp,
+        clientIp: typeof clientIp === "function" ? clientIp() : clientIp,
         contentType: report.contentType,
         body: report.body,
         eventId,

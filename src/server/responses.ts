@@ -38,14 +38,37 @@ export const PIXEL = Uint8Array.from(
 
 export type CyclopsStatus = "PROCESSED" | "IGNORED";
 
+/**
+ * Answer headers by (status, cache count), built once: a Response built from a prebuilt Headers
+ * costs a third of one built from an object literal, and this is every accepted report's answer.
+ * Counts past the cache's reach (a long flood) build their headers each time.
+ */
+const answerHeaders = new Map<string, Headers>();
+const ANSWER_HEADERS_CACHED = 256;
+
+function answerHeadersFor(status: CyclopsStatus, cacheCount: number, gif: boolean): Headers {
+  const key = `${status}${cacheCount}${gif ? "g" : "j"}`;
+  let headers = answerHeaders.get(key);
+  if (headers === undefined) {
+    headers = new Headers({
+      ...CORS_HEADERS,
+      "Content-Type": gif ? "image/gif" : "application/json",
+      "X-CYCLOPS-STATUS": status,
+      "X-CYCLOPS-CACHE-COUNT": String(cacheCount),
+    });
+    if (cacheCount <= ANSWER_HEADERS_CACHED) answerHeaders.set(key, headers);
+  }
+  return headers;
+}
+
 /** 200 for an accepted or dropped report; the original's X-CYCLOPS-* headers kept for operators' scripts. */
 export function accepted(eventId: string | null, status: CyclopsStatus, cacheCount: number, gif: boolean): Response {
-  const headers = {
-    ...CORS_HEADERS,
-    "Content-Type": gif ? "image/gif" : "application/json",
-    "X-CYCLOPS-STATUS": status,
-    "X-CYCLOPS-CACHE-COUNT": String(cacheCount),
-  };
-  if (gif) return new Response(PIXEL, { status: 200, headers: eventId ? { ...headers, "X-Sentry-ID": eventId } : headers });
+  const headers = answerHeadersFor(status, cacheCount, gif);
+  if (gif) {
+    if (!eventId) return new Response(PIXEL, { status: 200, headers });
+    const withId = new Headers(headers);
+    withId.set("X-Sentry-ID", eventId);
+    return new Response(PIXEL, { status: 200, headers: withId });
+  }
   return new Response(eventId ? `{"id":"${eventId}"}` : "{}", { status: 200, headers });
 }
