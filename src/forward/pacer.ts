@@ -9,14 +9,19 @@
  *   response time, and a fast one is never held back more than MAX_DUMP_INTERVAL.
  *
  * adaptive (PACING "adaptive"): several requests in flight under a concurrency limit that follows
- *   Sentry's latency, after Netflix concurrency-limits' Gradient2 (a Vegas-like limiter):
- *   - two exponential moving averages of response time: a short one (last ~10 answers) and a long
- *     one (last ~500, the "no-load" baseline); when the long one exceeds twice the short one it
- *     decays towards it, so the baseline recovers after a latency drop;
- *   - on each answer, gradient = clamp(TOLERANCE × long / short, 0.5, 1): 1 while latency stays
- *     within TOLERANCE (1.5×) of the baseline, smaller as queueing inside Sentry inflates latency;
- *   - target = limit × gradient + √limit (the √limit headroom is what grows the limit while latency
- *     is flat; the gradient shrinks it when latency rises); limit moves 20 % of the way to target;
+ *   Sentry's latency, after TCP Vegas and Netflix concurrency-limits' Gradient2:
+ *   - the "no-load" baseline is the lowest response time of the last 10 to 20 seconds (Vegas's
+ *     BaseRTT, windowed as BBR's min_rtt), so a Sentry that became slower for good is re-learned
+ *     within 20 s. A moving average as the baseline (Gradient2's long window) drifts up with the
+ *     very load it should measure: against a Sentry whose latency grows with requests in flight,
+ *     it let the limit climb to MAX_CONCURRENCY at 4× the idle latency (bench/);
+ *   - the current latency is a short exponential moving average (last ~10 answers);
+ *   - on each answer, gradient = clamp(TOLERANCE × baseline / short, 0.5, 1): 1 while latency
+ *     stays within TOLERANCE (1.4×) of the baseline, smaller as queueing inside Sentry inflates it;
+ *   - within tolerance the limit grows by two requests per round trip (2 / limit per answer, as
+ *     Vegas's additive increase); past it, it moves 20 % of the way to limit × gradient. Growing
+ *     only while latency is within tolerance keeps Sentry near 1.4× its idle latency; Gradient2's
+ *     always-on √limit headroom settled near 2× and overshot at start (bench/);
  *   - it only grows while it is being used (in flight ≥ limit / 2), so an idle period cannot
  *     inflate it;
  *   - an error (5xx, network failure, timeout) multiplies it by 0.9 (AIMD-style backoff);
@@ -71,10 +76,13 @@ export class OriginalPacer implements Pacer {
   }
 }
 
-const TOLERANCE = 1.5;
+const TOLERANCE = 1.4;
+/** Additive increase while latency is within tolerance: requests added per round trip. */
+const GROWTH_PER_ROUND_TRIP = 2;
 const SMOOTHING = 0.2;
 const SHORT_WINDOW = 10;
-const LONG_WINDOW = 500;
+/** The baseline is the minimum over the current and the previous window of this length. */
+const BASELINE_WINDOW_MS = 10_000;
 const ERROR_BACKOFF = 0.9;
 
 class Ema {
@@ -86,17 +94,16 @@ class Ema {
     this.n = Math.min(this.n + 1, this.window);
     this.value += (x - this.value) / this.n;
     return this.value;
-  }
-  scale(f: number): void {
-    this.value *= f;
-  }
-}
+  }}
 
 /** Gradient2-like concurrency limiter (see the top comment). */
 export class AdaptivePacer implements Pacer {
   private current: number;
   private readonly short = new Ema(SHORT_WINDOW);
-  private readonly long = new Ema(LONG_WINDOW);
+  /** Lowest response time of the current and of the previous baseline window. */
+  private windowMin = Number.POSITIVE_INFINITY;
+  private previousMin = Number.POSITIVE_INFINITY;
+  private windowStart = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly maxConcurrency: number, initial = Math.min(4, maxConcurrency)) {
     this.current = Math.max(1, Math.min(initial, maxConcurrency));
@@ -112,21 +119,24 @@ export class AdaptivePacer implements Pacer {
 
   started(): void {}
 
-  completed(_now: number, c: Completion): void {
+  completed(now: number, c: Completion): void {
     if (!c.ok) {
       this.current = Math.max(1, this.current * ERROR_BACKOFF);
       return;
     }
     const rtt = Math.max(0.001, c.latencyMs);
     const short = this.short.add(rtt);
-    const long = this.long.add(rtt);
-    // After a lasting latency drop, pull the baseline down faster than its window would.
-    if (long / short > 2) this.long.scale(0.95);
+    if (now - this.windowStart >= BASELINE_WINDOW_MS) {
+      this.previousMin = this.windowMin;
+      this.windowMin = Number.POSITIVE_INFINITY;
+      this.windowStart = now;
+    }
+    this.windowMin = Math.min(this.windowMin, rtt);
+    const baseline = Math.min(this.windowMin, this.previousMin);
     // App-limited: the limit was not the bottleneck, so this sample says nothing about growing it.
     if (c.inFlight < this.current / 2) return;
-    const gradient = Math.max(0.5, Math.min(1, (TOLERANCE * this.long.value) / short));
-    const target = this.current * gradient + Math.sqrt(this.current);
-    const next = this.current * (1 - SMOOTHING) + target * SMOOTHING;
+    const gradient = Math.max(0.5, Math.min(1, (TOLERANCE * baseline) / short));
+    const next = gradient >= 1 ? this.current + GROWTH_PER_ROUND_TRIP / this.current : this.current * (1 - SMOOTHING + gradient * SMOOTHING);
     this.current = Math.max(1, Math.min(this.maxConcurrency, next));
   }
 }

@@ -94,7 +94,7 @@ describe("adaptive pacing", () => {
     expect(p.limit).toBeGreaterThanOrEqual(1);
   });
 
-  test("tolerates latency within 1.5x of the baseline", () => {
+  test("tolerates latency within 1.4x of the baseline", () => {
     const p = new AdaptivePacer(64, 16);
     feed(p, 300, 20);
     const before = p.limit;
