@@ -5,10 +5,7 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { VERSION } from "../version.ts";
-import { countCommand } from "./count.ts";
-import { initCommand } from "./init.ts";
 import { processIO, UsageError, type CliIO } from "./io.ts";
-import { serveCommand } from "./serve.ts";
 
 const increase = (_: string, previous: number) => previous + 1;
 
@@ -31,6 +28,8 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     .option("-b, --bind <address>", "address to bind (default 0.0.0.0)")
     .option("-v, --verbose", "-v warnings, -vv info, -vvv debug (default: errors only)", increase, 0)
     .action(async (opts) => {
+      // Each subcommand loads only what it needs: `count` and `init` skip the whole server.
+      const { serveCommand } = await import("./serve.ts");
       result = await serveCommand(opts, io);
     });
 
@@ -40,6 +39,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     .argument("[file]", "where to write it (default: standard output)")
     .option("-f, --force", "overwrite FILE if it exists")
     .action(async (file: string | undefined, opts: { force?: boolean }) => {
+      const { initCommand } = await import("./init.ts");
       result = await initCommand(file, opts, io);
     });
 
@@ -52,6 +52,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     .option("--timeout <seconds>", "per-instance timeout", "5")
     .option("--token <token>", "the instances' STATS_TOKEN (default: environment CYCLOPS_STATS_TOKEN)")
     .action(async (host: string, ports: string, opts: { json?: boolean; timeout: string; token?: string }) => {
+      const { countCommand } = await import("./count.ts");
       result = await countCommand(host, ports, opts, io);
     });
 
