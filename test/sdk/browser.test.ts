@@ -18,6 +18,7 @@ import {
   receivedEventIds,
   SDK_TEST_TIMEOUT,
   startSdkEnv,
+  useSdkEnv,
   text,
   type SdkEnv,
 } from "./helpers.ts";
@@ -43,13 +44,7 @@ function crossOrigin(env: SdkEnv): void {
 const statuses = (reqs: NetworkRecord[]) => reqs.map((r) => r.status ?? r.failure);
 
 describe("raven-js 3.27 in Chromium through cyclops", () => {
-  let env: SdkEnv;
-  beforeAll(async () => {
-    env = await startSdkEnv();
-  });
-  afterAll(async () => {
-    await env?.stop();
-  });
+  const env = useSdkEnv();
 
   test(
     "cross-origin store posts are answered 200 with CORS and delivered exactly once",

@@ -3,34 +3,25 @@
  * path 100 times (Dedupe off, one at a time). With MAX_CACHE_USES 3 in a 60 s window, cyclops
  * answers all 100 with 200, forwards exactly the first 3, and /count shows 97 ignored.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { parseEnvelope } from "../helpers/fake-sentry.ts";
 import {
   compareDeliveries,
   envelopeEventIds,
   fromBase64,
-  killChildren,
   NO_DELIVERY_PROBLEMS,
   receivedEventIds,
   runNodeSdk,
   SDK_TEST_TIMEOUT,
-  startSdkEnv,
+  useSdkEnv,
   text,
-  type SdkEnv,
 } from "./helpers.ts";
 
 const REPEATS = 100;
 const KEPT = 3;
 
 describe("flood cut with @sentry/node 11", () => {
-  let env: SdkEnv;
-  beforeAll(async () => {
-    env = await startSdkEnv({ URL_CACHE_EXPIRATION: 60, MAX_CACHE_USES: KEPT });
-  });
-  afterAll(async () => {
-    killChildren();
-    await env?.stop();
-  });
+  const env = useSdkEnv({ URL_CACHE_EXPIRATION: 60, MAX_CACHE_USES: KEPT });
 
   test(
     `the same error ${REPEATS} times: ${KEPT} delivered, ${REPEATS - KEPT} ignored`,

@@ -3,6 +3,7 @@
  * running real SDKs (bounded and killed on cleanup), the comparison of what an SDK sent with what
  * reached Sentry, and the browser side (a page server on another origin, Chromium).
  */
+import { afterAll, beforeAll } from "bun:test";
 import { inflateSync } from "node:zlib";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
@@ -84,6 +85,22 @@ export async function startSdkEnv(options: Partial<Config> = {}): Promise<SdkEnv
       await fake.stop();
     },
   };
+}
+
+/**
+ * The SDK environment of the enclosing describe: started before its tests, stopped (with any SDK
+ * child processes) after them. The returned object is filled in by beforeAll.
+ */
+export function useSdkEnv(options: Partial<Config> = {}): SdkEnv {
+  const env = {} as SdkEnv;
+  beforeAll(async () => {
+    Object.assign(env, await startSdkEnv(options));
+  });
+  afterAll(async () => {
+    killChildren();
+    await env.stop?.();
+  });
+  return env;
 }
 
 // ---------------------------------------------------------------- child processes

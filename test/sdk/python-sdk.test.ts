@@ -4,34 +4,25 @@
  * Every request answered 200 and delivered exactly once, decoded bytes equal to what the SDK
  * compressed.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { parseEnvelope } from "../helpers/fake-sentry.ts";
 import {
   compareDeliveries,
   envelopeEventIds,
   fromBase64,
   itemTypes,
-  killChildren,
   NO_DELIVERY_PROBLEMS,
   receivedEventIds,
   runPythonSdk,
   SDK_TEST_TIMEOUT,
-  startSdkEnv,
+  useSdkEnv,
   text,
-  type SdkEnv,
 } from "./helpers.ts";
 
 const ERRORS = 3;
 
 describe("python sentry_sdk 1.9 through cyclops", () => {
-  let env: SdkEnv;
-  beforeAll(async () => {
-    env = await startSdkEnv();
-  });
-  afterAll(async () => {
-    killChildren();
-    await env?.stop();
-  });
+  const env = useSdkEnv();
 
   test(
     "gzip store events and gzip envelopes arrive at Sentry exactly once, unchanged",

@@ -5,9 +5,9 @@
  * reaches cyclops) and later tells, in its own client report, that it dropped them as
  * ratelimit_backoff.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { killChildren, outFile, PROJECT_ID, PUBLIC_KEY, readRecords, runChild, SDK_DIR, SDK_TEST_TIMEOUT, startSdkEnv, type SdkEnv } from "./helpers.ts";
+import { outFile, PROJECT_ID, PUBLIC_KEY, readRecords, runChild, SDK_DIR, SDK_TEST_TIMEOUT, useSdkEnv, type SdkEnv } from "./helpers.ts";
 
 const ERRORS = 5;
 
@@ -34,14 +34,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
 }
 
 describe("@sentry/node 11 backs off when Sentry rate-limits it through cyclops", () => {
-  let env: SdkEnv;
-  beforeAll(async () => {
-    env = await startSdkEnv();
-  });
-  afterAll(async () => {
-    killChildren();
-    await env?.stop();
-  });
+  const env = useSdkEnv();
 
   test(
     "after the refused error, errors within the limit never leave the SDK, and its client report says ratelimit_backoff",

@@ -4,33 +4,24 @@
  * sentry_version=5 and sentry_secret. cyclops must check the secret, answer 200, and hand Sentry
  * the decoded JSON, byte for byte, exactly once.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import {
   compareDeliveries,
   decodeRavenBody,
-  killChildren,
   NO_DELIVERY_PROBLEMS,
   PROJECT_ID,
   receivedEventIds,
   runRavenNode,
   SDK_TEST_TIMEOUT,
   SECRET_KEY,
-  startSdkEnv,
+  useSdkEnv,
   text,
-  type SdkEnv,
 } from "./helpers.ts";
 
 const ERRORS = 4;
 
 describe("raven-node 2.6 through cyclops", () => {
-  let env: SdkEnv;
-  beforeAll(async () => {
-    env = await startSdkEnv();
-  });
-  afterAll(async () => {
-    killChildren();
-    await env?.stop();
-  });
+  const env = useSdkEnv();
 
   test(
     "base64+zlib store bodies with a secret are accepted and delivered decoded, exactly once",

@@ -3,20 +3,18 @@
  * DSN pointing at cyclops: errors, a message, a transaction and release-health sessions must all
  * be answered 200 and reach Sentry exactly once, byte for byte as the SDK serialised them.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { parseEnvelope } from "../helpers/fake-sentry.ts";
 import {
   compareDeliveries,
   envelopeEventIds,
   fromBase64,
   itemTypes,
-  killChildren,
   NO_DELIVERY_PROBLEMS,
   receivedEventIds,
   runNodeSdk,
   SDK_TEST_TIMEOUT,
-  startSdkEnv,
-  type SdkEnv,
+  useSdkEnv,
 } from "./helpers.ts";
 
 const ERRORS = 5;
@@ -26,14 +24,7 @@ for (const [label, pkg] of [
   ["@sentry/node 10", "sentry-node-10"],
 ] as const) {
   describe(`${label} through cyclops`, () => {
-    let env: SdkEnv;
-    beforeAll(async () => {
-      env = await startSdkEnv();
-    });
-    afterAll(async () => {
-      killChildren();
-      await env?.stop();
-    });
+    const env = useSdkEnv();
 
     test(
       "errors, a message, a transaction and sessions arrive at Sentry exactly once, unchanged",
