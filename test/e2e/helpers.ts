@@ -13,6 +13,7 @@ import { queueKeys } from "../../src/storage/redis/keys.ts";
 import type { FakeSentry } from "../helpers/fake-sentry.ts";
 import { spawnGateway, tempDir, type TestGateway } from "../helpers/gateway.ts";
 import { SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.ts";
+import type { CountDocument } from "../../src/stats/report.ts";
 
 export const PROJECT = 1;
 export const KEY = "e2ed0e2ed0e2ed0e2ed0e2ed0e2ed0e2";
@@ -178,15 +179,8 @@ export async function getJson<T>(url: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-export interface CountDoc {
-  count: number;
-  processed: number;
-  ignored: number;
-  delivered: number;
-  retried: number;
-  rejected: number;
-  expired: number;
-}
+/** What /count answers (src/stats/report.ts). */
+export type CountDoc = CountDocument;
 export const countOf = (g: TestGateway): Promise<CountDoc> => getJson<CountDoc>(`${g.url}/count`);
 
 // ---------------------------------------------------------------------------------------------

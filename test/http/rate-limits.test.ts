@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { startFakeSentry, type FakeSentry } from "../helpers/fake-sentry.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { metricValue, until } from "../helpers/wait.ts";
 
 const KEYS: Record<number, string> = {
   1: "a1a0000000000000000000000000000a",
@@ -38,19 +39,8 @@ function envelope(g: TestGateway, projectId: number, type: "event" | "transactio
   });
 }
 
-async function metric(g: TestGateway, name: string): Promise<number> {
-  const text = await (await fetch(`${g.url}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return line === undefined ? 0 : Number(line.slice(name.length + 1));
-}
+const metric = (g: TestGateway, name: string): Promise<number> => metricValue(g.url, name);
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
 
 /** The limit categories named by an X-Sentry-Rate-Limits value, each with its seconds. */
 function limitCategories(header: string): Array<{ seconds: number; categories: string }> {

@@ -12,6 +12,7 @@ import type { Subprocess } from "bun";
 import type { Config } from "../../src/config/schema.ts";
 import { startFakeSentry, type FakeSentry, type ParsedEnvelope, type Received } from "../helpers/fake-sentry.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import type { CountDocument } from "../../src/stats/report.ts";
 
 export const PROJECT_ID = 42;
 export const PUBLIC_KEY = "5c1e0a2b3d4f46a8b9c0d1e2f3a4b5c6";
@@ -32,15 +33,8 @@ export function dsnFor(baseUrl: string, opts: { secret?: boolean } = {}): string
   return `${u.protocol}//${auth}@${u.host}/${PROJECT_ID}`;
 }
 
-export interface CountDoc {
-  count: number;
-  processed: number;
-  ignored: number;
-  delivered: number;
-  retried: number;
-  rejected: number;
-  expired: number;
-}
+/** What /count answers (src/stats/report.ts). */
+export type CountDoc = CountDocument;
 
 export interface SdkEnv {
   fake: FakeSentry;

@@ -8,6 +8,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { outFile, PROJECT_ID, PUBLIC_KEY, readRecords, runChild, SDK_DIR, SDK_TEST_TIMEOUT, useSdkEnv, type SdkEnv } from "./helpers.ts";
+import { metricValue, until } from "../helpers/wait.ts";
 
 const ERRORS = 5;
 
@@ -19,19 +20,8 @@ interface ChildRecord {
   error: string | null;
 }
 
-async function metric(env: SdkEnv, name: string): Promise<number> {
-  const text = await (await fetch(`${env.gateway.url}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return line === undefined ? 0 : Number(line.slice(name.length + 1));
-}
+const metric = (env: SdkEnv, name: string): Promise<number> => metricValue(env.gateway.url, name);
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
 
 describe("@sentry/node 11 backs off when Sentry rate-limits it through cyclops", () => {
   const env = useSdkEnv();
