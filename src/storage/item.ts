@@ -39,25 +39,20 @@ export interface QueuedItem extends NewItem {
 export const itemBytes = (item: NewItem): number => item.body.byteLength;
 
 /**
- * Binary encoding shared by the durable storages: a JSON header line, "\n", then the body bytes.
- * The body is kept as raw bytes (no base64) so a 2 KB event costs ~2.2 KB on disk or in Redis.
+ * Binary encoding shared by the memory and Redis queues: a metadata line, "\n", then the body
+ * bytes. The body stays raw bytes (no base64) and the metadata is a positional JSON array rather
+ * than an object (about 150 bytes instead of 300), so a 2 KB event costs ~2.2 KB queued.
+ * Version 1 of the layout: [1, projectId, endpoint, publicKey, secretKey, client, version,
+ * clientIp, contentType, eventId, receivedAt, attempts].
  */
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const LAYOUT = 1;
 
 export function encodeItem(item: NewItem & { attempts?: number }): Uint8Array {
-  // Field by field rather than spreading the item: this runs once per accepted report.
+  const a = item.auth;
   const head = encoder.encode(
-    JSON.stringify({
-      projectId: item.projectId,
-      endpoint: item.endpoint,
-      auth: item.auth,
-      clientIp: item.clientIp,
-      contentType: item.contentType,
-      eventId: item.eventId,
-      receivedAt: item.receivedAt,
-      attempts: item.attempts ?? 0,
-    }) + "\n",
+    JSON.stringify([LAYOUT, item.projectId, item.endpoint, a.publicKey, a.secretKey, a.client, a.version, item.clientIp, item.contentType, item.eventId, item.receivedAt, item.attempts ?? 0]) + "\n",
   );
   const body = item.body;
   const out = new Uint8Array(head.byteLength + body.byteLength);
@@ -66,9 +61,23 @@ export function encodeItem(item: NewItem & { attempts?: number }): Uint8Array {
   return out;
 }
 
+type Layout = [number, number, Endpoint, string, string | null, string | null, number, string | null, string, string | null, number, number];
+
 export function decodeItem(id: string, bytes: Uint8Array): QueuedItem {
   const nl = bytes.indexOf(10);
   if (nl < 0) throw new Error(`corrupt queued item ${id}: no header line`);
-  const meta = JSON.parse(decoder.decode(bytes.subarray(0, nl))) as Omit<QueuedItem, "body" | "id">;
-  return { ...meta, id, body: bytes.slice(nl + 1) };
+  const m = JSON.parse(decoder.decode(bytes.subarray(0, nl))) as Layout;
+  if (!Array.isArray(m) || m[0] !== LAYOUT) throw new Error(`queued item ${id} has an unknown layout`);
+  return {
+    id,
+    projectId: m[1],
+    endpoint: m[2],
+    auth: { publicKey: m[3], secretKey: m[4], client: m[5], version: m[6] },
+    clientIp: m[7],
+    contentType: m[8],
+    eventId: m[9],
+    receivedAt: m[10],
+    attempts: m[11],
+    body: bytes.slice(nl + 1),
+  };
 }
