@@ -7,7 +7,7 @@ import {
   parseEventJson,
   replaceNonFiniteTokens,
 } from "../../src/protocol/body.ts";
-import { ProtocolError } from "../../src/protocol/errors.ts";
+import { fails } from "./fails.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -15,16 +15,6 @@ const MiB = 1024 * 1024;
 const LARGE = enc.encode(JSON.stringify(Array.from({ length: 20000 }, (_, i) => ({ i, m: `msg ${(i * 7919) % 1000}` }))));
 const EVENT = enc.encode(JSON.stringify({ event_id: "0123456789abcdef0123456789abcdef", message: "hello" }));
 
-function fails(fn: () => unknown): { status: number; detail: string; causes: string[] } {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ProtocolError);
-    const err = e as ProtocolError;
-    return { status: err.status, detail: err.detail, causes: err.causes };
-  }
-  throw new Error("expected a ProtocolError");
-}
 
 describe("decodeContentEncoding", () => {
   test.each([

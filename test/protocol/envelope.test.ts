@@ -8,7 +8,7 @@ import {
   parseEnvelope,
   parseEnvelopeHeader,
 } from "../../src/protocol/envelope.ts";
-import { ProtocolError } from "../../src/protocol/errors.ts";
+import { fails } from "./fails.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -17,16 +17,6 @@ const KEY = "0123456789abcdef0123456789abcdef";
 const ID = "9ec79c33ec9942ab8353589fcb2e04dc";
 const DSN = `https://${KEY}@o1.ingest.sentry.io/42`;
 
-function fails(fn: () => unknown): { status: number; detail: string; causes: string[] } {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ProtocolError);
-    const err = e as ProtocolError;
-    return { status: err.status, detail: err.detail, causes: err.causes };
-  }
-  throw new Error("expected a ProtocolError");
-}
 
 const payloads = (s: string) => parseEnvelope(bytes(s)).items.map((i) => dec.decode(i.payload));
 
