@@ -51,13 +51,13 @@ const LAYOUT = 1;
 
 export function encodeItem(item: NewItem & { attempts?: number }): Uint8Array {
   const a = item.auth;
-  const head = encoder.encode(
-    JSON.stringify([LAYOUT, item.projectId, item.endpoint, a.publicKey, a.secretKey, a.client, a.version, item.clientIp, item.contentType, item.eventId, item.receivedAt, item.attempts ?? 0]) + "\n",
-  );
+  const head = JSON.stringify([LAYOUT, item.projectId, item.endpoint, a.publicKey, a.secretKey, a.client, a.version, item.clientIp, item.contentType, item.eventId, item.receivedAt, item.attempts ?? 0]) + "\n";
+  // One allocation per item: the header is encoded straight into the buffer that keeps it.
+  const headBytes = Buffer.byteLength(head);
   const body = item.body;
-  const out = new Uint8Array(head.byteLength + body.byteLength);
-  out.set(head, 0);
-  out.set(body, head.byteLength);
+  const out = new Uint8Array(headBytes + body.byteLength);
+  encoder.encodeInto(head, out);
+  out.set(body, headBytes);
   return out;
 }
 

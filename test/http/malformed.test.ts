@@ -55,17 +55,23 @@ describe("malformed corpus", () => {
     };
     const send = (r: (typeof corpus)[number]) =>
       fetch(g.url + r.path, { method: r.method, headers: r.headers, body: r.method === "GET" || r.method === "HEAD" ? undefined : r.body }).then((res) => res.arrayBuffer());
-    for (const r of corpus) await send(r); // warm up
+    // Warm up with the same concurrency as measured: the allocator settles at the working size
+    // of ~330 requests in flight (bombs decode up to the 1 MiB cap each) and keeps it.
+    for (let round = 0; round < 4; round++) await Promise.all(corpus.map(send));
     Bun.gc(true);
     const before = await rss();
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; round < 8; round++) {
       await Promise.all(corpus.map(send));
     }
     Bun.gc(true);
     const after = await rss();
-    // Five rounds of the corpus (bombs included) must not leave the process much larger:
-    // nothing malformed is kept. 64 MiB covers allocator slack of the test process itself.
-    expect(after - before).toBeLessThan(64 * 1024 * 1024);
+    console.log(`[malformed] RSS ${(before / 2 ** 20).toFixed(0)} MiB after warm-up, ${((after - before) / 2 ** 20).toFixed(1)} MiB more after 8 rounds (${g.mode})`);
+    // Bounded means a plateau: eight more rounds of the corpus (bombs included) must not leave the
+    // process much larger, as they would if anything malformed were kept (2,600 requests, some
+    // with 1 MiB decoded bodies). As a process, cyclops's garbage is not collected on demand, so
+    // RSS wanders by tens of MiB around its plateau (measured: 180–218 MiB over 24 rounds); the
+    // bound leaves room for that and none for a leak of even 40 KiB a request.
+    expect(after - before).toBeLessThan(96 * 1024 * 1024);
     expect((await fetch(`${g.url}/healthcheck`)).status).toBe(200);
   }, 120_000);
 });
