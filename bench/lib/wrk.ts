@@ -16,6 +16,11 @@ export interface WrkOptions {
   conns: number;
   seconds: number;
   env: Record<string, string>;
+  /**
+   * Processes that are part of the system under test besides the server (redis-server in the
+   * Redis scenario): their CPU is not counted as disturbance by others.
+   */
+  companions?: number[];
 }
 
 interface WrkSummary {
@@ -70,10 +75,13 @@ async function runWrk(url: string, opts: WrkOptions): Promise<{ summary: WrkSumm
 export async function measureWrk(server: Server, opts: WrkOptions): Promise<Measurement> {
   const busy0 = cpuBusySeconds();
   const srv0 = processCpuSeconds(server.child.pid);
+  const companions = opts.companions ?? [];
+  const comp0 = companions.reduce((a, pid) => a + processCpuSeconds(pid), 0);
   const t0 = performance.now();
   const { summary: s, cpuSeconds: wrkCpu } = await runWrk(server.url, opts);
   const elapsed = (performance.now() - t0) / 1000;
   const srv = processCpuSeconds(server.child.pid) - srv0;
+  const companionCpu = companions.reduce((a, pid) => a + processCpuSeconds(pid), 0) - comp0;
   const busy1 = cpuBusySeconds();
   let busy = 0;
   for (let i = 0; i < busy1.length; i++) busy += (busy1[i] ?? 0) - (busy0[i] ?? 0);
@@ -88,7 +96,7 @@ export async function measureWrk(server: Server, opts: WrkOptions): Promise<Meas
     serverCores: srv / elapsed,
     non2xx: s.err_status,
     socketErrors: s.err_connect + s.err_read + s.err_write + s.err_timeout,
-    foreignCores: Math.max(0, (busy - srv - wrkCpu) / elapsed),
+    foreignCores: Math.max(0, (busy - srv - wrkCpu - companionCpu) / elapsed),
   };
 }
 
