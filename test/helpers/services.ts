@@ -43,21 +43,31 @@ export function serviceAvailable(name: ServiceName): Promise<boolean> {
  * collection synchronous from its point of view.
  */
 export async function describeWith(service: ServiceName, label: string, body: () => void): Promise<void> {
-  const up = await serviceAvailable(service);
-  if (up) {
+  const where = `${SERVICE_HOST}:${SERVICE_PORTS[service]}`;
+  describeIf(await serviceAvailable(service), `${service} is not reachable on ${where} (run .ci/services.sh)`, label, body);
+}
+
+/** describe() that runs only when a tool (Chromium, Debian's python3-sentry-sdk) is installed. */
+export function describeWithTool(tool: string, installed: boolean, label: string, body: () => void): void {
+  describeIf(installed, `${tool} is not installed (run .ci/services.sh)`, label, body);
+}
+
+/** Runs `body`; else skips it naming why, or fails under CYCLOPS_REQUIRE_SERVICES=1. */
+function describeIf(available: boolean, why: string, label: string, body: () => void): void {
+  if (available) {
     describe(label, body);
     return;
   }
   if (required) {
     describe(label, () => {
-      test(`${service} is required (CYCLOPS_REQUIRE_SERVICES=1) but not reachable on ${SERVICE_HOST}:${SERVICE_PORTS[service]}`, () => {
-        throw new Error(`${service} is not running; start it with .ci/services.sh`);
+      test(`required (CYCLOPS_REQUIRE_SERVICES=1): ${why}`, () => {
+        throw new Error(why);
       });
     });
     return;
   }
-  console.warn(`[skip] ${label}: ${service} is not reachable on ${SERVICE_HOST}:${SERVICE_PORTS[service]} (run .ci/services.sh)`);
-  describe.skip(`${label} (skipped: ${service} not running)`, body);
+  console.warn(`[skip] ${label}: ${why}`);
+  describe.skip(`${label} (skipped: ${why})`, body);
 }
 
 let counter = 0;

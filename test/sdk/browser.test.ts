@@ -6,10 +6,13 @@
  * Sentry exactly once, byte for byte as the browser sent it.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import type { Browser } from "playwright-core";
+import { describeWithTool } from "../helpers/services.ts";
 import { parseEnvelope } from "../helpers/fake-sentry.ts";
 import { launchChromium, runPage, startPageServer, type NetworkRecord, type PageServer } from "./browser-page.ts";
 import {
+  CHROMIUM,
   compareDeliveries,
   envelopeEventIds,
   NO_DELIVERY_PROBLEMS,
@@ -27,6 +30,7 @@ const ERRORS = 3;
 
 let browser: Browser;
 let pages: PageServer;
+describeWithTool("chromium", existsSync(CHROMIUM), "browser SDKs in Chromium", () => {
 beforeAll(async () => {
   pages = await startPageServer();
   browser = await launchChromium();
@@ -180,4 +184,5 @@ describe("@sentry/browser in Chromium through cyclops", () => {
     },
     SDK_TEST_TIMEOUT,
   );
+});
 });

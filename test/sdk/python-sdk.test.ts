@@ -4,7 +4,9 @@
  * Every request answered 200 and delivered exactly once, decoded bytes equal to what the SDK
  * compressed.
  */
-import { describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { describeWithTool } from "../helpers/services.ts";
 import { parseEnvelope } from "../helpers/fake-sentry.ts";
 import {
   compareDeliveries,
@@ -12,6 +14,7 @@ import {
   fromBase64,
   itemTypes,
   NO_DELIVERY_PROBLEMS,
+  PYTHON,
   receivedEventIds,
   runPythonSdk,
   SDK_TEST_TIMEOUT,
@@ -19,9 +22,11 @@ import {
   text,
 } from "./helpers.ts";
 
+const pythonSdkInstalled = () => existsSync(PYTHON) && Bun.spawnSync([PYTHON, "-c", "import sentry_sdk"]).exitCode === 0;
+
 const ERRORS = 3;
 
-describe("python sentry_sdk 1.9 through cyclops", () => {
+describeWithTool("python3-sentry-sdk", pythonSdkInstalled(), "python sentry_sdk 1.9 through cyclops", () => {
   const env = useSdkEnv();
 
   test(
