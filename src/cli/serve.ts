@@ -3,7 +3,7 @@
  * accepting, finish in-flight work and close storage; a second signal exits at once.
  */
 import { ConfigError, loadConfig } from "../config/load.ts";
-import { createLogger, levelFromVerbosity } from "../log.ts";
+import { createLogger, levelFromVerbosity, LogLimiter } from "../log.ts";
 import { startGateway, type Gateway } from "../server/gateway.ts";
 import { UsageError, type CliIO } from "./io.ts";
 
@@ -61,6 +61,13 @@ export async function serveCommand(flags: ServeFlags, _io: CliIO): Promise<numbe
   };
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
+  // A stray rejected promise (a driver's background error) must not take the queue down with the
+  // process: it is logged, rate-limited, and the gateway goes on.
+  const limiter = new LogLimiter(60_000);
+  process.on("unhandledRejection", (reason) => {
+    const suppressed = limiter.allow("unhandledRejection");
+    if (suppressed !== null) log.error({ err: reason, suppressed }, "unhandled promise rejection (kept running)");
+  });
   // Operators and scripts wait for this line to know the port (with -p 0 it is chosen by the OS);
   // it comes after the signal handlers so a SIGTERM right after it is a graceful stop.
   process.stderr.write(`cyclops listening on ${gateway.url.replace("127.0.0.1", loaded.config.BIND)} (port ${gateway.port})\n`);
