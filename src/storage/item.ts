@@ -49,13 +49,14 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const LAYOUT = 1;
 
-export function encodeItem(item: NewItem & { attempts?: number }): Uint8Array {
+/** `allocate` lets the memory queue place the encoding in its slabs (slab-arena.ts). */
+export function encodeItem(item: NewItem & { attempts?: number }, allocate: (bytes: number) => Uint8Array = (n) => new Uint8Array(n)): Uint8Array {
   const a = item.auth;
   const head = JSON.stringify([LAYOUT, item.projectId, item.endpoint, a.publicKey, a.secretKey, a.client, a.version, item.clientIp, item.contentType, item.eventId, item.receivedAt, item.attempts ?? 0]) + "\n";
   // One allocation per item: the header is encoded straight into the buffer that keeps it.
   const headBytes = Buffer.byteLength(head);
   const body = item.body;
-  const out = new Uint8Array(headBytes + body.byteLength);
+  const out = allocate(headBytes + body.byteLength);
   encoder.encodeInto(head, out);
   out.set(body, headBytes);
   return out;
