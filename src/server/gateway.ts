@@ -67,7 +67,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     stats,
     log,
     rateLimits: (projectId, category) => forwarder.rateLimitFor(projectId, category),
-    latency: () => ({ average: latency.average(), percentile: latency.percentile(90), samples: latency.count }),
+    latency: () => latency.summary(),
     onQueued: () => forwarder.notify(),
     onStorageError: (e) => {
       const suppressed = limiter.allow(`storage:${e.name}`);

@@ -9,7 +9,7 @@
  * Errors are typed (ProtocolError and the storage errors) and mapped to Sentry's status codes in
  * one place, `failure()`.
  */
-import { extractAuth, type Auth } from "../protocol/auth.ts";
+import { extractAuth, formDecode, type Auth } from "../protocol/auth.ts";
 import { checkContentEncoding, decodeContentEncoding, decodeSentryData, decodeStoreBody, parseEventJson } from "../protocol/body.ts";
 import { parseDsn } from "../protocol/dsn.ts";
 import {
@@ -244,16 +244,13 @@ export class IngestPipeline {
   }
 }
 
-/** `sentry_data` from a raw query string, percent-decoded; null when absent. */
+/**
+ * `sentry_data` from a raw query string, form-decoded as the auth parameters are (protocol/auth.ts,
+ * like Relay's url crate: an invalid escape stays as written); null when absent.
+ */
 function sentryDataParam(query: string): string | null {
   for (const part of query.split("&")) {
-    if (part.startsWith("sentry_data=")) {
-      try {
-        return decodeURIComponent(part.slice(12).replace(/\+/g, " "));
-      } catch {
-        throw new ProtocolError(400, "invalid sentry_data query parameter");
-      }
-    }
+    if (part.startsWith("sentry_data=")) return formDecode(part.slice(12));
   }
   return null;
 }
