@@ -145,7 +145,7 @@ export class IngestPipeline {
 
   private authOf(xSentryAuth: string | null, authorization: string | null, query: string): Auth | null {
     if (query.includes("sentry_")) return extractAuth({ xSentryAuth, authorization, query });
-    const cacheKey = `${xSentryAuth ?? ""}\n${authorization ?? ""}`;
+    const cacheKey = authorization === null ? (xSentryAuth ?? "") : `${xSentryAuth ?? ""}\n${authorization}`;
     const cached = this.authCache.get(cacheKey);
     if (cached !== undefined) return cached;
     const auth = extractAuth({ xSentryAuth, authorization, query }); // throws for bad credentials: not cached
@@ -205,7 +205,7 @@ export class IngestPipeline {
       const pushed = queue.push({
         projectId,
         endpoint: report.endpoint,
-        auth: { publicKey: auth.publicKey, secretKey: auth.secretKey, client: auth.client, version: auth.version },
+        auth, // parsed credentials are never mutated; the same object per auth header lets storage reuse its encoding
         clientIp: typeof clientIp === "function" ? clientIp() : clientIp,
         contentType: report.contentType,
         body: report.body,

@@ -43,12 +43,13 @@ export type CyclopsStatus = "PROCESSED" | "IGNORED";
  * costs a third of one built from an object literal, and this is every accepted report's answer.
  * Counts past the cache's reach (a long flood) build their headers each time.
  */
-const answerHeaders = new Map<string, Headers>();
 const ANSWER_HEADERS_CACHED = 256;
+/** By status, then JSON (0) or GIF (1), then cache count: array lookups, no key string per answer. */
+const answerHeaders: Record<CyclopsStatus, [Headers[], Headers[]]> = { PROCESSED: [[], []], IGNORED: [[], []] };
 
 function answerHeadersFor(status: CyclopsStatus, cacheCount: number, gif: boolean): Headers {
-  const key = `${status}${cacheCount}${gif ? "g" : "j"}`;
-  let headers = answerHeaders.get(key);
+  const byCount = answerHeaders[status][gif ? 1 : 0];
+  let headers = byCount[cacheCount];
   if (headers === undefined) {
     headers = new Headers({
       ...CORS_HEADERS,
@@ -56,7 +57,7 @@ function answerHeadersFor(status: CyclopsStatus, cacheCount: number, gif: boolea
       "X-CYCLOPS-STATUS": status,
       "X-CYCLOPS-CACHE-COUNT": String(cacheCount),
     });
-    if (cacheCount <= ANSWER_HEADERS_CACHED) answerHeaders.set(key, headers);
+    if (cacheCount <= ANSWER_HEADERS_CACHED) byCount[cacheCount] = headers;
   }
   return headers;
 }

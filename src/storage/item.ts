@@ -49,15 +49,40 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const LAYOUT = 1;
 
+/**
+ * The metadata line up to `version` is the same for every report of one key to one project, so it
+ * is built (and UTF-8 encoded) once per credentials object and reused: the ingest pipeline hands
+ * the same parsed credentials to every report with the same auth header. Only the short tail
+ * (client IP, content type, event id, times) is written per item.
+ */
+interface HeadPrefix {
+  projectId: number;
+  endpoint: Endpoint;
+  bytes: Uint8Array;
+}
+const headPrefixes = new WeakMap<ItemAuth, HeadPrefix>();
+
+function headPrefix(item: NewItem): Uint8Array {
+  const a = item.auth;
+  let p = headPrefixes.get(a);
+  if (p === undefined || p.projectId !== item.projectId || p.endpoint !== item.endpoint) {
+    const text = JSON.stringify([LAYOUT, item.projectId, item.endpoint, a.publicKey, a.secretKey, a.client, a.version]);
+    p = { projectId: item.projectId, endpoint: item.endpoint, bytes: encoder.encode(`${text.slice(0, -1)},`) };
+    headPrefixes.set(a, p);
+  }
+  return p.bytes;
+}
+
 /** `allocate` lets the memory queue place the encoding in its slabs (slab-arena.ts). */
 export function encodeItem(item: NewItem & { attempts?: number }, allocate: (bytes: number) => Uint8Array = (n) => new Uint8Array(n)): Uint8Array {
-  const a = item.auth;
-  const head = JSON.stringify([LAYOUT, item.projectId, item.endpoint, a.publicKey, a.secretKey, a.client, a.version, item.clientIp, item.contentType, item.eventId, item.receivedAt, item.attempts ?? 0]) + "\n";
-  // One allocation per item: the header is encoded straight into the buffer that keeps it.
-  const headBytes = Buffer.byteLength(head);
+  const prefix = headPrefix(item);
+  const tail = `${JSON.stringify(item.clientIp)},${JSON.stringify(item.contentType)},${JSON.stringify(item.eventId)},${item.receivedAt},${item.attempts ?? 0}]\n`;
+  // One allocation per item: the header is written straight into the buffer that keeps it.
+  const headBytes = prefix.byteLength + Buffer.byteLength(tail);
   const body = item.body;
   const out = allocate(headBytes + body.byteLength);
-  encoder.encodeInto(head, out);
+  out.set(prefix, 0);
+  encoder.encodeInto(tail, out.subarray(prefix.byteLength, headBytes));
   out.set(body, headBytes);
   return out;
 }
