@@ -5,7 +5,7 @@
  *
  *   bun bench/run.ts [--quick] [--only id,id,…] [--out docs/BENCHMARKS.md]
  *
- * ids: baseline ingest-memory flood envelope gzip ingest-sqlite ingest-redis forwarding pacing memory binary
+ * ids: baseline baseline-kept-memory ingest-memory flood envelope gzip ingest-sqlite ingest-redis forwarding pacing memory binary
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";

@@ -25,6 +25,8 @@ export interface WrkScenario {
   /** One paragraph for BENCHMARKS.md: what is sent and what cyclops does with it. */
   what: string;
   target: "baseline" | "cyclops";
+  /** Extra environment for the baseline server. */
+  baselineEnv?: Record<string, string>;
   script: string;
   env(p: Payloads): Record<string, string>;
   /** Config (and cleanup) for one run; default: baseConfig({}). */
@@ -90,6 +92,16 @@ export const SCENARIOS: WrkScenario[] = [
     title: "Baseline (bench/baseline.ts)",
     what: "Minimal Bun.serve: read body, JSON.parse, push into a bounded array, answer {\"id\"}. Same requests as the memory ingest.",
     target: "baseline",
+    script: "store-distinct.lua",
+    env: STORE,
+    expect: "none",
+  },
+  {
+    id: "baseline-kept-memory",
+    title: "Baseline with cyclops's allocator setting (reference only)",
+    what: "bench/baseline.ts started with MIMALLOC_PURGE_DELAY=-1, the setting `cyclops serve` restarts itself with (src/cli/allocator.ts: freed pages are kept instead of given back to the OS, since re-touching one costs a 13–15 µs fault on this VM). No bar uses it; it shows what the same setting gives a bare server, so the ratio against the default baseline is not mistaken for like-for-like.",
+    target: "baseline",
+    baselineEnv: { MIMALLOC_PURGE_DELAY: "-1" },
     script: "store-distinct.lua",
     env: STORE,
     expect: "none",
@@ -176,7 +188,7 @@ export async function runOnce(s: WrkScenario, p: Payloads, conns: number, d: Dur
   const setup = s.target === "cyclops" ? await (s.setup ?? plain())() : null;
   let server: Server | null = null;
   try {
-    server = s.target === "baseline" ? await startBaseline() : await startCyclops(setup!.config);
+    server = s.target === "baseline" ? await startBaseline(s.baselineEnv) : await startCyclops(setup!.config);
     const env = { ...s.env(p), BENCH_SEED: newSeed() };
     await warmUp(server, { script: s.script, conns, seconds: d.warmSeconds, env });
     const before = s.target === "cyclops" ? await count(server) : null;

@@ -46,12 +46,12 @@ function rpsOf(r: Results, id: string, conns: number): number | null {
 
 function wrkTable(r: Results, entry: Results["wrk"][number]): string[] {
   const lines = [
-    `| connections | req/s (median) | min–max | p50 | p99 | server CPU/req | server cores | others (cores) | × baseline | runs | notes |`,
-    `|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|`,
+    `| connections | req/s (median) | min–max | p50 | p99 | server CPU/req | faults/req | server cores | others (cores) | × baseline | runs | notes |`,
+    `|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|`,
   ];
   for (const s of entry.series) {
     if (s.failed || !s.median) {
-      lines.push(`| ${s.conns} | failed: ${s.failed ?? "no result"} | | | | | | | | | |`);
+      lines.push(`| ${s.conns} | failed: ${s.failed ?? "no result"} | | | | | | | | | | |`);
       continue;
     }
     const m = s.median;
@@ -59,13 +59,13 @@ function wrkTable(r: Results, entry: Results["wrk"][number]): string[] {
     const ratio = base ? `${f2(m.rps / base)}×` : "–";
     const notes = [...s.notes, ...(s.discarded ? [`${s.discarded} disturbed run(s) repeated`] : []), ...m.notes].join("; ");
     lines.push(
-      `| ${s.conns} | ${f0(m.rps)} | ${f0(s.rpsMin)}–${f0(s.rpsMax)} | ${f2(m.p50Ms)} ms | ${f2(m.p99Ms)} ms | ${f1(m.cpuUsPerReq)} µs | ${f2(m.serverCores)} | ${f2(m.foreignCores)} | ${ratio} | ${s.runs.length} | ${notes} |`,
+      `| ${s.conns} | ${f0(m.rps)} | ${f0(s.rpsMin)}–${f0(s.rpsMax)} | ${f2(m.p50Ms)} ms | ${f2(m.p99Ms)} ms | ${f1(m.cpuUsPerReq)} µs | ${f2(m.faultsPerReq ?? NaN)} | ${f2(m.serverCores)} | ${f2(m.foreignCores)} | ${ratio} | ${s.runs.length} | ${notes} |`,
     );
   }
   return lines;
 }
 
-type Verdict = { criterion: string; measured: string; bar: string; ok: boolean | null };
+type Verdict = { criterion: string; measured: string; bar: string; ok: boolean | null; reference?: boolean };
 
 function ratioVerdict(r: Results, criterion: string, id: string, ref: string, bar: number): Verdict {
   const parts: string[] = [];
@@ -88,6 +88,7 @@ function ratioVerdict(r: Results, criterion: string, id: string, ref: string, ba
 function verdicts(r: Results): Verdict[] {
   const out: Verdict[] = [
     ratioVerdict(r, "Ingest (memory) vs baseline", "ingest-memory", "baseline", 0.9),
+    { ...ratioVerdict(r, "(reference) Ingest (memory) vs baseline with the same allocator setting", "ingest-memory", "baseline-kept-memory", 0.9), bar: "none (reference)", ok: null, reference: true },
     ratioVerdict(r, "Flood path vs baseline", "flood", "baseline", 1.0),
     ratioVerdict(r, "SQLite spool vs memory ingest", "ingest-sqlite", "ingest-memory", 0.6),
     ratioVerdict(r, "Redis storage + counters vs memory ingest", "ingest-redis", "ingest-memory", 0.5),
@@ -146,7 +147,7 @@ export function renderReport(r: Results): string {
   );
   L.push("## Summary against the bar", "");
   L.push("| criterion | measured | bar | verdict |", "|---|---|---|---|");
-  for (const v of verdicts(r)) L.push(`| ${v.criterion} | ${v.measured} | ${v.bar} | ${v.ok === null ? "not measured" : v.ok ? "pass" : "**FAIL**"} |`);
+  for (const v of verdicts(r)) L.push(`| ${v.criterion} | ${v.measured} | ${v.bar} | ${v.reference ? "–" : v.ok === null ? "not measured" : v.ok ? "pass" : "**FAIL**"} |`);
   L.push("");
 
   L.push("## Ingest scenarios", "");
