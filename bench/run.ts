@@ -148,6 +148,8 @@ async function main(): Promise<void> {
       try {
         results.memory = await memoryPerEvent(payloads, 100_000);
         log(`    ${Math.round(results.memory.bytesPerEvent)} B per queued event (${results.memory.ratio.toFixed(2)}× payload)`);
+        results.memoryReleasing = await memoryPerEvent(payloads, 100_000, { env: { CYCLOPS_KEEP_FREED_MEMORY: "0" } });
+        log(`    without keeping freed memory: ${Math.round(results.memoryReleasing.bytesPerEvent)} B per queued event (${results.memoryReleasing.ratio.toFixed(2)}× payload)`);
       } catch (e) {
         log(`    failed: ${(e as Error).message}`);
         results.memory = { failed: firstLine(e) };

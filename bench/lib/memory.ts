@@ -6,7 +6,7 @@
 import { postEvents } from "./client.ts";
 import type { Payloads } from "./payloads.ts";
 import { vmRssKb } from "./proc.ts";
-import { baseConfig, closedPort, count, startCyclops, type Server } from "./servers.ts";
+import { baseConfig, closedPort, count, startCyclops, type CyclopsOptions, type Server } from "./servers.ts";
 
 export interface MemoryResult {
   queued: number;
@@ -18,10 +18,10 @@ export interface MemoryResult {
   notes: string[];
 }
 
-export async function memoryPerEvent(p: Payloads, events: number): Promise<MemoryResult> {
+export async function memoryPerEvent(p: Payloads, events: number, opts: CyclopsOptions = {}): Promise<MemoryResult> {
   let server: Server | null = null;
   try {
-    server = await startCyclops(baseConfig({ SENTRY_BASE_URL: `http://127.0.0.1:${closedPort()}`, MAX_QUEUE_ITEMS: events * 4 }));
+    server = await startCyclops(baseConfig({ SENTRY_BASE_URL: `http://127.0.0.1:${closedPort()}`, MAX_QUEUE_ITEMS: events * 4 }), opts);
     // Warm-up: JIT, first heap growth, connection pool; these events stay queued and are not counted.
     await postEvents(server, p.eventTemplate, 3000, 16);
     await Bun.sleep(1000);

@@ -52,13 +52,15 @@ export interface CyclopsOptions {
   /** Extra arguments for bun before the script (e.g. --cpu-prof). */
   bunArgs?: string[];
   core?: string;
+  /** Extra environment (e.g. CYCLOPS_KEEP_FREED_MEMORY=0). */
+  env?: Record<string, string>;
 }
 
 export async function startCyclops(config: Record<string, unknown>, opts: CyclopsOptions = {}): Promise<Server> {
   const conf = join(workDir, `conf-${process.pid}-${++confSeq}.json`);
   writeFileSync(conf, JSON.stringify(config, null, 2));
   const entry = opts.binary ? [opts.binary] : [BUN, ...(opts.bunArgs ?? []), "src/main.ts"];
-  const child = spawnChild("cyclops", ["taskset", "-c", opts.core ?? SERVER_CORE, ...entry, "serve", "-c", conf, "-p", "0", "-b", "127.0.0.1"]);
+  const child = spawnChild("cyclops", ["taskset", "-c", opts.core ?? SERVER_CORE, ...entry, "serve", "-c", conf, "-p", "0", "-b", "127.0.0.1"], opts.env);
   return ready(child, 30_000, "/healthcheck");
 }
 
