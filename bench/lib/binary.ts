@@ -4,7 +4,7 @@
  * server that keeps running, and a polling client's own start-up would dominate, so the loop is
  * ours.) The same is measured for `bun src/main.ts` for comparison.
  */
-import { existsSync, statSync, writeFileSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run, spawnChild, stopChild } from "./proc.ts";
 import { baseConfig, benchTempDir, BUN, closedPort, SERVER_CORE } from "./servers.ts";
@@ -20,15 +20,12 @@ export interface StartupResult {
 }
 
 export async function ensureBinary(log: (s: string) => void): Promise<{ built: boolean; sizeMb: number; mtime: Date }> {
-  let built = false;
-  if (!existsSync(BINARY)) {
-    log("  dist/cyclops missing: building it (npm run build)");
-    const r = await run([BUN, "build.ts"]);
-    if (r.code !== 0) throw new Error(`build failed: ${(r.stderr || r.stdout).trim().slice(-400)}`);
-    built = true;
-  }
+  // Always from the current source: a dist/cyclops left from an older commit would time old code.
+  log("  building dist/cyclops from the current source (npm run build)");
+  const r = await run([BUN, "build.ts"]);
+  if (r.code !== 0) throw new Error(`build failed: ${(r.stderr || r.stdout).trim().slice(-400)}`);
   const st = statSync(BINARY);
-  return { built, sizeMb: st.size / 1024 / 1024, mtime: st.mtime };
+  return { built: true, sizeMb: st.size / 1024 / 1024, mtime: st.mtime };
 }
 
 async function startOnce(cmd: string[], conf: string): Promise<number> {
