@@ -24,11 +24,11 @@ export function healthProblems(deps: Deps): string[] {
 }
 
 /** `peer` is asked only without proxy headers: it costs a getpeername system call (~4 µs). */
-export function clientIp(req: Request, peer: () => string | null): string | null {
+export function clientIp(req: Request, peer: (req: Request) => string | null): string | null {
   // Like the original (tornado xheaders=True), trust the proxy in front of us.
   const xff = req.headers.get("x-forwarded-for");
-  if (xff) return xff.split(",")[0]!.trim() || peer();
-  return req.headers.get("x-real-ip") ?? peer();
+  if (xff) return xff.split(",")[0]!.trim() || peer(req);
+  return req.headers.get("x-real-ip") ?? peer(req);
 }
 
 export function createApp(deps: Deps, pipeline: IngestPipeline, peerIp: (req: Request) => string | null = () => null): Hono {
@@ -62,7 +62,7 @@ export function createApp(deps: Deps, pipeline: IngestPipeline, peerIp: (req: Re
   });
 
   for (const r of INGEST_ROUTES) {
-    app.all(r.path, (c) => pipeline.handle(r.route, c.req.raw, r.hasProject ? c.req.param("projectId") ?? null : null, () => clientIp(c.req.raw, () => peerIp(c.req.raw))));
+    app.all(r.path, (c) => pipeline.handle(r.route, c.req.raw, r.hasProject ? c.req.param("projectId") ?? null : null, () => clientIp(c.req.raw, peerIp)));
   }
 
   app.notFound(() => jsonError(404, "not found"));

@@ -87,7 +87,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const routes: Record<string, (req: Bun.BunRequest, srv: Server<undefined>) => Promise<Response>> = {};
   for (const r of INGEST_ROUTES) {
     routes[r.path] = (req) =>
-      pipeline.handle(r.route, req, r.hasProject ? (req.params as Record<string, string>).projectId ?? null : null, () => clientIp(req, () => peer(req)));
+      pipeline.handle(r.route, req, r.hasProject ? (req.params as Record<string, string>).projectId ?? null : null, () => clientIp(req, peer));
   }
   server = Bun.serve({
     port: config.PORT,
