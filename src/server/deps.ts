@@ -5,14 +5,21 @@ import type { Logger } from "../log.ts";
 import type { LatencySummary } from "../stats/report.ts";
 import type { Stats } from "../stats/counters.ts";
 import type { Metrics } from "../stats/metrics.ts";
+import type { NewItem } from "../storage/item.ts";
 import type { Queue } from "../storage/queue.ts";
-import type { CounterStore } from "../throttle/counter-store.ts";
+import type { CounterStore, FloodCount } from "../throttle/counter-store.ts";
 
 export interface Deps {
   config: Config;
   keys: KeyRegistry;
   queue: Queue;
   counters: CounterStore;
+  /**
+   * Counts a report's flood key and queues it in one step, when the queue's storage holds the
+   * counters too (RedisQueue.pushCounted, for Redis storage with Redis counters); returns the
+   * count, and queues only within `flood.maxUses`. Absent: `counters` then `queue`.
+   */
+  pushCounted?: (item: NewItem, flood: FloodCount) => Promise<number>;
   stats: Stats;
   log: Logger;
   metrics?: Metrics;

@@ -12,7 +12,7 @@ import { LogLimiter, silentLogger, type Logger } from "../log.ts";
 import { Stats } from "../stats/counters.ts";
 import { LatencyWindow } from "../stats/latency.ts";
 import { Metrics } from "../stats/metrics.ts";
-import { createQueue } from "../storage/index.ts";
+import { createQueue, oneStepFloodCut } from "../storage/index.ts";
 import { createCounterStore } from "../throttle/index.ts";
 import { VERSION } from "../version.ts";
 import { clientIp, createApp } from "./app.ts";
@@ -64,6 +64,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     keys,
     queue,
     counters,
+    pushCounted: oneStepFloodCut(queue, counters),
     stats,
     log,
     rateLimits: (projectId, category) => forwarder.rateLimitFor(projectId, category),

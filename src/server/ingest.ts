@@ -26,7 +26,7 @@ import {
 import { Detail, ProtocolError } from "../protocol/errors.ts";
 import { getFloodKey, groupingHash } from "../protocol/grouping.ts";
 import { QueueFullError, StorageUnavailableError } from "../storage/queue.ts";
-import type { Endpoint } from "../storage/item.ts";
+import type { Endpoint, NewItem } from "../storage/item.ts";
 import { CounterUnavailableError } from "../throttle/counter-store.ts";
 import type { Deps } from "./deps.ts";
 import { accepted, jsonError, preflight } from "./responses.ts";
@@ -98,6 +98,7 @@ export class IngestPipeline {
     if (!auth && !isEnvelope) throw new ProtocolError(401, Detail.missingAuth);
     const limit = isEnvelope ? config.MAX_ENVELOPE_SIZE : config.MAX_EVENT_SIZE;
     let raw: Uint8Array;
+    let received: ArrayBuffer | null = null;
     if (isGet) {
       const data = sentryDataParam(query);
       if (data === null) throw new ProtocolError(400, "missing sentry_data query parameter");
@@ -105,10 +106,21 @@ export class IngestPipeline {
     } else {
       const declared = Number(headers.get("content-length") ?? 0);
       if (declared > limit) throw new ProtocolError(413, Detail.bodyTooLarge);
-      const buf = await req.arrayBuffer();
-      if (buf.byteLength > limit) throw new ProtocolError(413, Detail.bodyTooLarge);
-      raw = decodeContentEncoding(new Uint8Array(buf), contentEncoding, limit);
+      received = await req.arrayBuffer();
+      if (received.byteLength > limit) throw new ProtocolError(413, Detail.bodyTooLarge);
+      raw = decodeContentEncoding(new Uint8Array(received), contentEncoding, limit);
     }
+    try {
+      return await this.report(raw, route, isGet, isEnvelope, auth, projectId, limit, url, clientIp);
+    } finally {
+      // Every storage has copied (memory, Redis) or written (SQLite) the body by now, and nothing
+      // else refers to it: hand its memory back at once instead of at the next collection, so the
+      // next request reuses warm memory (see releaseBuffers).
+      releaseBuffers(received, raw);
+    }
+  }
+
+  private async report(raw: Uint8Array, route: Route, isGet: boolean, isEnvelope: boolean, auth: Auth | null, projectId: number | null, limit: number, url: string, clientIp: ClientIp): Promise<Response> {
     if (raw.byteLength === 0) throw new ProtocolError(400, Detail.emptyBody);
 
     if (!auth && isEnvelope) {
@@ -189,10 +201,23 @@ export class IngestPipeline {
     }
 
     let cacheCount = 0;
+    let queued = false;
     if (report.errorEvent && config.URL_CACHE_EXPIRATION > 0) {
       const floodKey = getUrl !== null ? getFloodKey(getUrl) : `${projectId}:${groupingHash(report.errorEvent)}`;
-      const counted = counters.increment(floodKey, config.URL_CACHE_EXPIRATION);
-      cacheCount = typeof counted === "number" ? counted : await counted;
+      const pushCounted = this.deps.pushCounted;
+      if (pushCounted) {
+        // Counters and queue in one storage: count and queue in one step (see Deps.pushCounted).
+        const flood = { key: floodKey, windowSeconds: config.URL_CACHE_EXPIRATION, maxUses: config.MAX_CACHE_USES };
+        try {
+          cacheCount = await pushCounted(newItem(report, projectId, auth, clientIp), flood);
+        } catch (e) {
+          throw this.notQueued(e, projectId, report);
+        }
+        queued = true;
+      } else {
+        const counted = counters.increment(floodKey, config.URL_CACHE_EXPIRATION);
+        cacheCount = typeof counted === "number" ? counted : await counted;
+      }
       if (cacheCount > config.MAX_CACHE_USES) {
         stats.dropped.flood++;
         stats.project(projectId).ignored++;
@@ -201,27 +226,24 @@ export class IngestPipeline {
       }
     }
 
-    try {
-      const pushed = queue.push({
-        projectId,
-        endpoint: report.endpoint,
-        auth, // parsed credentials are never mutated; the same object per auth header lets storage reuse its encoding
-        clientIp: typeof clientIp === "function" ? clientIp() : clientIp,
-        contentType: report.contentType,
-        body: report.body,
-        eventId,
-        receivedAt: Date.now(),
-      });
-      if (pushed) await pushed;
-    } catch (e) {
-      // Whoever drops an item reports it (client reports); failure() answers the client.
-      stats.discard(projectId, "queue_overflow", report.category);
-      throw e;
+    if (!queued) {
+      try {
+        const pushed = queue.push(newItem(report, projectId, auth, clientIp));
+        if (pushed) await pushed;
+      } catch (e) {
+        throw this.notQueued(e, projectId, report);
+      }
     }
     stats.processed++;
     stats.project(projectId).processed++;
     this.deps.onQueued?.();
     return accepted(eventId, "PROCESSED", cacheCount, gif);
+  }
+
+  /** The storage refused a report: whoever drops an item reports it (client reports); failure() answers the client. */
+  private notQueued(e: unknown, projectId: number, report: Report): unknown {
+    this.deps.stats.discard(projectId, "queue_overflow", report.category);
+    return e;
   }
 
   /** The one map from failures to Sentry's answers. */
@@ -242,6 +264,33 @@ export class IngestPipeline {
     stats.dropped.invalid++;
     return jsonError(500, "internal error");
   }
+}
+
+/**
+ * Detaches the request's body buffer and a decoded copy of it, which frees their memory now.
+ * Left to the collector, every body of a storm stays allocated until the next collection, and
+ * with the allocator keeping freed pages (src/cli/allocator.ts) that high-water mark stays
+ * resident; freed at once, the next request's body lands in the same, already-mapped memory.
+ */
+function releaseBuffers(received: ArrayBuffer | null, decoded: Uint8Array): void {
+  if (received === null) return;
+  const other = decoded.buffer;
+  if (other !== received && other instanceof ArrayBuffer && !other.detached) other.transfer(0);
+  if (!received.detached) received.transfer(0);
+}
+
+/** What the queue keeps of a report that passed the flood cut. */
+function newItem(report: Report, projectId: number, auth: Auth, clientIp: ClientIp): NewItem {
+  return {
+    projectId,
+    endpoint: report.endpoint,
+    auth, // parsed credentials are never mutated; the same object per auth header lets storage reuse its encoding
+    clientIp: typeof clientIp === "function" ? clientIp() : clientIp,
+    contentType: report.contentType,
+    body: report.body,
+    eventId: report.eventId,
+    receivedAt: Date.now(),
+  };
 }
 
 /**

@@ -1,5 +1,7 @@
 /** Picks the queue named by STORAGE and configures it from the options. */
 import type { Config } from "../config/schema.ts";
+import type { CounterStore, FloodCount } from "../throttle/counter-store.ts";
+import type { NewItem } from "./item.ts";
 import { MemoryQueue } from "./memory.ts";
 import type { Queue, QueueLimits } from "./queue.ts";
 
@@ -29,4 +31,13 @@ export async function createQueue(config: Config): Promise<Queue> {
       return new RedisQueue(redisSettings(config), limits, { leaseMs: config.REDIS_LEASE_TIME * 1000 });
     }
   }
+}
+
+/**
+ * The one-step flood cut and push (Queue.pushCounted), when the counters live where the queue
+ * does: STORAGE and CACHE_IMPLEMENTATION_CLASS both redis, built from the same REDIS_* settings,
+ * so the queue's counter keys are the counter store's. Otherwise undefined: count, then push.
+ */
+export function oneStepFloodCut(queue: Queue, counters: CounterStore): ((item: NewItem, flood: FloodCount) => Promise<number>) | undefined {
+  return queue.pushCounted && counters.kind === queue.kind ? queue.pushCounted.bind(queue) : undefined;
 }

@@ -14,6 +14,7 @@
  *   to the file; Redis: acknowledged by Redis), so a 200 is never given for something not kept.
  *   Memory returns undefined (synchronous) so the hot path needs no await.
  */
+import type { FloodCount } from "../throttle/counter-store.ts";
 import type { NewItem, QueuedItem } from "./item.ts";
 
 export class QueueFullError extends Error {
@@ -50,6 +51,12 @@ export interface Queue {
   readonly kind: "memory" | "sqlite" | "redis";
   /** Adds an item; throws QueueFullError or StorageUnavailableError. */
   push(item: NewItem): void | Promise<void>;
+  /**
+   * Optional, for storages that can hold the flood counters too (Redis): counts `flood.key` in
+   * the storage's own counter keys and pushes only when the count is within `flood.maxUses`, in
+   * one step. Returns the count. Used only when the counters are of the same kind and config.
+   */
+  pushCounted?(item: NewItem, flood: FloodCount): Promise<number>;
   /** Leases up to `max` items, round-robin across projects (see above). */
   take(max: number, opts?: TakeOptions): Promise<QueuedItem[]>;
   /** Sentry has it (or will never take it): delete for good. */

@@ -21,7 +21,8 @@ import {
   type TakeOptions,
 } from "./queue.ts";
 import { RedisConnection, type RedisSettings } from "./redis/connection.ts";
-import { projectQueueKey, queueKeys, type QueueKeys } from "./redis/keys.ts";
+import { counterKey, projectQueueKey, queueKeys, type QueueKeys } from "./redis/keys.ts";
+import { windowMs, type FloodCount } from "../throttle/counter-store.ts";
 import { PUSH_FULL_BYTES, PUSH_FULL_ITEMS, SCRIPTS } from "./redis/scripts.ts";
 
 export interface RedisQueueOptions {
@@ -33,6 +34,7 @@ export class RedisQueue implements Queue {
   readonly kind = "redis" as const;
   readonly connection: RedisConnection;
   private readonly keys: QueueKeys;
+  private readonly prefix: string;
   /** Identifies this instance's leases. */
   private readonly holder = crypto.randomUUID();
   private readonly leaseMs: number;
@@ -48,6 +50,7 @@ export class RedisQueue implements Queue {
   ) {
     this.connection = new RedisConnection(settings);
     this.keys = queueKeys(settings.prefix);
+    this.prefix = settings.prefix;
     this.leaseMs = Math.max(1, Math.round(options.leaseMs ?? 60_000));
     this.order = limits.newestFirst ? "1" : "0";
   }
@@ -63,19 +66,42 @@ export class RedisQueue implements Queue {
 
   async push(item: NewItem): Promise<void> {
     this.ensureUsable();
+    const result = await this.call(() => SCRIPTS.push.run(this.connection.client, this.pushKeys(item), this.pushArgs(item)));
+    this.pushed(Number(result));
+  }
+
+  /**
+   * The flood cut and push in one round trip (count-push-6.lua), for when the flood counters are
+   * in this Redis under this prefix too (RedisCounterStore's keys): counts `flood.key`, and queues
+   * the item only when the count is within `flood.maxUses`. Returns the count; throws as push.
+   * The gateway wires it into the ingest pipeline when STORAGE and CACHE_IMPLEMENTATION_CLASS are
+   * both redis: one script run per report instead of two, which is what bounds a Redis farm.
+   */
+  async pushCounted(item: NewItem, flood: FloodCount): Promise<number> {
+    this.ensureUsable();
+    const keys = this.pushKeys(item);
+    keys.push(counterKey(this.prefix, flood.key));
+    const args = this.pushArgs(item);
+    args.push(windowMs(flood.windowSeconds), flood.maxUses);
+    const [count, result] = (await this.call(() => SCRIPTS.countPush.run(this.connection.client, keys, args))) as [number, number];
+    if (count <= flood.maxUses) this.pushed(result);
+    return count;
+  }
+
+  private pushKeys(item: NewItem): string[] {
     const k = this.keys;
-    const encoded = encodeItem(item);
-    const result = await this.call(() =>
-      SCRIPTS.push.run(
-        this.connection.client,
-        [k.seq, k.items, k.stats, k.ring, projectQueueKey(k, item.projectId)],
-        [asBuffer(encoded), item.projectId, itemBytes(item), this.limits.maxItems, this.limits.maxBytes],
-      ),
-    );
-    const n = Number(result);
-    if (n === PUSH_FULL_ITEMS) throw new QueueFullError("items");
-    if (n === PUSH_FULL_BYTES) throw new QueueFullError("bytes");
-    this.lastKnownItems = n;
+    return [k.seq, k.items, k.stats, k.ring, projectQueueKey(k, item.projectId)];
+  }
+
+  private pushArgs(item: NewItem): (Buffer | number)[] {
+    return [asBuffer(encodeItem(item)), item.projectId, itemBytes(item), this.limits.maxItems, this.limits.maxBytes];
+  }
+
+  /** push-5's answer: the farm-wide item count, or why nothing was queued. */
+  private pushed(result: number): void {
+    if (result === PUSH_FULL_ITEMS) throw new QueueFullError("items");
+    if (result === PUSH_FULL_BYTES) throw new QueueFullError("bytes");
+    this.lastKnownItems = result;
   }
 
   async take(max: number, opts?: TakeOptions): Promise<QueuedItem[]> {

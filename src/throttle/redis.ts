@@ -13,7 +13,7 @@
 import { RedisConnection, type RedisSettings } from "../storage/redis/connection.ts";
 import { counterKey } from "../storage/redis/keys.ts";
 import { SCRIPTS } from "../storage/redis/scripts.ts";
-import { CounterUnavailableError, type CounterStore } from "./counter-store.ts";
+import { CounterUnavailableError, windowMs, type CounterStore } from "./counter-store.ts";
 import { MemoryCounterStore } from "./memory.ts";
 
 export interface RedisCounterStoreOptions {
@@ -41,9 +41,8 @@ export class RedisCounterStore implements CounterStore {
 
   increment(key: string, windowSeconds: number): number | Promise<number> {
     if (this.closed || !this.connection.isReady) return this.unavailable(key, windowSeconds, null);
-    const windowMs = Math.max(1, Math.round(windowSeconds * 1000));
     return SCRIPTS.incr
-      .run(this.connection.client, [counterKey(this.prefix, key)], [windowMs])
+      .run(this.connection.client, [counterKey(this.prefix, key)], [windowMs(windowSeconds)])
       .then(Number, (e: Error) => this.unavailable(key, windowSeconds, e));
   }
 

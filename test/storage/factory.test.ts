@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaults, type Config } from "../../src/config/schema.ts";
-import { createQueue, queueLimits } from "../../src/storage/index.ts";
+import { createQueue, oneStepFloodCut, queueLimits } from "../../src/storage/index.ts";
 import { RedisQueue } from "../../src/storage/redis.ts";
 import { createCounterStore } from "../../src/throttle/index.ts";
 import { RedisCounterStore } from "../../src/throttle/redis.ts";
@@ -61,9 +61,32 @@ await describeWith("redis", "createQueue / createCounterStore with Redis", () =>
       expect(await counters.increment("k", 10)).toBe(1);
       const keys = await q.connection.client.keys(`*${prefix}*`);
       expect(keys.length).toBeGreaterThan(0);
-      for (const k of keys) expect(k.includes(`{${prefix}}:`) || k.startsWith(`${prefix}:`)).toBe(true);
+      for (const k of keys) expect(k.startsWith(`{${prefix}}:`)).toBe(true);
     } finally {
       await Promise.all([q.close(), counters.close()]);
+      await deleteRedisPrefix(prefix);
+    }
+  });
+
+  test("the flood cut and the push go in one step only when both are in Redis", async () => {
+    const prefix = uniqueName();
+    const redis = { REDIS_HOST: "127.0.0.1", REDIS_PORT: SERVICE_PORTS.redis, REDIS_KEY_PREFIX: prefix };
+    const redisQueue = await createQueue(config({ STORAGE: "redis", ...redis }));
+    const redisCounters = await createCounterStore(config({ CACHE_IMPLEMENTATION_CLASS: "redis", ...redis }));
+    const memoryQueue = await createQueue(config({}));
+    const memoryCounters = await createCounterStore(config({}));
+    try {
+      await Promise.all([redisQueue.waitReady!(), redisCounters.waitReady!()]);
+      expect(oneStepFloodCut(memoryQueue, memoryCounters)).toBeUndefined();
+      expect(oneStepFloodCut(redisQueue, memoryCounters)).toBeUndefined();
+      expect(oneStepFloodCut(memoryQueue, redisCounters)).toBeUndefined();
+      const step = oneStepFloodCut(redisQueue, redisCounters)!;
+      expect(await step(newItem(1, "a"), { key: "k", windowSeconds: 10, maxUses: 1 })).toBe(1);
+      expect(await step(newItem(1, "b"), { key: "k", windowSeconds: 10, maxUses: 1 })).toBe(2);
+      expect(await redisCounters.increment("k", 10)).toBe(3);
+      expect((await redisQueue.stats()).items).toBe(1);
+    } finally {
+      await Promise.all([redisQueue.close(), redisCounters.close(), memoryQueue.close(), memoryCounters.close()]);
       await deleteRedisPrefix(prefix);
     }
   });

@@ -1,7 +1,10 @@
-import { expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
+import { Redis } from "ioredis";
 import { StorageUnavailableError, type QueueLimits } from "../../src/storage/queue.ts";
 import { RedisQueue } from "../../src/storage/redis.ts";
-import { describeWith } from "../helpers/services.ts";
+import { counterKey } from "../../src/storage/redis/keys.ts";
+import { RedisCounterStore } from "../../src/throttle/redis.ts";
+import { describeWith, SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.ts";
 import { newItem, runQueueContract } from "../contracts/queue.contract.ts";
 import { countRedisKeys, deleteRedisPrefix, testRedisSettings } from "./redis-cleanup.ts";
 
@@ -130,6 +133,76 @@ await describeWith("redis", "RedisQueue", () => {
     } finally {
       await cleanup();
     }
+  });
+
+  describe("pushCounted: the flood cut and the push in one script", () => {
+    const flood = (key: string, maxUses = 2) => ({ key, windowSeconds: 60, maxUses });
+
+    test("queues while the count is within maxUses, then only counts", async () => {
+      const { a, cleanup } = await farm();
+      try {
+        expect(await a.pushCounted(newItem(1, "first"), flood("k"))).toBe(1);
+        expect(await a.pushCounted(newItem(1, "second"), flood("k"))).toBe(2);
+        expect(await a.pushCounted(newItem(1, "third"), flood("k"))).toBe(3);
+        expect(await a.pushCounted(newItem(1, "other"), flood("other key"))).toBe(1);
+        const stats = await a.stats();
+        expect(stats.items).toBe(3);
+        expect(stats.bytes).toBe("first".length + "second".length + "other".length);
+        expect(stats.perProject.get(1)).toEqual({ items: 3, bytes: 16 });
+        expect(a.approxItems).toBe(3);
+        const bodies = (await a.take(10)).map((i) => text(i.body)).sort();
+        expect(bodies).toEqual(["first", "other", "second"]);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    test("counts in the same keys as RedisCounterStore, farm-wide", async () => {
+      const { a, b, settings, cleanup } = await farm();
+      const counters = new RedisCounterStore(settings);
+      try {
+        await counters.waitReady();
+        expect(await counters.increment("shared", 60)).toBe(1);
+        expect(await a.pushCounted(newItem(1, "x"), flood("shared", 3))).toBe(2);
+        expect(await b.pushCounted(newItem(1, "y"), flood("shared", 3))).toBe(3);
+        expect(await counters.increment("shared", 60)).toBe(4);
+        expect(await a.pushCounted(newItem(1, "z"), flood("shared", 3))).toBe(5);
+        expect((await a.stats()).items).toBe(2);
+      } finally {
+        await counters.close();
+        await cleanup();
+      }
+    });
+
+    test("the counter carries the window as its expiry", async () => {
+      const { a, settings, cleanup } = await farm();
+      const raw = new Redis({ host: SERVICE_HOST, port: SERVICE_PORTS.redis });
+      try {
+        await a.pushCounted(newItem(1, "x"), { key: "ttl", windowSeconds: 30, maxUses: 5 });
+        const ttl = await raw.pttl(counterKey(settings.prefix, "ttl"));
+        expect(ttl).toBeGreaterThan(25_000);
+        expect(ttl).toBeLessThanOrEqual(30_000);
+      } finally {
+        raw.disconnect();
+        await cleanup();
+      }
+    });
+
+    test("a full queue refuses with QueueFullError and writes no item", async () => {
+      const settings = testRedisSettings();
+      const q = new RedisQueue(settings, { ...limits, maxItems: 1 });
+      try {
+        await q.waitReady();
+        expect(await q.pushCounted(newItem(1, "kept"), flood("a"))).toBe(1);
+        await expect(q.pushCounted(newItem(1, "refused"), flood("b"))).rejects.toMatchObject({ name: "QueueFullError", reason: "items" });
+        const stats = await q.stats();
+        expect(stats.items).toBe(1);
+        expect(stats.bytes).toBe(4);
+      } finally {
+        await q.close();
+        await deleteRedisPrefix(settings.prefix);
+      }
+    });
   });
 
   test("cleanup leaves no key behind", async () => {

@@ -1,9 +1,9 @@
 /**
  * Every Redis key cyclops uses, built here and nowhere else.
  *
- * Queue keys share the hash tag `{prefix}`, so on Redis Cluster they all live in one slot and the
- * multi-key scripts can run. Flood counters are single-key operations, so they carry no tag and
- * spread over the cluster.
+ * Every key shares the hash tag `{prefix}`, so on Redis Cluster they all live in one slot and the
+ * multi-key scripts can run, including count-push-6, which counts a flood key and queues the
+ * report in one step.
  */
 export interface QueueKeys {
   /** Counter giving item ids. */
@@ -42,7 +42,7 @@ export function queueKeys(prefix: string): QueueKeys {
 export const projectQueueKey = (keys: QueueKeys, projectId: number): string => `${keys.projectPrefix}${projectId}`;
 
 /** A flood counter. */
-export const counterKey = (prefix: string, key: string): string => `${prefix}:flood:${key}`;
+export const counterKey = (prefix: string, key: string): string => `{${prefix}}:flood:${key}`;
 
 /** Patterns matching every key of a prefix (tests clean up with them). */
-export const keyPatterns = (prefix: string): string[] => [`{${prefix}}:*`, `${prefix}:flood:*`];
+export const keyPatterns = (prefix: string): string[] => [`{${prefix}}:*`];

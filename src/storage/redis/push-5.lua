@@ -1,5 +1,5 @@
 --[[
-  Adds one item, unless the farm-wide bounds would be exceeded.
+  Adds one item (pushItem, include-push.lua), unless the farm-wide bounds would be exceeded.
 
   KEYS[1] seq       counter giving item ids
   KEYS[2] items     hash id -> encoded item
@@ -16,18 +16,4 @@
   Returns the farm-wide item count after the push (>= 1), or
     -1 when full by items, -2 when full by bytes (nothing written).
 ]]
-local items = tonumber(redis.call("HGET", KEYS[3], "items") or "0")
-local bytes = tonumber(redis.call("HGET", KEYS[3], "bytes") or "0")
-local size = tonumber(ARGV[3])
-if items + 1 > tonumber(ARGV[4]) then return -1 end
-if bytes + size > tonumber(ARGV[5]) then return -2 end
-
-local id = redis.call("INCR", KEYS[1])
-redis.call("HSET", KEYS[2], id, ARGV[1])
-if redis.call("RPUSH", KEYS[5], id) == 1 then
-  redis.call("RPUSH", KEYS[4], ARGV[2])
-end
-redis.call("HINCRBY", KEYS[3], "bytes", size)
-redis.call("HINCRBY", KEYS[3], ARGV[2] .. ":items", 1)
-redis.call("HINCRBY", KEYS[3], ARGV[2] .. ":bytes", size)
-return redis.call("HINCRBY", KEYS[3], "items", 1)
+return pushItem(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))

@@ -5,7 +5,10 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import ackLua from "./ack-5.lua" with { type: "text" };
+import countPushLua from "./count-push-6.lua" with { type: "text" };
 import incrLua from "./incr-1.lua" with { type: "text" };
+import countLua from "./include-count.lua" with { type: "text" };
+import pushItemLua from "./include-push.lua" with { type: "text" };
 import putBackLua from "./include-put-back.lua" with { type: "text" };
 import pushLua from "./push-5.lua" with { type: "text" };
 import releaseLua from "./release-5.lua" with { type: "text" };
@@ -58,15 +61,16 @@ function command(client: Redis, method: string): ScriptFn {
   return fn.bind(client);
 }
 
-/** Scripts that call the shared putBack/nowMs helpers get them prepended. */
-const withPutBack = (lua: string): string => `${putBackLua}\n${lua}`;
+/** Scripts get the shared helpers they call (include-*.lua) prepended. */
+const including = (...parts: string[]): string => parts.join("\n");
 
 export const SCRIPTS = {
-  push: new Script("push", 5, pushLua),
-  take: new Script("take", 5, withPutBack(takeLua)),
+  push: new Script("push", 5, including(pushItemLua, pushLua)),
+  take: new Script("take", 5, including(putBackLua, takeLua)),
   ack: new Script("ack", 5, ackLua),
-  release: new Script("release", 5, withPutBack(releaseLua)),
-  incr: new Script("incr", 1, incrLua),
+  release: new Script("release", 5, including(putBackLua, releaseLua)),
+  incr: new Script("incr", 1, including(countLua, incrLua)),
+  countPush: new Script("countPush", 6, including(countLua, pushItemLua, countPushLua)),
 };
 
 /** Defines every script on a new client, before its first command. */
