@@ -15,8 +15,8 @@ import { runOnce, SCENARIOS, type Durations } from "./lib/ingest.ts";
 import { memoryPerEvent } from "./lib/memory.ts";
 import { buildPayloads } from "./lib/payloads.ts";
 import { cpuModel, killAllNow, loadAvg, stopAll } from "./lib/proc.ts";
-import { renderReport, type Results } from "./lib/report.ts";
-import { runSeries, type Budget } from "./lib/series.ts";
+import { RATIO_PAIRS, renderReport, type Results } from "./lib/report.ts";
+import { runRounds, type Budget } from "./lib/series.ts";
 import { benchTempDir, BUN, removeBenchTempDir } from "./lib/servers.ts";
 import { wrkAvailable, WRK } from "./lib/wrk.ts";
 
@@ -88,18 +88,18 @@ async function main(): Promise<void> {
   log(`payload: ${payloads.eventBytes} B event, ${payloads.gzipVariants} gzip variants`);
 
   try {
-    for (const scenario of SCENARIOS) {
-      if (!wanted(scenario.id)) continue;
-      const entry = { scenario, series: [] as Results["wrk"][number]["series"] };
-      results.wrk.push(entry);
-      for (const conns of CONNECTIONS) {
-        if (overHard()) {
-          entry.series.push({ conns, runs: [], median: null, rpsMin: 0, rpsMax: 0, discarded: 0, failed: "skipped: time budget", notes: [] });
-          continue;
-        }
-        log(`${scenario.id} @ ${conns} connections`);
-        entry.series.push(await runSeries(conns, d.runs, budget, () => runOnce(scenario, payloads, conns, d), log));
+    const scenarios = SCENARIOS.filter((s) => wanted(s.id));
+    for (const scenario of scenarios) results.wrk.push({ scenario, series: [] });
+    for (const conns of CONNECTIONS) {
+      if (scenarios.length === 0) break;
+      if (overHard()) {
+        for (const entry of results.wrk) entry.series.push({ conns, runs: [], rounds: [], median: null, rpsMin: 0, rpsMax: 0, discarded: 0, failed: "skipped: time budget", notes: [] });
+        continue;
       }
+      log(`${scenarios.map((s) => s.id).join(", ")} @ ${conns} connections, in rounds`);
+      const roundScenarios = scenarios.map((scenario) => ({ id: scenario.id, once: () => runOnce(scenario, payloads, conns, d) }));
+      const series = await runRounds(conns, roundScenarios, d.runs, RATIO_PAIRS, budget, log);
+      for (const entry of results.wrk) entry.series.push(series.get(entry.scenario.id)!);
     }
 
     if (wanted("forwarding")) {

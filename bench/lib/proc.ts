@@ -100,10 +100,11 @@ export const CLK_TCK = (() => {
 })();
 
 /** CPU time of a process (user + system) in seconds. */
-export function processCpuSeconds(pid: number): number {
+export function processCpuSeconds(pid: number, withReapedChildren = false): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  const own = Number(fields[11]) + Number(fields[12]);
+  return (withReapedChildren ? own + Number(fields[13]) + Number(fields[14]) : own) / CLK_TCK;
 }
 
 /** Minor page faults of the process so far (/proc/PID/stat field 10). */

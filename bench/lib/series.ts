@@ -1,8 +1,14 @@
 /**
- * Repetition: each (scenario, connections) pair is run `wanted` times on a fresh server; a run
- * during which something else used noticeable CPU is thrown away and run again, and when the kept
- * runs still spread more than SPREAD_LIMIT two more are added. The median run (by req/s) is
- * reported with the min–max.
+ * Repetition, in rounds: at one connection count, every scenario runs once per round, in a fixed
+ * order, on a fresh server, and that is repeated `wanted` times. A ratio (cyclops vs the baseline,
+ * SQLite vs memory) is taken within each round, between runs a minute apart at most, and the
+ * median of those per-round ratios is reported: on this kind of VM the whole machine slows down
+ * and speeds up by 15–50 % over minutes, and a baseline measured five minutes before the scenario
+ * it divides said more about that drift than about cyclops.
+ *
+ * A run during which something else used noticeable CPU is thrown away and run again; when the
+ * per-round ratios still spread more than SPREAD_LIMIT, two more rounds are added. The median run
+ * (by req/s) of each scenario is reported with the min–max.
  */
 import type { RunOutcome } from "./ingest.ts";
 
@@ -19,6 +25,8 @@ export interface Budget {
 export interface Series {
   conns: number;
   runs: RunOutcome[];
+  /** The kept run of each round (null: failed or none kept), for ratios within a round. */
+  rounds: Array<RunOutcome | null>;
   median: RunOutcome | null;
   rpsMin: number;
   rpsMax: number;
@@ -28,49 +36,15 @@ export interface Series {
   notes: string[];
 }
 
-export async function runSeries(conns: number, wanted: number, budget: Budget, once: () => Promise<RunOutcome>, log: (s: string) => void): Promise<Series> {
-  const runs: RunOutcome[] = [];
-  const notes: string[] = [];
-  let discarded = 0;
-  let attempts = 0;
-  // Disturbed runs are repeated at most twice per point (once in a one-run quick pass), and never
-  // past the budget's deadline: on a machine that stays busy the run must still end in time.
-  const maxAttempts = wanted + (wanted >= 3 ? 2 : 1);
-  let target = wanted;
-  while (runs.length < target && attempts < maxAttempts) {
-    if (attempts >= wanted && performance.now() > budget.deadline) {
-      notes.push("time budget reached: extra runs skipped");
-      break;
-    }
-    attempts++;
-    let r: RunOutcome;
-    try {
-      r = await once();
-    } catch (e) {
-      const reason = (e as Error).message.split("\n")[0]!.slice(0, 300);
-      log(`    failed: ${reason}`);
-      return { conns, runs, median: null, rpsMin: 0, rpsMax: 0, discarded, failed: reason, notes };
-    }
-    log(`    run ${attempts}: ${Math.round(r.rps)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerReq.toFixed(1)} µs CPU/req, others ${r.foreignCores.toFixed(2)} cores${r.notes.length ? ` (${r.notes.join("; ")})` : ""}`);
-    const retriesLeft = attempts < maxAttempts && performance.now() < budget.deadline;
-    if (r.foreignCores > FOREIGN_LIMIT && retriesLeft) {
-      discarded++;
-      log(`    disturbed (${r.foreignCores.toFixed(2)} cores used by others): repeating`);
-      continue;
-    }
-    if (r.foreignCores > FOREIGN_LIMIT) r.disturbed = true;
-    runs.push(r);
-    if (runs.length === target && target === wanted && wanted >= 3 && spread(runs) > SPREAD_LIMIT && performance.now() < budget.deadline) {
-      target = wanted + 2;
-      notes.push(`spread ${(spread(runs) * 100).toFixed(0)} % over ${wanted} runs: ${target - wanted} more run`);
-    }
-  }
-  if (runs.length === 0) return { conns, runs, median: null, rpsMin: 0, rpsMax: 0, discarded, failed: "no run completed", notes };
+function summarize(conns: number, runs: RunOutcome[], rounds: Array<RunOutcome | null>, discarded: number, failed: string | null, notes: string[]): Series {
+  if (runs.length === 0) return { conns, runs, rounds, median: null, rpsMin: 0, rpsMax: 0, discarded, failed: failed ?? "no run completed", notes };
   const sorted = [...runs].sort((a, b) => a.rps - b.rps);
   if (runs.some((r) => r.disturbed)) notes.push("some kept runs were disturbed by other load");
+  if (failed) notes.push(`a run failed: ${failed}`);
   return {
     conns,
     runs,
+    rounds,
     median: sorted[Math.floor((sorted.length - 1) / 2)]!,
     rpsMin: sorted[0]!.rps,
     rpsMax: sorted[sorted.length - 1]!.rps,
@@ -80,8 +54,82 @@ export async function runSeries(conns: number, wanted: number, budget: Budget, o
   };
 }
 
-function spread(runs: RunOutcome[]): number {
-  const rps = runs.map((r) => r.rps).sort((a, b) => a - b);
-  const median = rps[Math.floor((rps.length - 1) / 2)]!;
-  return median > 0 ? (rps[rps.length - 1]! - rps[0]!) / median : 0;
+export interface RoundScenario {
+  id: string;
+  once(): Promise<RunOutcome>;
+}
+
+/** A ratio the rounds must pin down: `id`'s req/s over `ref`'s, in the same round. */
+export interface RatioPair {
+  id: string;
+  ref: string;
+}
+
+/** The median of x/y over the rounds where both ran; null when no round has both. */
+export function pairedRatio(a: Series | undefined, b: Series | undefined): { median: number; perRound: number[] } | null {
+  if (!a || !b) return null;
+  const perRound: number[] = [];
+  for (let i = 0; i < Math.min(a.rounds.length, b.rounds.length); i++) {
+    const x = a.rounds[i];
+    const y = b.rounds[i];
+    if (x && y && y.rps > 0) perRound.push(x.rps / y.rps);
+  }
+  if (perRound.length === 0) return null;
+  const sorted = [...perRound].sort((p, q) => p - q);
+  return { median: sorted[Math.floor((sorted.length - 1) / 2)]!, perRound };
+}
+
+/**
+ * Runs every scenario once per round, `wanted` rounds (two more when a ratio of `pairs` spreads
+ * more than SPREAD_LIMIT over them), and returns each scenario's series.
+ */
+export async function runRounds(conns: number, scenarios: RoundScenario[], wanted: number, pairs: RatioPair[], budget: Budget, log: (s: string) => void): Promise<Map<string, Series>> {
+  const state = new Map(scenarios.map((s) => [s.id, { runs: [] as RunOutcome[], rounds: [] as Array<RunOutcome | null>, discarded: 0, failed: null as string | null, notes: [] as string[] }]));
+  let target = wanted;
+  for (let round = 0; round < target; round++) {
+    if (round >= wanted && performance.now() > budget.deadline) {
+      for (const st of state.values()) st.notes.push("time budget reached: extra rounds skipped");
+      break;
+    }
+    log(`  round ${round + 1} of ${target} at ${conns} connections`);
+    for (const s of scenarios) {
+      const st = state.get(s.id)!;
+      let kept: RunOutcome | null = null;
+      // One repeat of a disturbed run, never past the budget's deadline.
+      for (let attempt = 1; attempt <= 2 && kept === null; attempt++) {
+        let r: RunOutcome;
+        try {
+          r = await s.once();
+        } catch (e) {
+          st.failed = (e as Error).message.split("\n")[0]!.slice(0, 300);
+          log(`    ${s.id}: failed: ${st.failed}`);
+          break;
+        }
+        log(`    ${s.id}: ${Math.round(r.rps)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerReq.toFixed(1)} µs CPU/req, others ${r.foreignCores.toFixed(2)} cores${r.notes.length ? ` (${r.notes.join("; ")})` : ""}`);
+        if (r.foreignCores > FOREIGN_LIMIT && attempt === 1 && performance.now() < budget.deadline) {
+          st.discarded++;
+          log(`    disturbed (${r.foreignCores.toFixed(2)} cores used by others): repeating`);
+          continue;
+        }
+        if (r.foreignCores > FOREIGN_LIMIT) r.disturbed = true;
+        kept = r;
+      }
+      if (kept) st.runs.push(kept);
+      st.rounds.push(kept);
+    }
+    if (round + 1 === wanted && wanted >= 3) {
+      const series = (id: string) => state.has(id) ? summarize(conns, state.get(id)!.runs, state.get(id)!.rounds, 0, null, []) : undefined;
+      const wide = pairs
+        .map((p) => ({ p, r: pairedRatio(series(p.id), series(p.ref)) }))
+        .filter(({ r }) => r !== null && r.perRound.length >= 2 && (Math.max(...r.perRound) - Math.min(...r.perRound)) / r.median > SPREAD_LIMIT);
+      if (wide.length > 0 && performance.now() < budget.deadline) {
+        target = wanted + 2;
+        const names = wide.map(({ p }) => `${p.id}/${p.ref}`).join(", ");
+        for (const st of state.values()) st.notes.push(`ratios spread over 15 % in ${wanted} rounds (${names}): 2 more rounds`);
+      }
+    }
+  }
+  const out = new Map<string, Series>();
+  for (const [id, st] of state) out.set(id, summarize(conns, st.runs, st.rounds, st.discarded, st.failed, st.notes));
+  return out;
 }
