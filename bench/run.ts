@@ -12,7 +12,7 @@ import { availableParallelism, totalmem } from "node:os";
 import { BINARY, ensureBinary, startupTime } from "./lib/binary.ts";
 import { forwardingThroughput, idleLatency, pacingRun, type PacingSetup } from "./lib/forwarding.ts";
 import { runOnce, SCENARIOS, type Durations } from "./lib/ingest.ts";
-import { memoryPerEvent } from "./lib/memory.ts";
+import { memoryPerEventMedian } from "./lib/memory.ts";
 import { buildPayloads } from "./lib/payloads.ts";
 import { cpuModel, killAllNow, loadAvg, stopAll } from "./lib/proc.ts";
 import { RATIO_PAIRS, renderReport, type Results } from "./lib/report.ts";
@@ -33,9 +33,9 @@ const elapsed = () => (performance.now() - started) / 1000;
 const log = (s: string) => process.stderr.write(`[${elapsed().toFixed(0).padStart(4)} s] ${s}\n`);
 
 const PLAN = quick
-  ? { durations: { warmSeconds: 1, measureSeconds: 3, runs: 1 }, softLimitS: 150, hardLimitS: 170, fwdEvents: 4000, fwdMaxS: 15, startups: 5, gzipVariants: 8192,
+  ? { durations: { warmSeconds: 1, measureSeconds: 3, runs: 1 }, softLimitS: 150, hardLimitS: 170, fwdEvents: 4000, fwdMaxS: 15, startups: 5, memoryRuns: 1, gzipVariants: 8192,
       pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 2, windowSeconds: 5 }, idleRequests: 30 }
-  : { durations: { warmSeconds: 3, measureSeconds: 8, runs: 3 }, softLimitS: 720, hardLimitS: 850, fwdEvents: 12000, fwdMaxS: 40, startups: 10, gzipVariants: 8192,
+  : { durations: { warmSeconds: 3, measureSeconds: 8, runs: 3 }, softLimitS: 720, hardLimitS: 850, fwdEvents: 12000, fwdMaxS: 40, startups: 10, memoryRuns: 3, gzipVariants: 8192,
       pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 4, windowSeconds: 12 }, idleRequests: 100 };
 const CONNECTIONS = [16, 128];
 
@@ -146,10 +146,11 @@ async function main(): Promise<void> {
     if (wanted("memory") && !overHard()) {
       log("memory per queued event (100,000 events)");
       try {
-        results.memory = await memoryPerEvent(payloads, 100_000);
-        log(`    ${Math.round(results.memory.bytesPerEvent)} B per queued event (${results.memory.ratio.toFixed(2)}× payload)`);
-        results.memoryReleasing = await memoryPerEvent(payloads, 100_000, { env: { CYCLOPS_KEEP_FREED_MEMORY: "0" } });
-        log(`    without keeping freed memory: ${Math.round(results.memoryReleasing.bytesPerEvent)} B per queued event (${results.memoryReleasing.ratio.toFixed(2)}× payload)`);
+        results.memory = await memoryPerEventMedian(payloads, 100_000, PLAN.memoryRuns, {}, log);
+        log(`    median: ${Math.round(results.memory.bytesPerEvent)} B per queued event (${results.memory.ratio.toFixed(2)}× payload)`);
+        log("  without keeping freed memory (reference)");
+        results.memoryReleasing = await memoryPerEventMedian(payloads, 100_000, PLAN.memoryRuns, { env: { CYCLOPS_KEEP_FREED_MEMORY: "0" } }, log);
+        log(`    median: ${Math.round(results.memoryReleasing.bytesPerEvent)} B per queued event (${results.memoryReleasing.ratio.toFixed(2)}× payload)`);
       } catch (e) {
         log(`    failed: ${(e as Error).message}`);
         results.memory = { failed: firstLine(e) };
