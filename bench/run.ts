@@ -35,7 +35,7 @@ const log = (s: string) => process.stderr.write(`[${elapsed().toFixed(0).padStar
 const PLAN = quick
   ? { durations: { warmSeconds: 1, measureSeconds: 3, runs: 1 }, softLimitS: 150, hardLimitS: 170, fwdEvents: 4000, fwdMaxS: 15, startups: 5, memoryRuns: 1, gzipVariants: 8192,
       pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 2, windowSeconds: 5 }, idleRequests: 30 }
-  : { durations: { warmSeconds: 3, measureSeconds: 8, runs: 3 }, softLimitS: 720, hardLimitS: 850, fwdEvents: 12000, fwdMaxS: 40, startups: 10, memoryRuns: 3, gzipVariants: 8192,
+  : { durations: { warmSeconds: 2, measureSeconds: 6, runs: 3 }, softLimitS: 480, hardLimitS: 800, fwdEvents: 12000, fwdMaxS: 40, startups: 10, memoryRuns: 3, gzipVariants: 8192,
       pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 4, windowSeconds: 12 }, idleRequests: 100 };
 const CONNECTIONS = [16, 128];
 
