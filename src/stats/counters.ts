@@ -30,6 +30,17 @@ export type ForwardOutcome = keyof typeof FORWARD_OUTCOMES;
  */
 export type DiscardKey = `${number}|${string}|${string}`;
 
+/**
+ * Most projects counted one by one (metrics, client reports). With RESTRICT_API_ACCESS=false any
+ * project id in a URL is taken, so without a bound a client cycling through ids would grow these
+ * maps without end; past it, per-project counts of new projects are not kept (the totals are).
+ */
+export const MAX_TRACKED_PROJECTS = 10_000;
+/** Most pending client-report entries (project × reason × category) between two reports. */
+export const MAX_PENDING_DISCARDS = 50_000;
+
+type ProjectCounts = { processed: number; ignored: number; delivered: number };
+
 export class Stats {
   /** Requests that reached an ingest route. */
   received = 0;
@@ -51,9 +62,18 @@ export class Stats {
     return this.dropped.flood + this.dropped.sampled;
   }
 
-  project(id: number): { processed: number; ignored: number; delivered: number } {
+  /** Counts not kept per project or per discard key because the bounds above were reached. */
+  untracked = 0;
+  /** Where counts of projects past MAX_TRACKED_PROJECTS go: written, never read. */
+  private readonly overflow: ProjectCounts = { processed: 0, ignored: 0, delivered: 0 };
+
+  project(id: number): ProjectCounts {
     let p = this.perProject.get(id);
     if (!p) {
+      if (this.perProject.size >= MAX_TRACKED_PROJECTS) {
+        this.untracked++;
+        return this.overflow;
+      }
       p = { processed: 0, ignored: 0, delivered: 0 };
       this.perProject.set(id, p);
     }
@@ -63,6 +83,11 @@ export class Stats {
   /** Records a discard for the next client report of `projectId`. */
   discard(projectId: number, reason: string, category: string, quantity = 1): void {
     const key: DiscardKey = `${projectId}|${reason}|${category}`;
-    this.discarded.set(key, (this.discarded.get(key) ?? 0) + quantity);
+    const pending = this.discarded.get(key);
+    if (pending === undefined && this.discarded.size >= MAX_PENDING_DISCARDS) {
+      this.untracked++;
+      return;
+    }
+    this.discarded.set(key, (pending ?? 0) + quantity);
   }
 }

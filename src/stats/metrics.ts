@@ -8,7 +8,7 @@
 import client from "prom-client";
 import type { KeyRegistry } from "../keys/registry.ts";
 import type { Queue } from "../storage/queue.ts";
-import { DROP_REASONS, FORWARD_OUTCOMES, type DropReason, type ForwardOutcome, type Stats } from "./counters.ts";
+import { DROP_REASONS, FORWARD_OUTCOMES, MAX_PENDING_DISCARDS, MAX_TRACKED_PROJECTS, type DropReason, type ForwardOutcome, type Stats } from "./counters.ts";
 
 export interface MetricsSources {
   stats: Stats;
@@ -36,6 +36,15 @@ export class Metrics {
       collect() {
         this.reset();
         this.inc(stats.received);
+      },
+    });
+    new client.Counter({
+      name: "cyclops_untracked_counts_total",
+      help: `Per-project counts and client-report entries not kept because ${MAX_TRACKED_PROJECTS} projects or ${MAX_PENDING_DISCARDS} pending discard entries were already tracked (totals still count them).`,
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc(stats.untracked);
       },
     });
     new client.Counter({
