@@ -11,6 +11,8 @@
  * project) can pin mostly empty slabs; `bytes` reports what the slabs hold so the queue can bound
  * it. Reports larger than a quarter slab get an allocation of their own.
  */
+import { populatePages } from "./populate.ts";
+
 export interface Slab {
   readonly buffer: Uint8Array;
   /** Bytes handed out from the start of the buffer. */
@@ -65,7 +67,9 @@ export class SlabArena {
 
   private fresh(): Slab {
     this.slabBytes += this.slabSize;
-    return { buffer: new Uint8Array(this.slabSize), used: 0, live: 0 };
+    const buffer = new Uint8Array(this.slabSize);
+    populatePages(buffer);
+    return { buffer, used: 0, live: 0 };
   }
 
   /** An empty slab: kept for reuse, or given back (own allocations always are). */
