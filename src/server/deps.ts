@@ -5,9 +5,8 @@ import type { Logger } from "../log.ts";
 import type { LatencySummary } from "../stats/report.ts";
 import type { Stats } from "../stats/counters.ts";
 import type { Metrics } from "../stats/metrics.ts";
-import type { NewItem } from "../storage/item.ts";
 import type { Queue } from "../storage/queue.ts";
-import type { CounterStore, FloodCount } from "../throttle/counter-store.ts";
+import type { CounterStore } from "../throttle/counter-store.ts";
 
 export interface Deps {
   config: Config;
@@ -19,7 +18,7 @@ export interface Deps {
    * counters too (RedisQueue.pushCounted, for Redis storage with Redis counters); returns the
    * count, and queues only within `flood.maxUses`. Absent: `counters` then `queue`.
    */
-  pushCounted?: (item: NewItem, flood: FloodCount) => Promise<number>;
+  pushCounted?: NonNullable<Queue["pushCounted"]>;
   stats: Stats;
   log: Logger;
   metrics?: Metrics;

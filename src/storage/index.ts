@@ -1,7 +1,6 @@
 /** Picks the queue named by STORAGE and configures it from the options. */
 import type { Config } from "../config/schema.ts";
-import type { CounterStore, FloodCount } from "../throttle/counter-store.ts";
-import type { NewItem } from "./item.ts";
+import type { CounterStore } from "../throttle/counter-store.ts";
 import { MemoryQueue } from "./memory.ts";
 import type { Queue, QueueLimits } from "./queue.ts";
 
@@ -38,6 +37,6 @@ export async function createQueue(config: Config): Promise<Queue> {
  * does: STORAGE and CACHE_IMPLEMENTATION_CLASS both redis, built from the same REDIS_* settings,
  * so the queue's counter keys are the counter store's. Otherwise undefined: count, then push.
  */
-export function oneStepFloodCut(queue: Queue, counters: CounterStore): ((item: NewItem, flood: FloodCount) => Promise<number>) | undefined {
+export function oneStepFloodCut(queue: Queue, counters: CounterStore): Queue["pushCounted"] {
   return queue.pushCounted && counters.kind === queue.kind ? queue.pushCounted.bind(queue) : undefined;
 }

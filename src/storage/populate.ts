@@ -13,17 +13,23 @@
 const MADV_POPULATE_WRITE = 23;
 const PAGE = 4096;
 
-type Madvise = (address: number, length: number, advice: number) => number;
-let madvise: Madvise | null | undefined;
+/** Populates the whole pages of a buffer: whether madvise took it, null when there is no whole page. */
+type Populate = (buffer: Uint8Array) => boolean | null;
+let populate: Populate | null | undefined;
 
-function load(): Madvise | null {
+function load(): Populate | null {
   if (process.platform !== "linux" || process.env.CYCLOPS_POPULATE_SLABS === "0") return null;
   try {
     const ffi = require("bun:ffi") as typeof import("bun:ffi");
     const libc = ffi.dlopen("libc.so.6", {
       madvise: { args: [ffi.FFIType.ptr, ffi.FFIType.u64, ffi.FFIType.i32], returns: ffi.FFIType.i32 },
     });
-    return (address, length, advice) => libc.symbols.madvise(address, length, advice) as number;
+    return (buffer) => {
+      const start = ffi.ptr(buffer);
+      const first = Math.ceil(start / PAGE) * PAGE;
+      const last = Math.floor((start + buffer.byteLength) / PAGE) * PAGE;
+      return last > first ? libc.symbols.madvise(first, last - first, MADV_POPULATE_WRITE) === 0 : null;
+    };
   } catch {
     return null;
   }
@@ -31,16 +37,9 @@ function load(): Madvise | null {
 
 /** Populates the whole pages inside `buffer`; returns whether it did. */
 export function populatePages(buffer: Uint8Array): boolean {
-  if (madvise === undefined) madvise = load();
-  if (madvise === null || buffer.byteLength < PAGE) return false;
-  const { ptr } = require("bun:ffi") as typeof import("bun:ffi");
-  const start = ptr(buffer);
-  const first = Math.ceil(start / PAGE) * PAGE;
-  const last = Math.floor((start + buffer.byteLength) / PAGE) * PAGE;
-  if (last <= first) return false;
-  if (madvise(first, last - first, MADV_POPULATE_WRITE) !== 0) {
-    madvise = null; // not supported here: stop trying
-    return false;
-  }
-  return true;
+  if (populate === undefined) populate = load();
+  if (populate === null) return false;
+  const done = populate(buffer);
+  if (done === false) populate = null; // madvise refused (older kernel): not supported here, stop trying
+  return done === true;
 }
