@@ -29,6 +29,7 @@ import { QueueFullError, StorageUnavailableError } from "../storage/queue.ts";
 import type { Endpoint, NewItem } from "../storage/item.ts";
 import { CounterUnavailableError } from "../throttle/counter-store.ts";
 import type { Deps } from "./deps.ts";
+import { CollectionPacer } from "./collection-pacer.ts";
 import { accepted, jsonError, preflight } from "./responses.ts";
 
 export type Route = "store" | "envelope";
@@ -62,7 +63,12 @@ interface Report {
   sampleable: boolean;
 }
 
+/** Requests between young-generation collections (see CollectionPacer). */
+const COLLECT_EVERY_REQUESTS = 1000;
+
 export class IngestPipeline {
+  private readonly pacer = new CollectionPacer(COLLECT_EVERY_REQUESTS);
+
   constructor(private readonly deps: Deps) {}
 
   /** Entry point for every ingest route. `projectParam` is the `{project_id}` path segment, if any. */
@@ -71,6 +77,7 @@ export class IngestPipeline {
     if (method === "OPTIONS") return preflight();
     const { stats } = this.deps;
     stats.received++;
+    this.pacer.tick();
     if (method !== "POST" && !(method === "GET" && route === "store")) {
       stats.dropped.invalid++;
       return jsonError(405, Detail.methodNotAllowed, undefined, { Allow: route === "store" ? "GET, POST, OPTIONS" : "POST, OPTIONS" });
