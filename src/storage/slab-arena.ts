@@ -11,7 +11,7 @@
  * project) can pin mostly empty slabs; `bytes` reports what the slabs hold so the queue can bound
  * it. Reports larger than a quarter slab get an allocation of their own.
  */
-import { populatePages } from "./populate.ts";
+import { SlabMemory } from "./slab-memory.ts";
 
 export interface Slab {
   readonly buffer: Uint8Array;
@@ -36,7 +36,11 @@ export class SlabArena {
   /** Bytes of every slab in use (the current one, and any holding live reports). */
   private slabBytes = 0;
 
-  constructor(private readonly slabSize = SLAB_BYTES) {}
+  private readonly memory: SlabMemory;
+
+  constructor(private readonly slabSize = SLAB_BYTES) {
+    this.memory = new SlabMemory(slabSize);
+  }
 
   get bytes(): number {
     return this.slabBytes;
@@ -67,9 +71,7 @@ export class SlabArena {
 
   private fresh(): Slab {
     this.slabBytes += this.slabSize;
-    const buffer = new Uint8Array(this.slabSize);
-    populatePages(buffer);
-    return { buffer, used: 0, live: 0 };
+    return { buffer: this.memory.take(), used: 0, live: 0 };
   }
 
   /** An empty slab: kept for reuse, or given back (own allocations always are). */
