@@ -30,6 +30,16 @@ export interface RedisQueueOptions {
   leaseMs?: number;
 }
 
+/** Reports per count-push-batch.lua run: bounds the script's time and its Lua stack use. */
+const MAX_BATCH = 256;
+
+interface PendingPush {
+  item: NewItem;
+  flood: FloodCount;
+  resolve(count: number): void;
+  reject(e: unknown): void;
+}
+
 export class RedisQueue implements Queue {
   readonly kind = "redis" as const;
   readonly connection: RedisConnection;
@@ -42,6 +52,8 @@ export class RedisQueue implements Queue {
   /** Farm-wide item count as last reported by a script. */
   private lastKnownItems = 0;
   private closed = false;
+  /** pushCounted calls waiting for this turn's batch. */
+  private batch: PendingPush[] = [];
 
   constructor(
     settings: RedisSettings,
@@ -71,22 +83,59 @@ export class RedisQueue implements Queue {
   }
 
   /**
-   * The flood cut and push in one round trip (count-push-6.lua), for when the flood counters are
-   * in this Redis under this prefix too (RedisCounterStore's keys): counts `flood.key`, and queues
-   * the item only when the count is within `flood.maxUses`. Returns the count; throws as push.
-   * The gateway wires it into the ingest pipeline when STORAGE and CACHE_IMPLEMENTATION_CLASS are
-   * both redis: one script run per report instead of two, which is what bounds a Redis farm.
+   * The flood cut and push in one script run, for when the flood counters are in this Redis under
+   * this prefix too (RedisCounterStore's keys): counts `flood.key`, and queues the item only when
+   * the count is within `flood.maxUses`. Returns the count; throws as push. The gateway wires it
+   * into the ingest pipeline when STORAGE and CACHE_IMPLEMENTATION_CLASS are both redis.
+   *
+   * Reports arriving in the same turn of the event loop go to Redis together, as one run of
+   * count-push-batch.lua (at most MAX_BATCH): Redis's own cost is mostly per command, and it is
+   * what bounds a Redis farm. Each report is still acknowledged only once Redis has run the
+   * script holding it, and the answers equal running the reports one by one in arrival order.
    */
-  async pushCounted(item: NewItem, flood: FloodCount): Promise<number> {
-    this.ensureUsable();
-    const keys = this.pushKeys(item);
-    keys.push(counterKey(this.prefix, flood.key));
-    const args = this.pushArgs(item);
-    args.push(windowMs(flood.windowSeconds), flood.maxUses);
-    const [count, result] = (await this.call(() => SCRIPTS.countPush.run(this.connection.client, keys, args))) as [number, number];
-    if (count <= flood.maxUses) this.pushed(result);
-    return count;
+  pushCounted(item: NewItem, flood: FloodCount): Promise<number> {
+    try {
+      this.ensureUsable();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<number>((resolve, reject) => {
+      const size = this.batch.push({ item, flood, resolve, reject });
+      if (size === 1) setImmediate(this.sendBatch);
+      else if (size >= MAX_BATCH) void this.sendBatch();
+    });
   }
+
+  /** Sends the reports gathered so far (a no-op when a full batch already went); settles with their answers. */
+  private readonly sendBatch = (): Promise<void> => {
+    const batch = this.batch;
+    if (batch.length === 0) return Promise.resolve();
+    this.batch = [];
+    const k = this.keys;
+    const keys = [k.seq, k.items, k.stats, k.ring];
+    const args: (Buffer | number)[] = [this.limits.maxItems, this.limits.maxBytes];
+    for (const { item, flood } of batch) {
+      keys.push(projectQueueKey(k, item.projectId), counterKey(this.prefix, flood.key));
+      args.push(asBuffer(encodeItem(item)), item.projectId, itemBytes(item), windowMs(flood.windowSeconds), flood.maxUses);
+    }
+    return this.call(() => SCRIPTS.countPushBatch.run(this.connection.client, keys, args)).then(
+      (reply) => {
+        const answers = reply as number[];
+        batch.forEach((p, i) => {
+          const count = answers[2 * i]!;
+          try {
+            if (count <= p.flood.maxUses) this.pushed(answers[2 * i + 1]!);
+            p.resolve(count);
+          } catch (e) {
+            p.reject(e);
+          }
+        });
+      },
+      (e: unknown) => {
+        for (const p of batch) p.reject(e);
+      },
+    );
+  };
 
   private pushKeys(item: NewItem): string[] {
     const k = this.keys;
@@ -174,6 +223,7 @@ export class RedisQueue implements Queue {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.sendBatch(); // reports already in this turn's batch still go (or fail) before the connection ends
     await this.connection.close();
   }
 

@@ -205,6 +205,88 @@ await describeWith("redis", "RedisQueue", () => {
     });
   });
 
+  describe("pushCounted in batches: reports of one turn go to Redis in one script run", () => {
+    const flood = (key: string, maxUses = 2) => ({ key, windowSeconds: 60, maxUses });
+
+    test("reports of one turn answer as if run one by one, in order, floods included", async () => {
+      const { a, cleanup } = await farm();
+      try {
+        const answers = await Promise.all([
+          a.pushCounted(newItem(1, "k1"), flood("k")),
+          a.pushCounted(newItem(2, "other"), flood("other")),
+          a.pushCounted(newItem(1, "k2"), flood("k")),
+          a.pushCounted(newItem(1, "k3, flood"), flood("k")),
+          a.pushCounted(newItem(2, "other2"), flood("other")),
+        ]);
+        expect(answers).toEqual([1, 1, 2, 3, 2]);
+        const stats = await a.stats();
+        expect(stats.items).toBe(4);
+        expect(stats.bytes).toBe("k1".length + "other".length + "k2".length + "other2".length);
+        expect(stats.perProject.get(1)).toEqual({ items: 2, bytes: 4 });
+        expect(stats.perProject.get(2)).toEqual({ items: 2, bytes: 11 });
+        expect(a.approxItems).toBe(4);
+        // Newest first within a project, and both projects are in the round-robin ring.
+        const taken = (await a.take(10)).map((i) => `${i.projectId}:${text(i.body)}`);
+        expect(taken.sort()).toEqual(["1:k1", "1:k2", "2:other", "2:other2"]);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    test("a bound reached inside a batch refuses only the reports past it", async () => {
+      const settings = testRedisSettings();
+      const q = new RedisQueue(settings, { ...limits, maxItems: 10, maxBytes: 10 });
+      try {
+        await q.waitReady();
+        const results = await Promise.allSettled([
+          q.pushCounted(newItem(1, "123456"), flood("a")),
+          q.pushCounted(newItem(1, "12345"), flood("b")), // 11 bytes: over
+          q.pushCounted(newItem(1, "1234"), flood("c")), // 10 bytes: fits
+          q.pushCounted(newItem(1, "1"), flood("d")), // 11 bytes: over
+        ]);
+        expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "rejected"]);
+        expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ name: "QueueFullError", reason: "bytes" });
+        const stats = await q.stats();
+        expect(stats).toMatchObject({ items: 2, bytes: 10 });
+        expect((await q.take(10)).map((i) => text(i.body)).sort()).toEqual(["1234", "123456"]);
+      } finally {
+        await q.close();
+        await deleteRedisPrefix(settings.prefix);
+      }
+    });
+
+    test("more reports in one turn than a batch holds are all queued, none twice", async () => {
+      const { a, cleanup } = await farm();
+      try {
+        const n = 600; // over MAX_BATCH (256): three script runs
+        const counts = await Promise.all(Array.from({ length: n }, (_, i) => a.pushCounted(newItem(1 + (i % 3), `r${i}`), flood(`key${i}`))));
+        expect(counts.every((c) => c === 1)).toBe(true);
+        expect((await a.stats()).items).toBe(n);
+        const bodies = new Set<string>();
+        for (let batch = await a.take(100); batch.length > 0; batch = await a.take(100)) for (const item of batch) bodies.add(text(item.body));
+        expect(bodies.size).toBe(n);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    test("a batch still pending when the queue closes is sent, not dropped", async () => {
+      const settings = testRedisSettings();
+      const q = new RedisQueue(settings, limits);
+      const reader = new RedisQueue(settings, limits);
+      try {
+        await Promise.all([q.waitReady(), reader.waitReady()]);
+        const pending = q.pushCounted(newItem(1, "last words"), flood("z"));
+        await q.close();
+        expect(await pending).toBe(1);
+        expect((await reader.take(1)).map((i) => text(i.body))).toEqual(["last words"]);
+      } finally {
+        await reader.close();
+        await deleteRedisPrefix(settings.prefix);
+      }
+    });
+  });
+
   test("cleanup leaves no key behind", async () => {
     const { a, settings, cleanup } = await farm();
     try {

@@ -1,5 +1,5 @@
 --[[
-  Adds one item (pushItem, include-push.lua), unless the farm-wide bounds would be exceeded.
+  Adds one item (pushItems, include-push.lua), unless the farm-wide bounds would be exceeded.
 
   KEYS[1] seq       counter giving item ids
   KEYS[2] items     hash id -> encoded item
@@ -16,4 +16,4 @@
   Returns the farm-wide item count after the push (>= 1), or
     -1 when full by items, -2 when full by bytes (nothing written).
 ]]
-return pushItem(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
+return pushItems(KEYS[1], KEYS[2], KEYS[3], KEYS[4], { { KEYS[5], ARGV[1], ARGV[2], tonumber(ARGV[3]) } }, tonumber(ARGV[4]), tonumber(ARGV[5]))[1]

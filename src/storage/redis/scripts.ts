@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import ackLua from "./ack-5.lua" with { type: "text" };
-import countPushLua from "./count-push-6.lua" with { type: "text" };
+import countPushBatchLua from "./count-push-batch.lua" with { type: "text" };
 import incrLua from "./incr-1.lua" with { type: "text" };
 import countLua from "./include-count.lua" with { type: "text" };
 import pushItemLua from "./include-push.lua" with { type: "text" };
@@ -28,7 +28,8 @@ export class Script {
 
   constructor(
     readonly name: string,
-    readonly numberOfKeys: number,
+    /** null: a variable number of keys (batches), sent with each call. */
+    readonly numberOfKeys: number | null,
     readonly lua: string,
   ) {
     this.command = `cyclops_${name}_${createHash("sha1").update(lua).digest("hex").slice(0, 8)}`;
@@ -36,12 +37,19 @@ export class Script {
 
   /** Runs the script; replies as strings/numbers. */
   run(client: Redis, keys: string[], args: Arg[]): Promise<unknown> {
-    return command(client, this.command)(...keys, ...args);
+    return command(client, this.command)(...this.keyCount(keys), ...keys, ...args);
   }
 
   /** Runs the script; bulk replies as Buffers (binary item bodies). */
   runBuffer(client: Redis, keys: string[], args: Arg[]): Promise<unknown> {
-    return command(client, `${this.command}Buffer`)(...keys, ...args);
+    return command(client, `${this.command}Buffer`)(...this.keyCount(keys), ...keys, ...args);
+  }
+
+  /** ioredis wants the key count first when the command was defined without one. */
+  private keyCount(keys: string[]): number[] {
+    if (this.numberOfKeys === null) return [keys.length];
+    if (keys.length !== this.numberOfKeys) throw new Error(`Redis script ${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`);
+    return [];
   }
 
   /**
@@ -51,7 +59,7 @@ export class Script {
    * and the batch fails (and its callbacks go out of step).
    */
   define(client: Redis): void {
-    client.defineCommand(this.command, { numberOfKeys: this.numberOfKeys, lua: this.lua });
+    client.defineCommand(this.command, this.numberOfKeys === null ? { lua: this.lua } : { numberOfKeys: this.numberOfKeys, lua: this.lua });
   }
 }
 
@@ -70,7 +78,7 @@ export const SCRIPTS = {
   ack: new Script("ack", 5, ackLua),
   release: new Script("release", 5, including(putBackLua, releaseLua)),
   incr: new Script("incr", 1, including(countLua, incrLua)),
-  countPush: new Script("countPush", 6, including(countLua, pushItemLua, countPushLua)),
+  countPushBatch: new Script("countPushBatch", null, including(countLua, pushItemLua, countPushBatchLua)),
 };
 
 /** Defines every script on a new client, before its first command. */
