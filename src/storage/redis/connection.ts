@@ -4,7 +4,10 @@
  */
 import { Redis, type RedisOptions } from "ioredis";
 import type { Config } from "../../config/schema.ts";
-import { defineScripts } from "./scripts.ts";
+import { defineScripts, SCRIPTS } from "./scripts.ts";
+import { ensureTracingHasSubscribers } from "./tracing-channel.ts";
+
+ensureTracingHasSubscribers();
 
 export interface RedisSettings {
   host: string;
@@ -39,6 +42,9 @@ export function redisOptions(s: RedisSettings): RedisOptions {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     enableAutoPipelining: true,
+    // Already one command per event-loop turn (RedisQueue.pushCounted batches itself): through
+    // the auto-pipeline it was also wrapped in a pipeline and its 2 KB bodies copied once more.
+    autoPipeliningIgnoredCommands: [SCRIPTS.countPushBatch.command],
     connectTimeout: 2000,
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000),
     lazyConnect: false,
