@@ -3,7 +3,8 @@
  * distinct-event store load of the main benchmark (wrk on core 1), stops it so Bun writes the
  * profile, and prints the top functions by self time with their cost per request.
  *
- *   bun bench/profile.ts [--seconds 10] [--conns 128] [--top 30] [--keep]   (--keep: leave the .cpuprofile)
+ *   bun bench/profile.ts [--seconds 10] [--conns 128] [--top 30] [--keep] [--redis]
+ *   (--keep: leave the .cpuprofile; --redis: STORAGE and CACHE_IMPLEMENTATION_CLASS redis on 127.0.0.1:6379)
  *
  * Self time of a function = samples in which it was the innermost frame. µs/request divides it by
  * every request served while profiling (warm-up round included), so the column adds up to the
@@ -11,6 +12,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { deleteRedisPrefix } from "./lib/ingest.ts";
 import { buildPayloads, newSeed } from "./lib/payloads.ts";
 import { killAllNow, stopAll } from "./lib/proc.ts";
 import { baseConfig, benchTempDir, closedPort, PUBLIC_KEY, removeBenchTempDir, startCyclops } from "./lib/servers.ts";
@@ -25,6 +27,8 @@ const seconds = num("--seconds", 10);
 const conns = num("--conns", 128);
 const top = num("--top", 30);
 const keep = argv.includes("--keep");
+// Redis storage and counters on 127.0.0.1:6379 under a throwaway prefix, deleted afterwards by the caller.
+const redis = argv.includes("--redis");
 
 interface ProfileNode {
   id: number;
@@ -48,7 +52,7 @@ if (!(await wrkAvailable())) {
 }
 const dir = benchTempDir();
 const payloads = buildPayloads(dir, 1);
-const server = await startCyclops(baseConfig({ SENTRY_BASE_URL: `http://127.0.0.1:${closedPort()}` }), {
+const server = await startCyclops(baseConfig({ SENTRY_BASE_URL: `http://127.0.0.1:${closedPort()}`, ...(redis ? { STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_KEY_PREFIX: "benchprof" } : {}) }), {
   bunArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-name=cyclops.cpuprofile", "--cpu-prof-interval=250"],
 });
 const env = { BENCH_PATH: "/api/1/store/", BENCH_KEY: PUBLIC_KEY, BENCH_TEMPLATE: payloads.eventTemplateFile };
@@ -60,6 +64,7 @@ try {
   console.log(`load: ${Math.round(m.rps)} req/s at ${conns} connections (profiler on: slower than the benchmark), ${m.cpuUsPerReq.toFixed(1)} µs CPU/request, non-2xx ${m.non2xx}`);
 } finally {
   await server.stop();
+  if (redis) await deleteRedisPrefix("benchprof");
 }
 
 const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));

@@ -71,7 +71,7 @@ async function redisServerPid(): Promise<number | null> {
   }
 }
 
-async function deleteRedisPrefix(prefix: string): Promise<void> {
+export async function deleteRedisPrefix(prefix: string): Promise<void> {
   const redis = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();
