@@ -12,7 +12,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { deleteRedisPrefix } from "./lib/ingest.ts";
+
 import { buildPayloads, newSeed } from "./lib/payloads.ts";
 import { killAllNow, stopAll } from "./lib/proc.ts";
 import { baseConfig, benchTempDir, closedPort, PUBLIC_KEY, removeBenchTempDir, startCyclops } from "./lib/servers.ts";
@@ -64,7 +64,7 @@ try {
   console.log(`load: ${Math.round(m.rps)} req/s at ${conns} connections (profiler on: slower than the benchmark), ${m.cpuUsPerReq.toFixed(1)} µs CPU/request, non-2xx ${m.non2xx}`);
 } finally {
   await server.stop();
-  if (redis) await deleteRedisPrefix("benchprof");
+  if (redis) await (await import("./lib/ingest.ts")).deleteRedisPrefix("benchprof");
 }
 
 const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
