@@ -114,11 +114,19 @@ export class RedisQueue implements Queue {
     const k = this.keys;
     const keys = [k.seq, k.items, k.stats, k.ring];
     const args: (Buffer | number)[] = [this.limits.maxItems, this.limits.maxBytes];
-    for (const { item, flood } of batch) {
-      keys.push(projectQueueKey(k, item.projectId), counterKey(this.prefix, flood.key));
-      args.push(asBuffer(encodeItem(item)), item.projectId, itemBytes(item), windowMs(flood.windowSeconds), flood.maxUses);
+    let sent: Promise<unknown>;
+    try {
+      for (const { item, flood } of batch) {
+        keys.push(projectQueueKey(k, item.projectId), counterKey(this.prefix, flood.key));
+        args.push(asBuffer(encodeItem(item)), item.projectId, itemBytes(item), windowMs(flood.windowSeconds), flood.maxUses);
+      }
+      sent = this.call(() => SCRIPTS.countPushBatch.run(this.connection.client, keys, args));
+    } catch (e) {
+      // Called from setImmediate: a throw here would escape as an uncaught exception and leave
+      // every report of the batch waiting forever.
+      sent = Promise.reject(e);
     }
-    return this.call(() => SCRIPTS.countPushBatch.run(this.connection.client, keys, args)).then(
+    return sent.then(
       (reply) => {
         const answers = reply as number[];
         batch.forEach((p, i) => {

@@ -270,6 +270,20 @@ await describeWith("redis", "RedisQueue", () => {
       }
     });
 
+    test("a batch that cannot be encoded rejects its reports instead of throwing out of the event loop", async () => {
+      const { a, cleanup } = await farm();
+      try {
+        const broken = { ...newItem(1, "x"), body: null } as unknown as ReturnType<typeof newItem>;
+        const results = await Promise.allSettled([a.pushCounted(newItem(1, "fine"), flood("f")), a.pushCounted(broken, flood("g"))]);
+        expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+        expect((await a.stats()).items).toBe(0);
+        // The queue still works for the next turn.
+        expect(await a.pushCounted(newItem(1, "later"), flood("h"))).toBe(1);
+      } finally {
+        await cleanup();
+      }
+    });
+
     test("a batch still pending when the queue closes is sent, not dropped", async () => {
       const settings = testRedisSettings();
       const q = new RedisQueue(settings, limits);
