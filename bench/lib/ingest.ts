@@ -167,7 +167,7 @@ export const SCENARIOS: WrkScenario[] = [
   {
     id: "ingest-redis",
     title: "Ingest, distinct events, Redis storage + Redis flood counters",
-    what: "As the memory ingest, with STORAGE redis and CACHE_IMPLEMENTATION_CLASS redis on 127.0.0.1:6379, a unique REDIS_KEY_PREFIX per run, deleted afterwards. Each report is one script run (count-push-6.lua: flood count and push). Redis itself runs unpinned, with the AOF persistence .ci/services.sh gives it; its CPU, and that of the AOF rewrites it forks once they are reaped, is part of the system under test, not counted as others.",
+    what: "As the memory ingest, with STORAGE redis and CACHE_IMPLEMENTATION_CLASS redis on 127.0.0.1:6379, a unique REDIS_KEY_PREFIX per run, deleted afterwards. The reports of one event-loop turn share one script run (count-push-batch.lua: flood counts and pushes). Redis itself runs unpinned, with the AOF persistence .ci/services.sh gives it; its CPU, and that of the AOF rewrites it forks once they are reaped, is part of the system under test, not counted as others.",
     target: "cyclops",
     script: "store-distinct.lua",
     env: STORE,

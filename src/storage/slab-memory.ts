@@ -120,24 +120,27 @@ export class SlabMemory {
 
   /** A new slab of slabBytes bytes. Its contents are unspecified (zero or a freed slab's). */
   take(): Uint8Array {
-    const c = this.mapping ? getLibc() : null;
-    if (c !== null) {
-      if (this.chunk === null || this.offset === CHUNK_BYTES) {
-        this.chunk = mapAligned(c, CHUNK_BYTES);
-        this.offset = 0;
-      }
-      if (this.chunk !== null) {
-        const slab = new Uint8Array(this.chunk, this.offset, this.slabBytes);
-        this.offset += this.slabBytes;
-        // Without transparent huge pages (disabled by the operator) this still saves half the
-        // cost of faulting the pages in one by one; with them it is the huge page's one fault.
-        populatePages(slab);
-        return slab;
-      }
-      this.mapping = false;
-    }
-    const slab = new Uint8Array(this.slabBytes);
+    const slab = this.fromChunk() ?? new Uint8Array(this.slabBytes);
+    // With transparent huge pages this is the huge page's one fault; without them (disabled by
+    // the operator, or a plain allocation) it still saves half the cost of faulting page by page.
     populatePages(slab);
+    return slab;
+  }
+
+  /** The next slab of the current chunk, mapping a new chunk when it is used up; null when mapping is off. */
+  private fromChunk(): Uint8Array | null {
+    const c = this.mapping ? getLibc() : null;
+    if (c === null) return null;
+    if (this.chunk === null || this.offset === CHUNK_BYTES) {
+      this.chunk = mapAligned(c, CHUNK_BYTES);
+      this.offset = 0;
+    }
+    if (this.chunk === null) {
+      this.mapping = false;
+      return null;
+    }
+    const slab = new Uint8Array(this.chunk, this.offset, this.slabBytes);
+    this.offset += this.slabBytes;
     return slab;
   }
 }

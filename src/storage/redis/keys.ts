@@ -2,8 +2,8 @@
  * Every Redis key cyclops uses, built here and nowhere else.
  *
  * Every key shares the hash tag `{prefix}`, so on Redis Cluster they all live in one slot and the
- * multi-key scripts can run, including count-push-6, which counts a flood key and queues the
- * report in one step.
+ * multi-key scripts can run, including count-push-batch, which counts flood keys and queues the
+ * reports in one step.
  */
 export interface QueueKeys {
   /** Counter giving item ids. */
