@@ -85,7 +85,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   let server!: Server<undefined>;
   const peer = (req: Request) => server.requestIP(req)?.address ?? null;
   const app = createApp(deps, pipeline, peer);
-  const routes: Record<string, (req: Bun.BunRequest, srv: Server<undefined>) => Promise<Response>> = {};
+  const routes: Record<string, (req: Bun.BunRequest, srv: Server<undefined>) => Response | Promise<Response>> = {};
   for (const r of INGEST_ROUTES) {
     routes[r.path] = (req) =>
       pipeline.handle(r.route, req, r.hasProject ? (req.params as Record<string, string>).projectId ?? null : null, () => clientIp(req, peer));

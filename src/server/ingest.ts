@@ -49,6 +49,25 @@ function parseProjectId(param: string | null): number | null {
   return Number(param);
 }
 
+/** The answer to a report: a Response, or its promise while the storage makes it durable. */
+export type Answer = Response | Promise<Response>;
+
+/** What the request line and headers say, before the body is read. */
+interface Incoming {
+  route: Route;
+  isGet: boolean;
+  isEnvelope: boolean;
+  /** From X-Sentry-Auth, Authorization or the query; null for an envelope that carries a dsn instead. */
+  auth: Auth | null;
+  projectId: number | null;
+  /** Body limit: MAX_ENVELOPE_SIZE or MAX_EVENT_SIZE. */
+  limit: number;
+  url: string;
+  contentEncoding: string | null;
+  /** GET store: the undecoded `sentry_data` parameter. */
+  sentryData: string | null;
+}
+
 /** What decoding a request produced, before the flood cut. */
 interface Report {
   body: Uint8Array;
@@ -71,8 +90,16 @@ export class IngestPipeline {
 
   constructor(private readonly deps: Deps) {}
 
-  /** Entry point for every ingest route. `projectParam` is the `{project_id}` path segment, if any. */
-  async handle(route: Route, req: Request, projectParam: string | null, clientIp: ClientIp): Promise<Response> {
+  /**
+   * Entry point for every ingest route. `projectParam` is the `{project_id}` path segment, if any.
+   * Never throws and never rejects: every failure is answered by `failure()`.
+   *
+   * One promise per report at most: the body read, then whatever the storage awaits. The steps
+   * between are plain calls returning `Answer`, so with memory storage and memory counters the
+   * pipeline after the body is synchronous. (It was four async functions awaiting each other;
+   * flattening them saved about 1.5 µs per report, measured in process.)
+   */
+  handle(route: Route, req: Request, projectParam: string | null, clientIp: ClientIp): Answer {
     const method = req.method;
     if (method === "OPTIONS") return preflight();
     const { stats } = this.deps;
@@ -82,55 +109,86 @@ export class IngestPipeline {
       stats.dropped.invalid++;
       return jsonError(405, Detail.methodNotAllowed, undefined, { Allow: route === "store" ? "GET, POST, OPTIONS" : "POST, OPTIONS" });
     }
+    let request: Incoming;
     try {
-      return await this.process(route, req, method === "GET", projectParam, clientIp);
+      request = this.incoming(route, req, method === "GET", projectParam);
+      if (request.isGet) return this.settle(this.decoded(request, decodeSentryData(request.sentryData!, request.limit), clientIp), null, null);
     } catch (e) {
       return this.failure(e);
     }
+    return req.arrayBuffer().then(
+      (received) => this.received(request, received, clientIp),
+      (e: unknown) => this.failure(e),
+    );
   }
 
-  private async process(route: Route, req: Request, isGet: boolean, projectParam: string | null, clientIp: ClientIp): Promise<Response> {
+  /** What the request line and headers say, checked before the body is read. */
+  private incoming(route: Route, req: Request, isGet: boolean, projectParam: string | null): Incoming {
     const { config } = this.deps;
-    let projectId = parseProjectId(projectParam);
+    const projectId = parseProjectId(projectParam);
     const url = req.url;
     const q = url.indexOf("?");
     const query = q < 0 ? "" : url.slice(q + 1);
     const headers = req.headers;
     const contentEncoding = headers.get("content-encoding");
     checkContentEncoding(contentEncoding);
-    let auth: Auth | null = this.authOf(headers.get("x-sentry-auth"), headers.get("authorization"), query);
+    const auth: Auth | null = this.authOf(headers.get("x-sentry-auth"), headers.get("authorization"), query);
 
-    // Read and decode the body; envelopes without request auth carry it in their header's dsn.
+    // Envelopes without request auth carry it in their header's dsn.
     const isEnvelope = route === "envelope" || headers.get("content-type")?.startsWith(ENVELOPE_CONTENT_TYPE) === true;
     if (!auth && !isEnvelope) throw new ProtocolError(401, Detail.missingAuth);
     const limit = isEnvelope ? config.MAX_ENVELOPE_SIZE : config.MAX_EVENT_SIZE;
-    let raw: Uint8Array;
-    let received: ArrayBuffer | null = null;
+    let sentryData: string | null = null;
     if (isGet) {
-      const data = sentryDataParam(query);
-      if (data === null) throw new ProtocolError(400, "missing sentry_data query parameter");
-      raw = decodeSentryData(data, limit);
+      sentryData = sentryDataParam(query);
+      if (sentryData === null) throw new ProtocolError(400, "missing sentry_data query parameter");
     } else {
       const declared = Number(headers.get("content-length") ?? 0);
       if (declared > limit) throw new ProtocolError(413, Detail.bodyTooLarge);
-      received = await req.arrayBuffer();
-      if (received.byteLength > limit) throw new ProtocolError(413, Detail.bodyTooLarge);
-      raw = decodeContentEncoding(new Uint8Array(received), contentEncoding, limit);
     }
+    return { route, isGet, isEnvelope, auth, projectId, limit, url, contentEncoding, sentryData };
+  }
+
+  /** A POST body has arrived: decode it and take the report in. */
+  private received(request: Incoming, received: ArrayBuffer, clientIp: ClientIp): Answer {
+    let raw: Uint8Array | null = null;
     try {
-      return await this.report(raw, route, isGet, isEnvelope, auth, projectId, limit, url, clientIp);
-    } finally {
-      // Every storage has copied (memory, Redis) or written (SQLite) the body by now, and nothing
-      // else refers to it: hand its memory back at once instead of at the next collection, so the
-      // next request reuses warm memory (see releaseBuffers).
+      if (received.byteLength > request.limit) throw new ProtocolError(413, Detail.bodyTooLarge);
+      raw = decodeContentEncoding(new Uint8Array(received), request.contentEncoding, request.limit);
+      return this.settle(this.decoded(request, raw, clientIp), received, raw);
+    } catch (e) {
       releaseBuffers(received, raw);
+      return this.failure(e);
     }
   }
 
-  private async report(raw: Uint8Array, route: Route, isGet: boolean, isEnvelope: boolean, auth: Auth | null, projectId: number | null, limit: number, url: string, clientIp: ClientIp): Promise<Response> {
-    if (raw.byteLength === 0) throw new ProtocolError(400, Detail.emptyBody);
+  /**
+   * Maps a step's failure to its answer, and releases the body's buffers once the storage is done
+   * with them: every storage has copied (memory, Redis) or written (SQLite) the body by the time
+   * its push settles, and nothing else refers to it, so its memory goes back at once instead of
+   * at the next collection and the next request reuses warm memory (see releaseBuffers).
+   */
+  private settle(answer: Answer, received: ArrayBuffer | null, raw: Uint8Array | null): Answer {
+    if (!(answer instanceof Promise)) {
+      releaseBuffers(received, raw);
+      return answer;
+    }
+    return answer.then(
+      (response) => {
+        releaseBuffers(received, raw);
+        return response;
+      },
+      (e: unknown) => {
+        releaseBuffers(received, raw);
+        return this.failure(e);
+      },
+    );
+  }
 
-    if (!auth && isEnvelope) {
+  private decoded(request: Incoming, raw: Uint8Array, clientIp: ClientIp): Answer {
+    if (raw.byteLength === 0) throw new ProtocolError(400, Detail.emptyBody);
+    let auth = request.auth;
+    if (!auth && request.isEnvelope) {
       // Relay reads the header as request metadata that must carry a dsn (EnvelopeParams).
       const dsn = parseEnvelopeHeader(raw).dsn;
       if (typeof dsn !== "string") throw new ProtocolError(401, Detail.badEnvelopeAuth);
@@ -139,8 +197,8 @@ export class IngestPipeline {
     }
     if (!auth) throw new ProtocolError(401, Detail.missingAuth);
 
-    projectId = this.authorize(auth, projectId);
-    const report = isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey) : decodeEvent(raw, auth.client, limit);
+    const projectId = this.authorize(auth, request.projectId);
+    const report = request.isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey) : decodeEvent(raw, auth.client, request.limit);
 
     const limited = this.deps.rateLimits?.(projectId, report.category);
     if (limited) {
@@ -151,7 +209,8 @@ export class IngestPipeline {
         "X-Sentry-Rate-Limits": limited.header,
       });
     }
-    return this.admit(report, projectId, auth, clientIp, isGet ? url.slice(url.indexOf("/", 8)) : null);
+    const url = request.url;
+    return this.admit(report, projectId, auth, clientIp, request.isGet ? url.slice(url.indexOf("/", 8)) : null);
   }
 
   /**
@@ -192,9 +251,8 @@ export class IngestPipeline {
   }
 
   /** Sampling, the flood cut, then the queue. */
-  private async admit(report: Report, projectId: number, auth: Auth, clientIp: ClientIp, getUrl: string | null): Promise<Response> {
-    const { config, stats, counters, queue } = this.deps;
-    const eventId = report.eventId;
+  private admit(report: Report, projectId: number, auth: Auth, clientIp: ClientIp, getUrl: string | null): Answer {
+    const { config, stats, counters } = this.deps;
     const gif = getUrl !== null;
 
     if (report.sampleable) {
@@ -203,48 +261,64 @@ export class IngestPipeline {
         stats.dropped.sampled++;
         stats.project(projectId).ignored++;
         stats.discard(projectId, "sample_rate", report.category);
-        return accepted(eventId, "IGNORED", 0, gif);
+        return accepted(report.eventId, "IGNORED", 0, gif);
       }
     }
 
-    let cacheCount = 0;
-    let queued = false;
-    if (report.errorEvent && config.URL_CACHE_EXPIRATION > 0) {
-      const floodKey = getUrl !== null ? getFloodKey(getUrl) : `${projectId}:${groupingHash(report.errorEvent)}`;
-      const pushCounted = this.deps.pushCounted;
-      if (pushCounted) {
-        // Counters and queue in one storage: count and queue in one step (see Deps.pushCounted).
-        const flood = { key: floodKey, windowSeconds: config.URL_CACHE_EXPIRATION, maxUses: config.MAX_CACHE_USES };
-        try {
-          cacheCount = await pushCounted(newItem(report, projectId, auth, clientIp), flood);
-        } catch (e) {
+    if (!report.errorEvent || config.URL_CACHE_EXPIRATION <= 0) return this.enqueue(report, projectId, auth, clientIp, 0, gif);
+    const floodKey = getUrl !== null ? getFloodKey(getUrl) : `${projectId}:${groupingHash(report.errorEvent)}`;
+    const pushCounted = this.deps.pushCounted;
+    if (pushCounted) {
+      // Counters and queue in one storage: count and queue in one step (see Deps.pushCounted).
+      const flood = { key: floodKey, windowSeconds: config.URL_CACHE_EXPIRATION, maxUses: config.MAX_CACHE_USES };
+      return pushCounted(newItem(report, projectId, auth, clientIp), flood).then(
+        (cacheCount) => (cacheCount > config.MAX_CACHE_USES ? this.flooded(report, projectId, cacheCount, gif) : this.queued(report, projectId, cacheCount, gif)),
+        (e: unknown) => {
           throw this.notQueued(e, projectId, report);
-        }
-        queued = true;
-      } else {
-        const counted = counters.increment(floodKey, config.URL_CACHE_EXPIRATION);
-        cacheCount = typeof counted === "number" ? counted : await counted;
-      }
-      if (cacheCount > config.MAX_CACHE_USES) {
-        stats.dropped.flood++;
-        stats.project(projectId).ignored++;
-        stats.discard(projectId, "event_processor", report.category);
-        return accepted(eventId, "IGNORED", cacheCount, gif);
-      }
+        },
+      );
     }
+    const counted = counters.increment(floodKey, config.URL_CACHE_EXPIRATION);
+    if (typeof counted !== "number") return counted.then((cacheCount) => this.counted(report, projectId, auth, clientIp, cacheCount, gif));
+    return this.counted(report, projectId, auth, clientIp, counted, gif);
+  }
 
-    if (!queued) {
-      try {
-        const pushed = queue.push(newItem(report, projectId, auth, clientIp));
-        if (pushed) await pushed;
-      } catch (e) {
-        throw this.notQueued(e, projectId, report);
-      }
+  private counted(report: Report, projectId: number, auth: Auth, clientIp: ClientIp, cacheCount: number, gif: boolean): Answer {
+    if (cacheCount > this.deps.config.MAX_CACHE_USES) return this.flooded(report, projectId, cacheCount, gif);
+    return this.enqueue(report, projectId, auth, clientIp, cacheCount, gif);
+  }
+
+  private enqueue(report: Report, projectId: number, auth: Auth, clientIp: ClientIp, cacheCount: number, gif: boolean): Answer {
+    let pushed: void | Promise<void>;
+    try {
+      pushed = this.deps.queue.push(newItem(report, projectId, auth, clientIp));
+    } catch (e) {
+      throw this.notQueued(e, projectId, report);
     }
+    if (!pushed) return this.queued(report, projectId, cacheCount, gif);
+    return pushed.then(
+      () => this.queued(report, projectId, cacheCount, gif),
+      (e: unknown) => {
+        throw this.notQueued(e, projectId, report);
+      },
+    );
+  }
+
+  /** Past MAX_CACHE_USES in the window: answered as accepted, and dropped. */
+  private flooded(report: Report, projectId: number, cacheCount: number, gif: boolean): Response {
+    const { stats } = this.deps;
+    stats.dropped.flood++;
+    stats.project(projectId).ignored++;
+    stats.discard(projectId, "event_processor", report.category);
+    return accepted(report.eventId, "IGNORED", cacheCount, gif);
+  }
+
+  private queued(report: Report, projectId: number, cacheCount: number, gif: boolean): Response {
+    const { stats } = this.deps;
     stats.processed++;
     stats.project(projectId).processed++;
     this.deps.onQueued?.();
-    return accepted(eventId, "PROCESSED", cacheCount, gif);
+    return accepted(report.eventId, "PROCESSED", cacheCount, gif);
   }
 
   /** The storage refused a report: whoever drops an item reports it (client reports); failure() answers the client. */
@@ -279,10 +353,10 @@ export class IngestPipeline {
  * with the allocator keeping freed pages (src/cli/allocator.ts) that high-water mark stays
  * resident; freed at once, the next request's body lands in the same, already-mapped memory.
  */
-function releaseBuffers(received: ArrayBuffer | null, decoded: Uint8Array): void {
+function releaseBuffers(received: ArrayBuffer | null, decoded: Uint8Array | null): void {
   if (received === null) return;
-  const other = decoded.buffer;
-  if (other !== received && other instanceof ArrayBuffer && !other.detached) other.transfer(0);
+  const other = decoded?.buffer;
+  if (other !== undefined && other !== received && other instanceof ArrayBuffer && !other.detached) other.transfer(0);
   if (!received.detached) received.transfer(0);
 }
 
