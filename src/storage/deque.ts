@@ -1,14 +1,29 @@
+/** What a deque keeps its values in: an Array, or a Float64Array for numbers. */
+type Slots<T> = { [index: number]: T | undefined; readonly length: number };
+
 /**
  * A growable ring buffer: O(1) push/pop at both ends without Array#shift's O(n) moves, and one
  * backing array per deque (no per-item node), so a queued item costs a single slot.
+ *
+ * `Deque.ofNumbers()` keeps its values in a Float64Array. The queues' indexes hold numbers only
+ * (arena handles, row ids, sizes), and a plain Array of 100,000 or more slots is created in
+ * JavaScriptCore's sparse layout, whose every slot the garbage collector visits again each time
+ * the array is written; a typed array has nothing to visit.
  */
 export class Deque<T> {
-  private buf: Array<T | undefined>;
+  private buf: Slots<T>;
   private head = 0;
   private len = 0;
 
-  constructor(initialCapacity = 8) {
-    this.buf = new Array<T | undefined>(Math.max(2, initialCapacity));
+  constructor(
+    initialCapacity = 8,
+    private readonly slots: (capacity: number) => Slots<T> = (n) => new Array<T | undefined>(n),
+  ) {
+    this.buf = slots(Math.max(2, initialCapacity));
+  }
+
+  static ofNumbers(initialCapacity = 8): Deque<number> {
+    return new Deque<number>(initialCapacity, (n) => new Float64Array(n));
   }
 
   get length(): number {
@@ -31,7 +46,7 @@ export class Deque<T> {
   popFront(): T | undefined {
     if (this.len === 0) return undefined;
     const value = this.buf[this.head];
-    this.buf[this.head] = undefined; // let the item be collected
+    this.buf[this.head] = undefined; // let the item be collected (NaN in a Float64Array)
     this.head = (this.head + 1) % this.buf.length;
     this.len--;
     this.maybeShrink();
@@ -58,7 +73,7 @@ export class Deque<T> {
   }
 
   private resize(capacity: number): void {
-    const next = new Array<T | undefined>(capacity);
+    const next = this.slots(capacity);
     for (let i = 0; i < this.len; i++) next[i] = this.buf[(this.head + i) % this.buf.length];
     this.buf = next;
     this.head = 0;

@@ -14,11 +14,12 @@
 import { decodeItem, encodeItem, itemBytes, type NewItem, type QueuedItem } from "./item.ts";
 import { QueueFullError, StorageUnavailableError, type Queue, type QueueLimits, type QueueStats, type TakeOptions } from "./queue.ts";
 import { RoundRobinIndex } from "./round-robin.ts";
-import { SLAB_BYTES, SlabArena, type Allocation } from "./slab-arena.ts";
+import { SLAB_BYTES, SlabArena, type Handle } from "./slab-arena.ts";
 
 export class MemoryQueue implements Queue {
   readonly kind = "memory" as const;
-  private readonly index: RoundRobinIndex<Allocation>;
+  /** Handles into the arena: numbers, so the collector has nothing to scan in a queue of any length. */
+  private readonly index: RoundRobinIndex;
   private readonly arena = new SlabArena();
   /**
    * Slabs pinned by a few long-waiting reports hold more than the reports' bytes; past twice the
@@ -26,16 +27,16 @@ export class MemoryQueue implements Queue {
    */
   private readonly maxArenaBytes: number;
   /** Leased items by the id handed out with them. */
-  private readonly leased = new Map<string, Allocation>();
-  /** Attempts of items that were released after a failure; absent means 0. */
-  private readonly attempts = new WeakMap<Allocation, number>();
-  /** Ids of items taken at least once, so a retried item keeps its id. */
-  private readonly ids = new WeakMap<Allocation, string>();
+  private readonly leased = new Map<string, Handle>();
+  /** Attempts of items that were released after a failure; absent means 0. Deleted on ack. */
+  private readonly attempts = new Map<Handle, number>();
+  /** Ids of items taken at least once, so a retried item keeps its id. Deleted on ack (the handle is reused). */
+  private readonly ids = new Map<Handle, string>();
   private nextId = 1;
   private closed = false;
 
   constructor(limits: QueueLimits) {
-    this.index = new RoundRobinIndex<Allocation>(limits);
+    this.index = new RoundRobinIndex(limits);
     this.maxArenaBytes = 2 * limits.maxBytes + 8 * SLAB_BYTES;
   }
 
@@ -48,8 +49,8 @@ export class MemoryQueue implements Queue {
     const bytes = itemBytes(item);
     if (this.arena.bytes > this.maxArenaBytes) throw new QueueFullError("bytes");
     this.index.reserve(bytes); // throws QueueFullError
-    let stored!: Allocation;
-    encodeItem(item, (size) => (stored = this.arena.allocate(size)).view);
+    let stored = -1;
+    encodeItem(item, (size) => this.arena.view((stored = this.arena.allocate(size))));
     this.index.commit(item.projectId, stored, bytes);
   }
 
@@ -61,7 +62,7 @@ export class MemoryQueue implements Queue {
         this.ids.set(stored, id);
       }
       this.leased.set(id, stored);
-      const item = decodeItem(id, stored.view);
+      const item = decodeItem(id, this.arena.view(stored));
       item.attempts = this.attempts.get(stored) ?? 0;
       return item;
     });
@@ -72,7 +73,9 @@ export class MemoryQueue implements Queue {
     if (stored === undefined) return;
     this.leased.delete(item.id);
     this.index.forget(stored);
-    this.arena.free(stored.slab);
+    this.ids.delete(stored);
+    this.attempts.delete(stored);
+    this.arena.free(stored);
   }
 
   async release(item: QueuedItem, failed: boolean): Promise<void> {

@@ -1,6 +1,7 @@
 /**
- * The in-process queue bookkeeping shared by MemoryQueue (values are the items) and SqliteQueue
- * (values are row ids): one deque per project, a ring of projects with queued values rotated by
+ * The in-process queue bookkeeping shared by MemoryQueue (values are arena handles) and
+ * SqliteQueue (values are row ids): numbers both, kept in typed arrays (Deque.ofNumbers) so a
+ * queue of any length gives the garbage collector nothing to scan. One deque per project, a ring of projects with queued values rotated by
  * `take` for fairness, the leases, and the item/byte totals that enforce the bounds.
  *
  * Values are appended at the back; newest-first takes from the back (LIFO), oldest-first from
@@ -13,10 +14,10 @@
 import { Deque } from "./deque.ts";
 import { QueueFullError, type QueueLimits, type QueueStats } from "./queue.ts";
 
-interface ProjectQueue<T> {
+interface ProjectQueue {
   readonly projectId: number;
   /** Queued values and their byte sizes, kept in step. */
-  readonly values: Deque<T>;
+  readonly values: Deque<number>;
   readonly sizes: Deque<number>;
   /** Items and bytes of this project, queued and leased. */
   items: number;
@@ -25,24 +26,22 @@ interface ProjectQueue<T> {
   inRing: boolean;
 }
 
-interface Lease<T> {
-  project: ProjectQueue<T>;
-  value: T;
+interface Lease {
+  project: ProjectQueue;
+  value: number;
   bytes: number;
 }
 
-export class RoundRobinIndex<T, K = T> {
-  private readonly projects = new Map<number, ProjectQueue<T>>();
+export class RoundRobinIndex {
+  private readonly projects = new Map<number, ProjectQueue>();
   /** Projects with queued values, in serving order: the front is served next. */
-  private readonly ring = new Deque<ProjectQueue<T>>();
-  private readonly leases = new Map<K, Lease<T>>();
+  private readonly ring = new Deque<ProjectQueue>();
+  /** By value: values are unique while queued or leased. */
+  private readonly leases = new Map<number, Lease>();
   private totalItems = 0;
   private totalBytes = 0;
 
-  constructor(
-    private readonly limits: QueueLimits,
-    private readonly keyOf: (value: T) => K = (v) => v as unknown as K,
-  ) {}
+  constructor(private readonly limits: QueueLimits) {}
 
   /** Items held: queued, leased and reserved. */
   get items(): number {
@@ -68,7 +67,7 @@ export class RoundRobinIndex<T, K = T> {
   }
 
   /** Queues a value whose room was reserved. */
-  commit(projectId: number, value: T, bytes: number): void {
+  commit(projectId: number, value: number, bytes: number): void {
     const project = this.project(projectId);
     project.values.pushBack(value);
     project.sizes.pushBack(bytes);
@@ -78,15 +77,15 @@ export class RoundRobinIndex<T, K = T> {
   }
 
   /** Queues a value regardless of the bounds (reloading what a durable storage already holds). */
-  add(projectId: number, value: T, bytes: number): void {
+  add(projectId: number, value: number, bytes: number): void {
     this.totalItems++;
     this.totalBytes += bytes;
     this.commit(projectId, value, bytes);
   }
 
   /** Leases up to `max` values, one per non-paused project in turn. */
-  take(max: number, isPaused?: (projectId: number) => boolean): T[] {
-    const out: T[] = [];
+  take(max: number, isPaused?: (projectId: number) => boolean): number[] {
+    const out: number[] = [];
     // Stop after a full turn of the ring that yielded nothing (everything left is paused).
     let idle = 0;
     while (out.length < max && this.ring.length > 0 && idle < this.ring.length) {
@@ -98,9 +97,9 @@ export class RoundRobinIndex<T, K = T> {
       }
       idle = 0;
       const newest = this.limits.newestFirst;
-      const value = (newest ? project.values.popBack() : project.values.popFront()) as T;
+      const value = (newest ? project.values.popBack() : project.values.popFront()) as number;
       const bytes = (newest ? project.sizes.popBack() : project.sizes.popFront()) as number;
-      this.leases.set(this.keyOf(value), { project, value, bytes });
+      this.leases.set(value, { project, value, bytes });
       out.push(value);
       if (project.values.length > 0) this.ring.pushBack(project);
       else project.inRing = false;
@@ -109,12 +108,12 @@ export class RoundRobinIndex<T, K = T> {
   }
 
   /** The leased value under `key`, if any. */
-  leased(key: K): T | undefined {
+  leased(key: number): number | undefined {
     return this.leases.get(key)?.value;
   }
 
   /** Ends a lease for good (ack); returns the value, or undefined when not leased. */
-  forget(key: K): T | undefined {
+  forget(key: number): number | undefined {
     const lease = this.leases.get(key);
     if (lease === undefined) return undefined;
     this.leases.delete(key);
@@ -128,7 +127,7 @@ export class RoundRobinIndex<T, K = T> {
   }
 
   /** Ends a lease by queueing the value again, next in line for its project. */
-  putBack(key: K): T | undefined {
+  putBack(key: number): number | undefined {
     const lease = this.leases.get(key);
     if (lease === undefined) return undefined;
     this.leases.delete(key);
@@ -157,16 +156,16 @@ export class RoundRobinIndex<T, K = T> {
     return { items, bytes, perProject };
   }
 
-  private project(projectId: number): ProjectQueue<T> {
+  private project(projectId: number): ProjectQueue {
     let p = this.projects.get(projectId);
     if (p === undefined) {
-      p = { projectId, values: new Deque<T>(), sizes: new Deque<number>(), items: 0, bytes: 0, inRing: false };
+      p = { projectId, values: Deque.ofNumbers(), sizes: Deque.ofNumbers(), items: 0, bytes: 0, inRing: false };
       this.projects.set(projectId, p);
     }
     return p;
   }
 
-  private enterRing(project: ProjectQueue<T>): void {
+  private enterRing(project: ProjectQueue): void {
     if (project.inRing) return;
     project.inRing = true;
     this.ring.pushBack(project);

@@ -90,7 +90,7 @@ const VACUUM_EVERY = 1000;
 export class SqliteQueue implements Queue {
   readonly kind = "sqlite" as const;
   private readonly db: Database;
-  private readonly index: RoundRobinIndex<number>;
+  private readonly index: RoundRobinIndex;
   private readonly insert: Statement;
   private readonly remove: Statement;
   private readonly setAttempts: Statement;
@@ -106,7 +106,7 @@ export class SqliteQueue implements Queue {
     limits: QueueLimits,
     options: SqliteQueueOptions = {},
   ) {
-    this.index = new RoundRobinIndex<number>(limits);
+    this.index = new RoundRobinIndex(limits);
     let db: Database | null = null;
     try {
       db = this.db = new Database(path, { create: true, readwrite: true, strict: true });

@@ -47,8 +47,11 @@ describe("MemoryQueue", () => {
 });
 
 describe("Deque", () => {
-  test("behaves as a double-ended queue across growth, wrap-around and shrink", () => {
-    const d = new Deque<number>(2);
+  test.each([
+    ["an Array", () => new Deque<number>(2)],
+    ["a Float64Array (ofNumbers)", () => Deque.ofNumbers(2)],
+  ])("in %s: behaves as a double-ended queue across growth, wrap-around and shrink", (_, make) => {
+    const d = make();
     const model: number[] = [];
     let x = 0;
     for (let round = 0; round < 2000; round++) {
@@ -79,6 +82,27 @@ describe("MemoryQueue slabs", () => {
     for (let i = 0; i < 20; i++) await cycle();
     expect((q as unknown as { arena: { bytes: number } }).arena.bytes).toBe(footprint);
     expect(q.approxItems).toBe(0);
+  });
+
+  test("memory reused after an ack gets new ids: an acked item's id and retry count do not carry over", async () => {
+    const q = new MemoryQueue({ maxItems: 100_000, maxBytes: 1 << 30, newestFirst: false });
+    const body = new Uint8Array(2000).fill(66);
+    const seen = new Set<string>();
+    for (let round = 0; round < 6; round++) {
+      // ~1.2 MiB a round: slabs fill, empty and come back for reuse at the offsets of acked items
+      for (let i = 0; i < 600; i++) q.push({ ...newItem(1, "x"), body });
+      const taken = await q.take(600);
+      await q.release(taken[0]!, true); // one failed attempt on the way
+      const [retried] = await q.take(1);
+      expect(retried!.attempts).toBe(1);
+      for (const item of [...taken.slice(1), retried!]) {
+        expect(item.attempts).toBe(item === retried ? 1 : 0);
+        expect(seen.has(item.id)).toBe(false);
+        seen.add(item.id);
+        await q.ack(item);
+      }
+    }
+    expect(seen.size).toBe(3600);
   });
 
   test("slabs pinned by waiting reports count against the byte bound", async () => {
