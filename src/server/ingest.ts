@@ -266,7 +266,7 @@ export class IngestPipeline {
     }
 
     if (!report.errorEvent || config.URL_CACHE_EXPIRATION <= 0) return this.enqueue(report, projectId, auth, clientIp, 0, gif);
-    const floodKey = getUrl !== null ? getFloodKey(getUrl) : `${projectId}:${groupingHash(report.errorEvent)}`;
+    const floodKey = getUrl !== null ? getFloodKey(getUrl) : groupingHash(report.errorEvent, projectId);
     const pushCounted = this.deps.pushCounted;
     if (pushCounted) {
       // Counters and queue in one storage: count and queue in one step (see Deps.pushCounted).

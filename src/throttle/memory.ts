@@ -17,7 +17,7 @@
  * (their windows restart early, the price of a bounded heap). Memory: at most 2 × maxEntries keys
  * per window length in use (in practice there is one: URL_CACHE_EXPIRATION).
  */
-import type { CounterStore } from "./counter-store.ts";
+import type { CounterStore, FloodKey } from "./counter-store.ts";
 
 interface Window {
   count: number;
@@ -26,8 +26,8 @@ interface Window {
 }
 
 interface Generations {
-  current: Map<string, Window>;
-  previous: Map<string, Window>;
+  current: Map<FloodKey, Window>;
+  previous: Map<FloodKey, Window>;
   /** Clock value (ms) of the last turn. */
   turnedAt: number;
 }
@@ -54,7 +54,7 @@ export class MemoryCounterStore implements CounterStore {
     this.now = options.now ?? Date.now;
   }
 
-  increment(key: string, windowSeconds: number): number {
+  increment(key: FloodKey, windowSeconds: number): number {
     const now = this.now();
     const windowMs = windowSeconds * 1000;
     const g = this.generations(windowMs, now);

@@ -13,7 +13,7 @@
 import { RedisConnection, type RedisSettings } from "../storage/redis/connection.ts";
 import { counterKey } from "../storage/redis/keys.ts";
 import { SCRIPTS } from "../storage/redis/scripts.ts";
-import { CounterUnavailableError, windowMs, type CounterStore } from "./counter-store.ts";
+import { CounterUnavailableError, windowMs, type CounterStore, type FloodKey } from "./counter-store.ts";
 import { MemoryCounterStore } from "./memory.ts";
 
 export interface RedisCounterStoreOptions {
@@ -39,7 +39,7 @@ export class RedisCounterStore implements CounterStore {
     return this.connection.waitReady(timeoutMs);
   }
 
-  increment(key: string, windowSeconds: number): number | Promise<number> {
+  increment(key: FloodKey, windowSeconds: number): number | Promise<number> {
     if (this.closed || !this.connection.isReady) return this.unavailable(key, windowSeconds, null);
     return SCRIPTS.incr
       .run(this.connection.client, [counterKey(this.prefix, key)], [windowMs(windowSeconds)])
@@ -60,7 +60,7 @@ export class RedisCounterStore implements CounterStore {
     await this.fallback?.close();
   }
 
-  private unavailable(key: string, windowSeconds: number, error: Error | null): number {
+  private unavailable(key: FloodKey, windowSeconds: number, error: Error | null): number {
     if (this.fallback !== null && !this.closed) return this.fallback.increment(key, windowSeconds);
     const why = this.closed ? "counter store is closed" : (error?.message ?? this.connection.problem() ?? "Redis not connected");
     throw new CounterUnavailableError(`flood counters unavailable: ${why}`);

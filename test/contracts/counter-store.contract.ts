@@ -30,6 +30,16 @@ export function runCounterStoreContract(name: string, make: MakeCounterStore): v
         expect(got).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
       }));
 
+    test("number keys (the pipeline's 53-bit hashes) count like string keys, each apart", () =>
+      withStore(async (s) => {
+        const big = 2 ** 53 - 1;
+        expect(await s.increment(big, 60)).toBe(1);
+        expect(await s.increment(big, 60)).toBe(2);
+        expect(await s.increment(big - 1, 60)).toBe(1);
+        expect(await s.increment(0, 60)).toBe(1);
+        expect(await s.increment(big, 60)).toBe(3);
+      }));
+
     test("concurrent increments each get a distinct count", () =>
       withStore(async (s) => {
         const got = await Promise.all(Array.from({ length: 50 }, () => s.increment("c", 60)));

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { PIXEL } from "../../src/server/responses.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
-import { envelopeOf, eventJson, KEY, MATRIX_KEYS, matrixCases, PROJECT, send } from "./matrix.ts";
+import { envelopeOf, eventJson, KEY, MATRIX_KEYS, matrixCases, OTHER_KEY, OTHER_PROJECT, PROJECT, send } from "./matrix.ts";
 
 interface CountDoc {
   count: number;
@@ -140,6 +140,23 @@ describe("flood cut and sampling", () => {
       // a different error is not affected
       const other = await fetch(`${g.url}/api/${PROJECT}/store/`, { method: "POST", headers: auth, body: eventJson("another error") });
       expect(other.headers.get("x-cyclops-status")).toBe("PROCESSED");
+    } finally {
+      await g.stop();
+    }
+  });
+
+  test("the same error in two projects is counted apart", async () => {
+    const g = await startTestGateway({ PROJECT_KEYS: MATRIX_KEYS, URL_CACHE_EXPIRATION: 60, MAX_CACHE_USES: 2 });
+    try {
+      const body = () => JSON.stringify({ event_id: crypto.randomUUID().replace(/-/g, ""), exception: { values: [{ type: "TypeError", value: "x", stacktrace: { frames: [{ module: "app", function: "f" }] } }] } });
+      const send = async (project: number, key: string) => {
+        const headers = { ...auth, "X-Sentry-Auth": `Sentry sentry_version=7, sentry_client=suite/1.0, sentry_key=${key}` };
+        return (await fetch(`${g.url}/api/${project}/store/`, { method: "POST", headers, body: body() })).headers.get("x-cyclops-status");
+      };
+      const first = [await send(PROJECT, KEY), await send(PROJECT, KEY), await send(PROJECT, KEY)];
+      const other = [await send(OTHER_PROJECT, OTHER_KEY), await send(OTHER_PROJECT, OTHER_KEY), await send(OTHER_PROJECT, OTHER_KEY)];
+      expect(first).toEqual(["PROCESSED", "PROCESSED", "IGNORED"]);
+      expect(other).toEqual(["PROCESSED", "PROCESSED", "IGNORED"]);
     } finally {
       await g.stop();
     }

@@ -39,7 +39,7 @@ describe("groupingHash on real SDK payloads: same error, other deploy, shifted l
     const b = await loadB();
     expect(a.event_id).not.toEqual(b.event_id);
     expect(groupingHash(a)).toBe(groupingHash(b));
-    expect(groupingHash(a)).toMatch(/^[0-9a-z]+$/);
+    expect(Number.isSafeInteger(groupingHash(a))).toBe(true);
   });
 
   test("the fixtures really differ in line numbers and paths", async () => {
@@ -149,7 +149,7 @@ describe("groupingHash keeps different errors apart", () => {
       { fingerprint: "x" },
       { fingerprint: [1, null, { a: 1 }] },
     ]) {
-      expect(typeof groupingHash(e)).toBe("string");
+      expect(Number.isSafeInteger(groupingHash(e))).toBe(true);
     }
   });
 });
@@ -194,7 +194,7 @@ describe("getFloodKey", () => {
     const a = getFloodKey(`${path}?sentry_version=7&sentry_client=raven-js%2F3.27.2&sentry_key=${"a".repeat(32)}&sentry_data=${data}`);
     const b = getFloodKey(`${path}?sentry_version=6&sentry_client=raven-js%2F3.26.0&sentry_key=${"a".repeat(32)}&sentry_data=${data}`);
     expect(a).toBe(b);
-    expect(a).toMatch(/^[0-9a-z]+$/);
+    expect(Number.isSafeInteger(a)).toBe(true);
   });
 
   test("sentry_data, key, path and other params distinguish", () => {

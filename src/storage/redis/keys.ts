@@ -42,7 +42,7 @@ export function queueKeys(prefix: string): QueueKeys {
 export const projectQueueKey = (keys: QueueKeys, projectId: number): string => `${keys.projectPrefix}${projectId}`;
 
 /** A flood counter. */
-export const counterKey = (prefix: string, key: string): string => `{${prefix}}:flood:${key}`;
+export const counterKey = (prefix: string, key: number | string): string => `{${prefix}}:flood:${key}`;
 
 /** Patterns matching every key of a prefix (tests clean up with them). */
 export const keyPatterns = (prefix: string): string[] => [`{${prefix}}:*`];
