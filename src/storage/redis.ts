@@ -32,6 +32,10 @@ export interface RedisQueueOptions {
 
 /** Reports per count-push-batch.lua run: bounds the script's time and its Lua stack use. */
 const MAX_BATCH = 256;
+/** count-push-batch.lua's header before each report in the batch: item length, item bytes (u32 LE), project id length (u8). */
+const REPORT_HEADER = 9;
+/** Room for an encoded item's metadata line when sizing a batch (it grows if a line is longer). */
+const HEAD_ALLOWANCE = 512;
 
 interface PendingPush {
   item: NewItem;
@@ -99,6 +103,9 @@ export class RedisQueue implements Queue {
     } catch (e) {
       return Promise.reject(e);
     }
+    // A batch shares one window and MAX_CACHE_USES (the config's, so in practice every report).
+    const first = this.batch[0]?.flood;
+    if (first !== undefined && (first.windowSeconds !== flood.windowSeconds || first.maxUses !== flood.maxUses)) void this.sendBatch();
     return new Promise<number>((resolve, reject) => {
       const size = this.batch.push({ item, flood, resolve, reject });
       if (size === 1) setImmediate(this.sendBatch);
@@ -113,13 +120,11 @@ export class RedisQueue implements Queue {
     this.batch = [];
     const k = this.keys;
     const keys = [k.seq, k.items, k.stats, k.ring];
-    const args: (Buffer | number)[] = [this.limits.maxItems, this.limits.maxBytes];
     let sent: Promise<unknown>;
     try {
-      for (const { item, flood } of batch) {
-        keys.push(projectQueueKey(k, item.projectId), counterKey(this.prefix, flood.key));
-        args.push(asBuffer(encodeItem(item)), item.projectId, itemBytes(item), windowMs(flood.windowSeconds), flood.maxUses);
-      }
+      for (const { item, flood } of batch) keys.push(projectQueueKey(k, item.projectId), counterKey(this.prefix, flood.key));
+      const { windowSeconds, maxUses } = batch[0]!.flood;
+      const args = [this.limits.maxItems, this.limits.maxBytes, windowMs(windowSeconds), maxUses, batchBlob(batch)];
       sent = this.call(() => SCRIPTS.countPushBatch.run(this.connection.client, keys, args));
     } catch (e) {
       // Called from setImmediate: a throw here would escape as an uncaught exception and leave
@@ -253,6 +258,37 @@ export class RedisQueue implements Queue {
       throw new StorageUnavailableError(`Redis: ${(e as Error).message}`);
     }
   }
+}
+
+/**
+ * Every report of a batch in one Buffer, each behind REPORT_HEADER bytes (count-push-batch.lua
+ * reads them with struct.unpack), encoded in place. One argument instead of five per report:
+ * ioredis measures and copies each argument separately (about 10 µs per report in a profile of
+ * a 16-report batch), and this also saves an allocation per report.
+ */
+function batchBlob(batch: readonly PendingPush[]): Buffer {
+  let room = 0;
+  for (const { item } of batch) room += REPORT_HEADER + 20 + HEAD_ALLOWANCE + item.body.byteLength;
+  let blob = Buffer.allocUnsafe(room);
+  let offset = 0;
+  for (const { item } of batch) {
+    const projectId = String(item.projectId);
+    encodeItem(item, (size) => {
+      const start = offset + REPORT_HEADER + projectId.length;
+      if (start + size > blob.length) {
+        const grown = Buffer.allocUnsafe(Math.max(2 * blob.length, start + size));
+        blob.copy(grown, 0, 0, offset);
+        blob = grown;
+      }
+      blob.writeUInt32LE(size, offset);
+      blob.writeUInt32LE(itemBytes(item), offset + 4);
+      blob[offset + 8] = projectId.length;
+      blob.write(projectId, offset + REPORT_HEADER, "latin1");
+      offset = start + size;
+      return blob.subarray(start, offset);
+    });
+  }
+  return blob.subarray(0, offset);
 }
 
 /** ioredis sends Buffers as binary but stringifies plain Uint8Arrays; wrap without copying. */

@@ -270,6 +270,50 @@ await describeWith("redis", "RedisQueue", () => {
       }
     });
 
+    test("every report of a batch comes back intact: long metadata, large bodies, long project ids", async () => {
+      const { a, cleanup } = await farm();
+      try {
+        const big = "b".repeat(100_000);
+        const items = [
+          { ...newItem(1, "short"), clientIp: "203.0.113.7, ".repeat(400) }, // a 5 KB X-Forwarded-For: the batch outgrows its first buffer
+          newItem(123_456_789_012_345, big),
+          newItem(7, ""),
+          newItem(2, "ünïcödé ✓"),
+        ];
+        const counts = await Promise.all(items.map((item, i) => a.pushCounted(item, flood(`intact${i}`))));
+        expect(counts).toEqual([1, 1, 1, 1]);
+        const taken = new Map<string, (typeof items)[number]>();
+        for (let batch = await a.take(10); batch.length > 0; batch = await a.take(10)) for (const t of batch) taken.set(text(t.body), t);
+        for (const item of items) {
+          const back = taken.get(text(item.body))!;
+          expect(back.projectId).toBe(item.projectId);
+          expect(back.clientIp).toBe(item.clientIp);
+          expect(back.eventId).toBe(item.eventId);
+        }
+        expect((await a.stats()).perProject.get(123_456_789_012_345)).toEqual({ items: 1, bytes: 100_000 });
+      } finally {
+        await cleanup();
+      }
+    });
+
+    test("reports with another window or MAX_CACHE_USES in the same turn are counted by their own", async () => {
+      const { a, cleanup } = await farm();
+      try {
+        const answers = await Promise.all([
+          a.pushCounted(newItem(1, "a1"), flood("w", 1)),
+          a.pushCounted(newItem(1, "a2"), flood("w", 1)), // count 2 > 1: a flood
+          a.pushCounted(newItem(1, "b1"), flood("w", 5)), // count 3 <= 5: queued
+          a.pushCounted(newItem(1, "c1"), { key: "w2", windowSeconds: 0.2, maxUses: 1 }),
+        ]);
+        expect(answers).toEqual([1, 2, 3, 1]);
+        expect((await a.take(10)).map((i) => text(i.body)).sort()).toEqual(["a1", "b1", "c1"]);
+        await sleep(400); // w2's 200 ms window ended: a new one starts
+        expect(await a.pushCounted(newItem(1, "c2"), { key: "w2", windowSeconds: 0.2, maxUses: 1 })).toBe(1);
+      } finally {
+        await cleanup();
+      }
+    });
+
     test("a batch that cannot be encoded rejects its reports instead of throwing out of the event loop", async () => {
       const { a, cleanup } = await farm();
       try {

@@ -9,21 +9,30 @@
   KEYS[6 + 2j]          report j's flood counter key
 
   ARGV[1], ARGV[2]      max items, max bytes
-  ARGV[3 + 5j .. 7 + 5j] report j's encoded item, project id, item bytes, window length in ms
-                        (>= 1), max uses (a count above it is a flood and nothing is queued)
+  ARGV[3], ARGV[4]      window length in ms (>= 1), max uses (a count above it is a flood and
+                        nothing is queued): the same for every report of a batch
+  ARGV[5]               the reports, one after another, each as
+                          item length, item bytes (uint32 little-endian each),
+                          project id length (uint8), project id (decimal), encoded item
+                        (one argument: the client's cost is per argument, see redis.ts batchBlob)
 
   Returns { count_0, result_0, count_1, result_1, ... }: the report's count in its window, and
   its push result (the farm-wide item count, or -1 / -2 when full; see include-push.lua), or 0
   when the report was a flood and nothing was queued.
 ]]
 local n = (#KEYS - 4) / 2
+local windowMs, maxUses, reports = ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local out, pushes, position = {}, {}, {}
+local at = 1
 for j = 0, n - 1 do
-  local a = 3 + 5 * j
-  local count = countFlood(KEYS[6 + 2 * j], ARGV[a + 3])
+  local itemLength, itemBytes, idLength, idAt = struct.unpack("<I4I4B", reports, at)
+  local itemAt = idAt + idLength
+  at = itemAt + itemLength
+  local count = countFlood(KEYS[6 + 2 * j], windowMs)
   out[2 * j + 1], out[2 * j + 2] = count, 0
-  if count <= tonumber(ARGV[a + 4]) then
-    pushes[#pushes + 1] = { KEYS[5 + 2 * j], ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]) }
+  if count <= maxUses then
+    -- A flood's body is never copied out of the batch.
+    pushes[#pushes + 1] = { KEYS[5 + 2 * j], string.sub(reports, itemAt, at - 1), string.sub(reports, idAt, itemAt - 1), itemBytes }
     position[#pushes] = 2 * j + 2
   end
 end
