@@ -4,7 +4,8 @@
  * profile, and prints the top functions by self time with their cost per request.
  *
  *   bun bench/profile.ts [--seconds 10] [--conns 128] [--top 30] [--keep] [--redis]
- *   (--keep: leave the .cpuprofile; --redis: STORAGE and CACHE_IMPLEMENTATION_CLASS redis on 127.0.0.1:6379)
+ *   (--keep: leave the .cpuprofile; --redis: STORAGE and CACHE_IMPLEMENTATION_CLASS redis, on a
+ *   redis-server of the bench's own as in the Redis scenario)
  *
  * Self time of a function = samples in which it was the innermost frame. µs/request divides it by
  * every request served while profiling (warm-up round included), so the column adds up to the
@@ -15,7 +16,7 @@ import { join, relative } from "node:path";
 
 import { buildPayloads, newSeed } from "./lib/payloads.ts";
 import { killAllNow, stopAll } from "./lib/proc.ts";
-import { baseConfig, benchTempDir, closedPort, PUBLIC_KEY, removeBenchTempDir, startCyclops } from "./lib/servers.ts";
+import { baseConfig, benchTempDir, closedPort, PUBLIC_KEY, removeBenchTempDir, startCyclops, startRedis } from "./lib/servers.ts";
 import { measureWrk, wrkAvailable, WRK } from "./lib/wrk.ts";
 
 const argv = process.argv.slice(2);
@@ -27,7 +28,6 @@ const seconds = num("--seconds", 10);
 const conns = num("--conns", 128);
 const top = num("--top", 30);
 const keep = argv.includes("--keep");
-// Redis storage and counters on 127.0.0.1:6379 under a throwaway prefix, deleted afterwards by the caller.
 const redis = argv.includes("--redis");
 
 interface ProfileNode {
@@ -52,7 +52,9 @@ if (!(await wrkAvailable())) {
 }
 const dir = benchTempDir();
 const payloads = buildPayloads(dir, 1);
-const server = await startCyclops(baseConfig({ SENTRY_BASE_URL: `http://127.0.0.1:${closedPort()}`, ...(redis ? { STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_KEY_PREFIX: "benchprof" } : {}) }), {
+// The Redis scenario's own redis-server (bench/lib/servers.ts startRedis), on the load core.
+const redisServer = redis ? await startRedis() : null;
+const server = await startCyclops(baseConfig({ SENTRY_BASE_URL: `http://127.0.0.1:${closedPort()}`, ...(redisServer ? { STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_PORT: redisServer.port } : {}) }), {
   bunArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-name=cyclops.cpuprofile", "--cpu-prof-interval=250"],
 });
 const env = { BENCH_PATH: "/api/1/store/", BENCH_KEY: PUBLIC_KEY, BENCH_TEMPLATE: payloads.eventTemplateFile };
@@ -64,7 +66,7 @@ try {
   console.log(`load: ${Math.round(m.rps)} req/s at ${conns} connections (profiler on: slower than the benchmark), ${m.cpuUsPerReq.toFixed(1)} µs CPU/request, non-2xx ${m.non2xx}`);
 } finally {
   await server.stop();
-  if (redis) await (await import("./lib/ingest.ts")).deleteRedisPrefix("benchprof");
+  await redisServer?.stop();
 }
 
 const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));

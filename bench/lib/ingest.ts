@@ -6,10 +6,9 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { Redis } from "ioredis";
 import type { Payloads } from "./payloads.ts";
 import { newSeed } from "./payloads.ts";
-import { baseConfig, benchTempDir, closedPort, count, PUBLIC_KEY, startBaseline, startCyclops, type Server } from "./servers.ts";
+import { baseConfig, benchTempDir, closedPort, count, PUBLIC_KEY, startBaseline, startCyclops, startRedis, type Server } from "./servers.ts";
 import { measureWrk, warmUp, type Measurement } from "./wrk.ts";
 
 export interface RunSetup {
@@ -55,35 +54,6 @@ let runSeq = 0;
 
 function plain(overrides: Record<string, unknown> = {}): () => Promise<RunSetup> {
   return async () => ({ config: baseConfig({ SENTRY_BASE_URL: upstreamNowhere(), ...overrides }), cleanup: async () => {} });
-}
-
-/** redis-server's pid (from INFO), so its CPU counts as part of the system under test. */
-async function redisServerPid(): Promise<number | null> {
-  const redis = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    const m = /process_id:(\d+)/.exec(await redis.info("server"));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  } finally {
-    redis.disconnect();
-  }
-}
-
-export async function deleteRedisPrefix(prefix: string): Promise<void> {
-  const redis = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `*${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
 }
 
 export const SCENARIOS: WrkScenario[] = [
@@ -167,16 +137,16 @@ export const SCENARIOS: WrkScenario[] = [
   {
     id: "ingest-redis",
     title: "Ingest, distinct events, Redis storage + Redis flood counters",
-    what: "As the memory ingest, with STORAGE redis and CACHE_IMPLEMENTATION_CLASS redis on 127.0.0.1:6379, a unique REDIS_KEY_PREFIX per run, deleted afterwards. The reports of one event-loop turn share one script run (count-push-batch.lua: flood counts and pushes). Redis itself runs unpinned, with the AOF persistence .ci/services.sh gives it; its CPU, and that of the AOF rewrites it forks once they are reaped, is part of the system under test, not counted as others.",
+    what: "As the memory ingest, with STORAGE redis and CACHE_IMPLEMENTATION_CLASS redis. Each run gets a redis-server of its own (bench/lib/servers.ts startRedis), pinned to the load core beside wrk so that cyclops keeps its core as in every other scenario (unpinned, the scheduler often woke Redis on the server's core), persisting as .ci/services.sh configures the project's Redis (AOF, fsync every second) in a fresh directory. The reports of one event-loop turn share one script run (count-push-batch.lua: flood counts and pushes). Redis's CPU, and that of any AOF rewrite it forks once reaped, is part of the system under test, not counted as others; note that Redis and wrk share the load core.",
     target: "cyclops",
     script: "store-distinct.lua",
     env: STORE,
     setup: async () => {
-      const prefix = `cyclops-bench-${process.pid}-${++runSeq}-${Date.now().toString(36)}`;
+      const redis = await startRedis();
       return {
-        config: baseConfig({ SENTRY_BASE_URL: upstreamNowhere(), STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_KEY_PREFIX: prefix }),
-        cleanup: () => deleteRedisPrefix(prefix),
-        companions: await redisServerPid().then((pid) => (pid ? [pid] : [])),
+        config: baseConfig({ SENTRY_BASE_URL: upstreamNowhere(), STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_PORT: redis.port }),
+        cleanup: () => redis.stop(),
+        companions: [redis.child.pid],
       };
     },
     expect: "processed",

@@ -1,8 +1,9 @@
 /**
- * Starting the processes under test: cyclops (from source or the compiled binary), the baseline
- * and the fake upstream, each pinned to a core with taskset, each waited for until it answers.
+ * Starting the processes under test: cyclops (from source or the compiled binary), the baseline,
+ * the fake upstream and a Redis of the bench's own, each pinned to a core with taskset, each
+ * waited for until it answers.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnChild, stopChild, type Child } from "./proc.ts";
@@ -74,6 +75,41 @@ export async function startFakeUpstream(baseMs: number, perInFlightMs: number, c
     "taskset", "-c", core, BUN, "bench/fake-upstream.ts", "--port", "0", "--base-ms", String(baseMs), "--per-inflight-ms", String(perInFlightMs),
   ]);
   return ready(child, 15_000, null);
+}
+
+/**
+ * A redis-server for one Redis run, on the load core: on this two-core machine the scheduler
+ * otherwise often woke it on the server's core (sampled: 13 of 20), so the run measured cyclops
+ * and Redis sharing one core. It persists as .ci/services.sh configures the project's Redis
+ * (AOF, fsync every second), in a fresh directory, so no run inherits an earlier run's AOF to
+ * rewrite; the price is a fresh process whose memory is all first-touch.
+ */
+export async function startRedis(): Promise<Server> {
+  const binary = Bun.which("redis-server");
+  if (binary === null) throw new Error("redis-server not found: install Debian's redis-server (bash .ci/services.sh does)");
+  const dir = mkdtempSync(join(workDir, "redis-"));
+  const port = closedPort();
+  // Its log goes to a file: redis-server cannot open the spawned process's stderr (a socket) by name.
+  const log = join(dir, "redis.log");
+  const child = spawnChild("redis-server", [
+    "taskset", "-c", LOAD_CORE, binary, "--port", String(port), "--bind", "127.0.0.1", "--dir", dir,
+    "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--logfile", log, "--daemonize", "no",
+  ]);
+  const stop = async () => {
+    await stopChild(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = performance.now() + 10_000;
+  const logText = () => (existsSync(log) ? readFileSync(log, "utf8") : "");
+  while (!logText().includes("Ready to accept connections")) {
+    if (performance.now() > deadline || child.proc.exitCode !== null) {
+      const text = `${child.stderrTail()}${logText()}`.trim().slice(-600);
+      await stop();
+      throw new Error(`redis-server did not start: ${text}`);
+    }
+    await Bun.sleep(20);
+  }
+  return { child, port, url: `redis://127.0.0.1:${port}`, stop };
 }
 
 async function ready(child: Child, timeoutMs: number, healthPath: string | null): Promise<Server> {
