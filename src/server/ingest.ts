@@ -4,44 +4,28 @@
  *   authenticate → decode → drop floods and samples → enqueue → answer
  *
  * Everything it consults is in memory (key registry, flood counters, Sentry's active rate
- * limits); the only await besides reading the body is the storage's durability promise (SQLite
+ * limits); the only promise besides reading the body is the storage's durability promise (SQLite
  * group commit, Redis acknowledgement), and with memory storage and memory counters there is none.
  * Errors are typed (ProtocolError and the storage errors) and mapped to Sentry's status codes in
- * one place, `failure()`.
+ * one place, `failure()`. What a request decodes to (a Report) is report.ts.
  */
 import { extractAuth, formDecode, type Auth } from "../protocol/auth.ts";
-import { checkContentEncoding, decodeContentEncoding, decodeSentryData, decodeStoreBody, parseEventJson } from "../protocol/body.ts";
+import { checkContentEncoding, decodeContentEncoding, decodeSentryData } from "../protocol/body.ts";
 import { parseDsn } from "../protocol/dsn.ts";
-import {
-  checkEnvelopeDsn,
-  envelopeEventId,
-  envelopeEventItem,
-  envelopeMainItem,
-  itemCategory,
-  normalizeEventId,
-  parseEnvelope,
-  parseEnvelopeHeader,
-  type Envelope,
-} from "../protocol/envelope.ts";
+import { parseEnvelopeHeader } from "../protocol/envelope.ts";
 import { Detail, ProtocolError } from "../protocol/errors.ts";
 import { getFloodKey, groupingHash } from "../protocol/grouping.ts";
 import { QueueFullError, StorageUnavailableError } from "../storage/queue.ts";
-import type { Endpoint, NewItem } from "../storage/item.ts";
+import type { NewItem } from "../storage/item.ts";
 import { CounterUnavailableError } from "../throttle/counter-store.ts";
 import type { Deps } from "./deps.ts";
 import { CollectionPacer } from "./collection-pacer.ts";
+import { decodeEnvelope, decodeEvent, ENVELOPE_CONTENT_TYPE, type Report } from "./report.ts";
 import { accepted, jsonError, preflight } from "./responses.ts";
 
 export type Route = "store" | "envelope";
 /** The client's address, or how to find it: looked up only for reports that are queued. */
 export type ClientIp = string | null | (() => string | null);
-
-const ENVELOPE_CONTENT_TYPE = "application/x-sentry-envelope";
-const textDecoder = new TextDecoder();
-
-function randomEventId(): string {
-  return crypto.randomUUID().replace(/-/g, "");
-}
 
 function parseProjectId(param: string | null): number | null {
   if (param === null) return null;
@@ -54,7 +38,6 @@ export type Answer = Response | Promise<Response>;
 
 /** What the request line and headers say, before the body is read. */
 interface Incoming {
-  route: Route;
   isGet: boolean;
   isEnvelope: boolean;
   /** From X-Sentry-Auth, Authorization or the query; null for an envelope that carries a dsn instead. */
@@ -66,20 +49,6 @@ interface Incoming {
   contentEncoding: string | null;
   /** GET store: the undecoded `sentry_data` parameter. */
   sentryData: string | null;
-}
-
-/** What decoding a request produced, before the flood cut. */
-interface Report {
-  body: Uint8Array;
-  contentType: string;
-  endpoint: Endpoint;
-  eventId: string | null;
-  /** Parsed error event, when the report is one (the flood cut applies only to errors). */
-  errorEvent: Record<string, unknown> | null;
-  /** Rate-limit category of the report's main item. */
-  category: string;
-  /** True for reports IGNORE_PERCENTAGE may sample (error events and transactions). */
-  sampleable: boolean;
 }
 
 /** Requests between young-generation collections (see CollectionPacer). */
@@ -146,7 +115,7 @@ export class IngestPipeline {
       const declared = Number(headers.get("content-length") ?? 0);
       if (declared > limit) throw new ProtocolError(413, Detail.bodyTooLarge);
     }
-    return { route, isGet, isEnvelope, auth, projectId, limit, url, contentEncoding, sentryData };
+    return { isGet, isEnvelope, auth, projectId, limit, url, contentEncoding, sentryData };
   }
 
   /** A POST body has arrived: decode it and take the report in. */
@@ -383,44 +352,4 @@ function sentryDataParam(query: string): string | null {
     if (part.startsWith("sentry_data=")) return formDecode(part.slice(12));
   }
   return null;
-}
-
-function decodeEvent(raw: Uint8Array, client: string | null, limit: number): Report {
-  const body = decodeStoreBody(raw, limit);
-  const event = parseEventJson(body, client);
-  const isTransaction = event.type === "transaction";
-  return {
-    body,
-    contentType: "application/json",
-    endpoint: "store",
-    eventId: normalizeEventId(event.event_id) ?? randomEventId(),
-    errorEvent: isTransaction ? null : event,
-    category: isTransaction ? "transaction" : "error",
-    sampleable: true,
-  };
-}
-
-function decodeEnvelope(raw: Uint8Array, projectId: number, publicKey: string): Report {
-  const env: Envelope = parseEnvelope(raw);
-  checkEnvelopeDsn(env, projectId, publicKey);
-  const eventItem = envelopeEventItem(env);
-  const main = envelopeMainItem(env);
-  let errorEvent: Record<string, unknown> | null = null;
-  if (eventItem) {
-    try {
-      errorEvent = JSON.parse(textDecoder.decode(eventItem.payload)) as Record<string, unknown>;
-    } catch {
-      throw new ProtocolError(400, Detail.invalidEnvelope, ["invalid JSON in event item"]);
-    }
-    if (typeof errorEvent !== "object" || errorEvent === null) throw new ProtocolError(400, Detail.invalidEnvelope, ["event item is not an object"]);
-  }
-  return {
-    body: raw,
-    contentType: ENVELOPE_CONTENT_TYPE,
-    endpoint: "envelope",
-    eventId: envelopeEventId(env),
-    errorEvent,
-    category: main ? itemCategory(main.type) : "default",
-    sampleable: main !== null && (main.type === "event" || main.type === "transaction"),
-  };
 }

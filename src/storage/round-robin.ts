@@ -1,8 +1,9 @@
 /**
  * The in-process queue bookkeeping shared by MemoryQueue (values are arena handles) and
  * SqliteQueue (values are row ids): numbers both, kept in typed arrays (Deque.ofNumbers) so a
- * queue of any length gives the garbage collector nothing to scan. One deque per project, a ring of projects with queued values rotated by
- * `take` for fairness, the leases, and the item/byte totals that enforce the bounds.
+ * queue of any length gives the garbage collector nothing to scan. One deque per project, a ring
+ * of projects with queued values rotated by `take` for fairness, the leases, and the item/byte
+ * totals that enforce the bounds.
  *
  * Values are appended at the back; newest-first takes from the back (LIFO), oldest-first from
  * the front (FIFO). A released value goes back at the end `take` reads from, so a retry is the
@@ -28,7 +29,6 @@ interface ProjectQueue {
 
 interface Lease {
   project: ProjectQueue;
-  value: number;
   bytes: number;
 }
 
@@ -36,7 +36,7 @@ export class RoundRobinIndex {
   private readonly projects = new Map<number, ProjectQueue>();
   /** Projects with queued values, in serving order: the front is served next. */
   private readonly ring = new Deque<ProjectQueue>();
-  /** By value: values are unique while queued or leased. */
+  /** By value (values are unique while queued or leased). */
   private readonly leases = new Map<number, Lease>();
   private totalItems = 0;
   private totalBytes = 0;
@@ -99,17 +99,12 @@ export class RoundRobinIndex {
       const newest = this.limits.newestFirst;
       const value = (newest ? project.values.popBack() : project.values.popFront()) as number;
       const bytes = (newest ? project.sizes.popBack() : project.sizes.popFront()) as number;
-      this.leases.set(value, { project, value, bytes });
+      this.leases.set(value, { project, bytes });
       out.push(value);
       if (project.values.length > 0) this.ring.pushBack(project);
       else project.inRing = false;
     }
     return out;
-  }
-
-  /** The leased value under `key`, if any. */
-  leased(key: number): number | undefined {
-    return this.leases.get(key)?.value;
   }
 
   /** Ends a lease for good (ack); returns the value, or undefined when not leased. */
@@ -123,7 +118,7 @@ export class RoundRobinIndex {
     if (project.items === 0) this.projects.delete(project.projectId);
     this.totalItems--;
     this.totalBytes -= bytes;
-    return lease.value;
+    return key;
   }
 
   /** Ends a lease by queueing the value again, next in line for its project. */
@@ -131,16 +126,16 @@ export class RoundRobinIndex {
     const lease = this.leases.get(key);
     if (lease === undefined) return undefined;
     this.leases.delete(key);
-    const { project, value, bytes } = lease;
+    const { project, bytes } = lease;
     if (this.limits.newestFirst) {
-      project.values.pushBack(value);
+      project.values.pushBack(key);
       project.sizes.pushBack(bytes);
     } else {
-      project.values.pushFront(value);
+      project.values.pushFront(key);
       project.sizes.pushFront(bytes);
     }
     this.enterRing(project);
-    return value;
+    return key;
   }
 
   stats(): QueueStats {
