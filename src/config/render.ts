@@ -1,7 +1,8 @@
 /**
  * Renders the schema for people: the JSON that `cyclops init` writes (every option with its
- * default, each preceded by a "//KEY" doc entry, which the loader skips) and the README's option
- * table. Both come from OPTIONS alone, and a test checks the README against `readmeTable()`.
+ * default, each preceded by a "//KEY" doc entry, which the loader skips; the repository keeps a
+ * copy as cyclops.conf.example.json) and the README's option table. All come from OPTIONS alone,
+ * and tests check the README and the example file against them.
  */
 import { OPTIONS, envVarOf } from "./schema.ts";
 
@@ -33,8 +34,12 @@ export function readmeTable(): string {
 export const README_TABLE_BEGIN = "<!-- options:begin (generated from src/config/schema.ts by `bun src/config/render.ts`) -->";
 export const README_TABLE_END = "<!-- options:end -->";
 
+/** The repository's copy of `cyclops init`'s output. */
+export const EXAMPLE_CONFIG = "cyclops.conf.example.json";
+
 if (import.meta.main) {
-  // `bun src/config/render.ts` rewrites the README's table in place.
+  // `bun src/config/render.ts` rewrites the README's table in place and the example config.
+  await Bun.write(new URL(`../../${EXAMPLE_CONFIG}`, import.meta.url).pathname, initJson());
   const path = new URL("../../README.md", import.meta.url).pathname;
   const text = await Bun.file(path).text();
   const start = text.indexOf(README_TABLE_BEGIN);

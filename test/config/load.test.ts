@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, loadConfig } from "../../src/config/load.ts";
-import { initJson, readmeTable, README_TABLE_BEGIN, README_TABLE_END } from "../../src/config/render.ts";
+import { EXAMPLE_CONFIG, initJson, readmeTable, README_TABLE_BEGIN, README_TABLE_END } from "../../src/config/render.ts";
 import { defaults, OPTIONS } from "../../src/config/schema.ts";
 import { tempDir } from "../helpers/gateway.ts";
 
@@ -149,6 +149,12 @@ describe("init output and the README table come from the schema", () => {
       expect(parsed).toHaveProperty(key);
       expect(typeof parsed[`//${key}`]).toBe("string");
     }
+  });
+
+  test("cyclops.conf.example.json is exactly `cyclops init`'s output, and loads", async () => {
+    const path = join(import.meta.dir, "../..", EXAMPLE_CONFIG);
+    expect(await Bun.file(path).text()).toBe(initJson());
+    expect(loadConfig({ file: path, env: {} }).config).toEqual(defaults());
   });
 
   test("README's option table equals the schema's", async () => {
