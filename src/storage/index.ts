@@ -27,7 +27,7 @@ export async function createQueue(config: Config): Promise<Queue> {
     }
     case "redis": {
       const [{ RedisQueue }, { redisSettings }] = await Promise.all([import("./redis.ts"), import("./redis/connection.ts")]);
-      return new RedisQueue(redisSettings(config), limits, { leaseMs: config.REDIS_LEASE_TIME * 1000 });
+      return new RedisQueue(redisSettings(config), limits, { leaseMs: config.REDIS_LEASE_TIME * 1000, compress: config.REDIS_COMPRESSION === "zstd" });
     }
   }
 }

@@ -43,11 +43,14 @@ export const itemBytes = (item: NewItem): number => item.body.byteLength;
  * bytes. The body stays raw bytes (no base64) and the metadata is a positional JSON array rather
  * than an object (about 150 bytes instead of 300), so a 2 KB event costs ~2.2 KB queued.
  * Version 1 of the layout: [1, projectId, endpoint, publicKey, secretKey, client, version,
- * clientIp, contentType, eventId, receivedAt, attempts].
+ * clientIp, contentType, eventId, receivedAt, attempts]. Version 2 is the same with the body
+ * zstd-compressed (Redis storage, REDIS_COMPRESSION): a reader that knows only version 1 refuses
+ * such an item instead of forwarding compressed bytes as the report.
  */
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const LAYOUT = 1;
+const LAYOUT_ZSTD = 2;
 
 /**
  * The metadata line up to `version` is the same for every report of one key to one project, so it
@@ -58,28 +61,32 @@ const LAYOUT = 1;
 interface HeadPrefix {
   projectId: number;
   endpoint: Endpoint;
+  layout: number;
   bytes: Uint8Array;
 }
 const headPrefixes = new WeakMap<ItemAuth, HeadPrefix>();
 
-function headPrefix(item: NewItem): Uint8Array {
+function headPrefix(item: NewItem, layout: number): Uint8Array {
   const a = item.auth;
   let p = headPrefixes.get(a);
-  if (p === undefined || p.projectId !== item.projectId || p.endpoint !== item.endpoint) {
-    const text = JSON.stringify([LAYOUT, item.projectId, item.endpoint, a.publicKey, a.secretKey, a.client, a.version]);
-    p = { projectId: item.projectId, endpoint: item.endpoint, bytes: encoder.encode(`${text.slice(0, -1)},`) };
+  if (p === undefined || p.projectId !== item.projectId || p.endpoint !== item.endpoint || p.layout !== layout) {
+    const text = JSON.stringify([layout, item.projectId, item.endpoint, a.publicKey, a.secretKey, a.client, a.version]);
+    p = { projectId: item.projectId, endpoint: item.endpoint, layout, bytes: encoder.encode(`${text.slice(0, -1)},`) };
     headPrefixes.set(a, p);
   }
   return p.bytes;
 }
 
-/** `allocate` lets the memory queue place the encoding in its slabs (slab-arena.ts). */
-export function encodeItem(item: NewItem & { attempts?: number }, allocate: (bytes: number) => Uint8Array = (n) => new Uint8Array(n)): Uint8Array {
-  const prefix = headPrefix(item);
+/**
+ * `allocate` lets the memory queue place the encoding in its slabs (slab-arena.ts); `compress`
+ * stores the body zstd-compressed (layout 2).
+ */
+export function encodeItem(item: NewItem & { attempts?: number }, allocate: (bytes: number) => Uint8Array = (n) => new Uint8Array(n), compress = false): Uint8Array {
+  const prefix = headPrefix(item, compress ? LAYOUT_ZSTD : LAYOUT);
   const tail = `${JSON.stringify(item.clientIp)},${JSON.stringify(item.contentType)},${JSON.stringify(item.eventId)},${item.receivedAt},${item.attempts ?? 0}]\n`;
   // One allocation per item: the header is written straight into the buffer that keeps it.
   const headBytes = prefix.byteLength + Buffer.byteLength(tail);
-  const body = item.body;
+  const body = compress ? Bun.zstdCompressSync(item.body, { level: 1 }) : item.body;
   const out = allocate(headBytes + body.byteLength);
   out.set(prefix, 0);
   encoder.encodeInto(tail, out.subarray(prefix.byteLength, headBytes));
@@ -93,7 +100,7 @@ export function decodeItem(id: string, bytes: Uint8Array): QueuedItem {
   const nl = bytes.indexOf(10);
   if (nl < 0) throw new Error(`corrupt queued item ${id}: no header line`);
   const m = JSON.parse(decoder.decode(bytes.subarray(0, nl))) as Layout;
-  if (!Array.isArray(m) || m[0] !== LAYOUT) throw new Error(`queued item ${id} has an unknown layout`);
+  if (!Array.isArray(m) || (m[0] !== LAYOUT && m[0] !== LAYOUT_ZSTD)) throw new Error(`queued item ${id} has an unknown layout`);
   return {
     id,
     projectId: m[1],
@@ -104,6 +111,6 @@ export function decodeItem(id: string, bytes: Uint8Array): QueuedItem {
     eventId: m[9],
     receivedAt: m[10],
     attempts: m[11],
-    body: bytes.slice(nl + 1),
+    body: m[0] === LAYOUT_ZSTD ? Bun.zstdDecompressSync(bytes.subarray(nl + 1)) : bytes.slice(nl + 1),
   };
 }

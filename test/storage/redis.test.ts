@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { Redis } from "ioredis";
 import { StorageUnavailableError, type QueueLimits } from "../../src/storage/queue.ts";
 import { RedisQueue } from "../../src/storage/redis.ts";
-import { counterKey } from "../../src/storage/redis/keys.ts";
+import { counterKey, queueKeys } from "../../src/storage/redis/keys.ts";
 import { RedisCounterStore } from "../../src/throttle/redis.ts";
 import { describeWith, SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.ts";
 import { newItem, runQueueContract } from "../contracts/queue.contract.ts";
@@ -24,6 +24,46 @@ await describeWith("redis", "RedisQueue", () => {
         await deleteRedisPrefix(settings.prefix);
       },
     };
+  });
+
+  runQueueContract("redis, zstd bodies", async (l) => {
+    const settings = testRedisSettings();
+    const queue = new RedisQueue(settings, l, { compress: true });
+    await queue.waitReady();
+    return {
+      queue,
+      cleanup: async () => {
+        await queue.close();
+        await deleteRedisPrefix(settings.prefix);
+      },
+    };
+  });
+
+  test("REDIS_COMPRESSION: zstd stores layout 2 in fewer bytes, none stores layout 1, and one farm reads both", async () => {
+    const settings = testRedisSettings();
+    const plain = new RedisQueue(settings, limits);
+    const compressed = new RedisQueue(settings, limits, { compress: true });
+    const raw = new Redis({ host: SERVICE_HOST, port: SERVICE_PORTS.redis });
+    try {
+      await Promise.all([plain.waitReady(), compressed.waitReady()]);
+      const body = JSON.stringify({ message: "boom ".repeat(400) });
+      await plain.push(newItem(1, body));
+      await compressed.push(newItem(1, body));
+      await compressed.pushCounted(newItem(1, body), { key: "layout", windowSeconds: 60, maxUses: 5 });
+      const stored = (await raw.hvalsBuffer(queueKeys(settings.prefix).items)).map((b) => ({ layout: b.toString("latin1", 0, 3), bytes: b.byteLength }));
+      const byLayout = (l: string) => stored.filter((s) => s.layout === l);
+      expect(byLayout("[1,")).toHaveLength(1);
+      expect(byLayout("[2,")).toHaveLength(2);
+      expect(Math.max(...byLayout("[2,").map((s) => s.bytes))).toBeLessThan(byLayout("[1,")[0]!.bytes / 2);
+      // Bounds count the bodies as sent, whatever the storage: three reports of body.length each.
+      expect((await plain.stats()).bytes).toBe(3 * body.length);
+      const taken = [...(await plain.take(10)), ...(await compressed.take(10))];
+      expect(taken.map((i) => text(i.body))).toEqual([body, body, body]);
+    } finally {
+      raw.disconnect();
+      await Promise.all([plain.close(), compressed.close()]);
+      await deleteRedisPrefix(settings.prefix);
+    }
   });
 
   /** Two instances of a farm on one prefix. */
