@@ -137,7 +137,7 @@ export const SCENARIOS: WrkScenario[] = [
   {
     id: "ingest-redis",
     title: "Ingest, distinct events, Redis storage + Redis flood counters",
-    what: "As the memory ingest, with STORAGE redis and CACHE_IMPLEMENTATION_CLASS redis. Each run gets a redis-server of its own (bench/lib/servers.ts startRedis), pinned to the load core beside wrk so that cyclops keeps its core as in every other scenario (unpinned, the scheduler often woke Redis on the server's core), persisting as .ci/services.sh configures the project's Redis (AOF, fsync every second) in a fresh directory. The reports of one event-loop turn share one script run (count-push-batch.lua: flood counts and pushes). Redis's CPU, and that of any AOF rewrite it forks once reaped, is part of the system under test, not counted as others; note that Redis and wrk share the load core.",
+    what: "As the memory ingest, with STORAGE redis and CACHE_IMPLEMENTATION_CLASS redis. Each run gets a redis-server of its own (bench/lib/servers.ts startRedis), pinned to the load core beside wrk so that cyclops keeps its core as in every other scenario (unpinned, the scheduler often woke Redis on the server's core), persisting as .ci/services.sh configures the project's Redis (AOF, fsync every second) in a fresh directory. The reports of one event-loop turn share one script run (count-push-batch.lua: flood counts and pushes), their bodies zstd-compressed (REDIS_COMPRESSION's default). Redis's CPU, and that of any AOF rewrite it forks once reaped, is part of the system under test, not counted as others; note that Redis and wrk share the load core.",
     target: "cyclops",
     script: "store-distinct.lua",
     env: STORE,
