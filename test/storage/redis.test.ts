@@ -13,31 +13,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 await describeWith("redis", "RedisQueue", () => {
-  runQueueContract("redis", async (l) => {
-    const settings = testRedisSettings();
-    const queue = new RedisQueue(settings, l);
-    await queue.waitReady();
-    return {
-      queue,
-      cleanup: async () => {
-        await queue.close();
-        await deleteRedisPrefix(settings.prefix);
-      },
-    };
-  });
-
-  runQueueContract("redis, zstd bodies", async (l) => {
-    const settings = testRedisSettings();
-    const queue = new RedisQueue(settings, l, { compress: true });
-    await queue.waitReady();
-    return {
-      queue,
-      cleanup: async () => {
-        await queue.close();
-        await deleteRedisPrefix(settings.prefix);
-      },
-    };
-  });
+  for (const [name, options] of [["redis", {}], ["redis, zstd bodies", { compress: true }]] as const) {
+    runQueueContract(name, async (l) => {
+      const settings = testRedisSettings();
+      const queue = new RedisQueue(settings, l, options);
+      await queue.waitReady();
+      return {
+        queue,
+        cleanup: async () => {
+          await queue.close();
+          await deleteRedisPrefix(settings.prefix);
+        },
+      };
+    });
+  }
 
   test("REDIS_COMPRESSION: zstd stores layout 2 in fewer bytes, none stores layout 1, and one farm reads both", async () => {
     const settings = testRedisSettings();
