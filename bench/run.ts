@@ -16,7 +16,7 @@ import { memoryPerEventMedian } from "./lib/memory.ts";
 import { buildPayloads } from "./lib/payloads.ts";
 import { cpuModel, killAllNow, loadAvg, stopAll } from "./lib/proc.ts";
 import { RATIO_PAIRS, renderReport, type Results } from "./lib/report.ts";
-import { runRounds, type Budget } from "./lib/series.ts";
+import { runRounds, type Bracket, type Budget } from "./lib/series.ts";
 import { benchTempDir, BUN, removeBenchTempDir } from "./lib/servers.ts";
 import { wrkAvailable, WRK } from "./lib/wrk.ts";
 
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
       }
       log(`${scenarios.map((s) => s.id).join(", ")} @ ${conns} connections, in rounds`);
       const roundScenarios = scenarios.map((scenario) => ({ id: scenario.id, once: () => runOnce(scenario, payloads, conns, d) }));
-      const series = await runRounds(conns, roundScenarios, d.runs, RATIO_PAIRS, budget, log);
+      const series = await runRounds(conns, roundScenarios, d.runs, RATIO_PAIRS, budget, log, baselineBracket(scenarios.map((s) => s.id)));
       for (const entry of results.wrk) entry.series.push(series.get(entry.scenario.id)!);
     }
 
@@ -180,6 +180,15 @@ async function main(): Promise<void> {
     log(`wrote ${outFile}`);
     removeBenchTempDir();
   }
+}
+
+/**
+ * The baseline runs again right after the last scenario a bar divides by it (series.ts), when the
+ * baseline and one of those are both selected.
+ */
+function baselineBracket(ids: string[]): Bracket | undefined {
+  const judged = ids.filter((id) => RATIO_PAIRS.some((p) => p.ref === "baseline" && p.id === id));
+  return ids.includes("baseline") && judged.length > 0 ? { ref: "baseline", after: judged[judged.length - 1]! } : undefined;
 }
 
 function firstLine(e: unknown): string {

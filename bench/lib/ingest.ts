@@ -67,16 +67,6 @@ export const SCENARIOS: WrkScenario[] = [
     expect: "none",
   },
   {
-    id: "baseline-kept-memory",
-    title: "Baseline with cyclops's allocator setting (reference only)",
-    what: "bench/baseline.ts started with MIMALLOC_PURGE_DELAY=-1, the setting `cyclops serve` restarts itself with (src/cli/allocator.ts: freed pages are kept instead of given back to the OS, since re-touching one costs a 13–15 µs fault on this VM). No bar uses it; it shows what the same setting gives a bare server, so the ratio against the default baseline is not mistaken for like-for-like.",
-    target: "baseline",
-    baselineEnv: { MIMALLOC_PURGE_DELAY: "-1" },
-    script: "store-distinct.lua",
-    env: STORE,
-    expect: "none",
-  },
-  {
     id: "ingest-memory",
     title: "Ingest, distinct events, memory storage (the main figure)",
     what: "POST /api/1/store/ with X-Sentry-Auth; every request a distinct error (own event_id, message and in-app function), so all are authenticated, grouped, counted, queued. STORAGE memory, memory flood counters, upstream unreachable so nothing drains.",
@@ -95,6 +85,16 @@ export const SCENARIOS: WrkScenario[] = [
     env: STORE,
     setup: plain(),
     expect: "ignored",
+  },
+  {
+    id: "baseline-kept-memory",
+    title: "Baseline with cyclops's allocator setting (reference only)",
+    what: "bench/baseline.ts started with MIMALLOC_PURGE_DELAY=-1, the setting `cyclops serve` restarts itself with (src/cli/allocator.ts: freed pages are kept instead of given back to the OS, since re-touching one costs a 13–15 µs fault on this VM). No bar uses it; it shows what the same setting gives a bare server, so the ratio against the default baseline is not mistaken for like-for-like.",
+    target: "baseline",
+    baselineEnv: { MIMALLOC_PURGE_DELAY: "-1" },
+    script: "store-distinct.lua",
+    env: STORE,
+    expect: "none",
   },
   {
     id: "envelope",

@@ -95,7 +95,9 @@ function ratioVerdict(r: Results, b: (typeof BARS)[number]): Verdict {
       ok = null;
       continue;
     }
-    parts.push(`${conns} conns: ${f2(ratio.median)}× (rounds: ${ratio.perRound.map(f2).join(", ")})`);
+    const leftOut = ratio.leftOut.length ? `; left out, ${b.ref} drifted within the round: ${ratio.leftOut.map(f2).join(", ")}` : "";
+    const driftedOnly = ratio.driftedOnly ? `; every round's ${b.ref} drifted, so these are all of them` : "";
+    parts.push(`${conns} conns: ${f2(ratio.median)}× (rounds: ${ratio.perRound.map(f2).join(", ")}${leftOut}${driftedOnly})`);
     if (ratio.median < b.bar && ok !== null) ok = false;
   }
   return b.reference
@@ -154,10 +156,12 @@ export function renderReport(r: Results): string {
   L.push("## Method", "");
   L.push(
     "- The server under test is pinned to core 0 (`taskset -c 0`), wrk to core 1 (`taskset -c 1 wrk -t1 -cN`). Every run starts a fresh server, warms it with an unmeasured wrk round, then measures one round. All traffic stays on 127.0.0.1.",
-    "- Runs go in **rounds**: at one connection count every scenario runs once per round, in the order of the tables below, and there are three rounds (quick: one). A ratio (× baseline, and every ratio of the summary) is the **median of the ratios taken within each round**, between runs at most a couple of minutes apart, because this VM drifts by 15–50 % over minutes; the summary lists the per-round ratios. Each table row is the median run (by req/s) of a scenario, with the min–max of its kept runs. **server CPU/req** is the server's utime+stime delta (/proc/PID/stat) over the measured round divided by its requests; **server cores** is that CPU over wall time (1.00 = core 0 saturated).",
+    "- Runs go in **rounds**: at one connection count every scenario runs once per round, in the order of the tables below, and there are three rounds (quick: one). A ratio (× baseline, and every ratio of the summary) is the **median of the ratios taken within each round**, between runs at most a couple of minutes apart, because this VM drifts by 15–50 % over minutes; the summary lists the per-round ratios.",
+    "- The baseline **brackets** the scenarios its bars judge: it runs first in each round and again right after the last of them (the flood), and ratios to it divide by the geometric mean of the two runs. This VM has slow phases that start and end within a minute and show no steal time in /proc/stat, so the baseline measuring more than 10 % apart within one round is the sign of one: that round's ratios to the baseline are listed as left out, and another round is run (at most two extra rounds in all, for drift or spread).",
+    "- Each table row is the median run (by req/s) of a scenario, with the min–max of its kept runs. **server CPU/req** is the server's utime+stime delta (/proc/PID/stat) over the measured round divided by its requests; **server cores** is that CPU over wall time (1.00 = core 0 saturated).",
     "- **faults/req**: the server's minor page faults (/proc/PID/stat) over the measured round divided by its requests. On this VM a fault costs 13–15 µs (a page given back to the OS is backed again by the host), so 1 fault/req is a third of the baseline's CPU per request; cyclops's `serve` restarts itself with its allocator told to keep freed pages (src/cli/allocator.ts), the reference baseline row shows what that setting alone gives a bare server.",
     "- **others (cores)**: CPU used on the machine by anything but the server and wrk during the round (/proc/stat busy time minus both). A run above 0.25 cores was thrown away and repeated once; when a ratio of the bar spread more than 15 % over three rounds, two more rounds were run.",
-    "- **× baseline** divides req/s by bench/baseline.ts's at the same connection count: a bare Bun.serve that reads the same ~2.2 KB event (bench/payloads/event.json), JSON.parses it, keeps it in a bounded array and answers `{\"id\"}`.",
+    "- **× baseline** divides req/s by bench/baseline.ts's in the same round (the geometric mean of its two runs there), at the same connection count: a bare Bun.serve that reads the same ~2.2 KB event (bench/payloads/event.json), JSON.parses it, keeps it in a bounded array and answers `{\"id\"}`.",
     "- Ingest runs point SENTRY_BASE_URL at a closed port, so nothing drains and the queue (made large) never fills; /count is read before and after to check that every request was processed (or, for the flood, dropped).",
     "- Profile of the hot path: `bun bench/profile.ts` (runs cyclops under `bun --cpu-prof` during the distinct-event ingest and prints the top functions by self time).",
     "",

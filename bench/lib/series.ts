@@ -6,9 +6,17 @@
  * and speeds up by 15–50 % over minutes, and a baseline measured five minutes before the scenario
  * it divides said more about that drift than about cyclops.
  *
+ * The reference of the main bars (the baseline) brackets the scenarios judged against it: it runs
+ * first in the round and once more right after them (`Bracket`), and those scenarios are divided by
+ * the geometric mean of the two runs. The VM's slow phases begin and end without warning and
+ * /proc/stat shows no steal time, so the only sign of one is the same program measuring
+ * differently a minute apart: a round whose two baseline runs differ by more than DRIFT_LIMIT is
+ * left out of the ratios against the baseline (they are listed apart) and another round is run.
+ *
  * A run during which something else used noticeable CPU is thrown away and run again; when the
- * per-round ratios still spread more than SPREAD_LIMIT, two more rounds are added. The median run
- * (by req/s) of each scenario is reported with the min–max.
+ * per-round ratios still spread more than SPREAD_LIMIT, two more rounds are added, and never more
+ * than MAX_EXTRA_ROUNDS in all. The median run (by req/s) of each scenario is reported with the
+ * min–max.
  */
 import type { RunOutcome } from "./ingest.ts";
 
@@ -16,6 +24,10 @@ import type { RunOutcome } from "./ingest.ts";
 export const FOREIGN_LIMIT = 0.25;
 /** (max − min) / median of req/s above this triggers extra runs. */
 export const SPREAD_LIMIT = 0.15;
+/** The reference's opening and closing runs of a round differing by more than this (of their mean) leaves the round out. */
+export const DRIFT_LIMIT = 0.1;
+/** Rounds added to the wanted ones, for spread or drift, at most (the whole set must stay under 15 minutes). */
+export const MAX_EXTRA_ROUNDS = 2;
 
 export interface Budget {
   /** performance.now() past which no further optional runs are started. */
@@ -30,14 +42,30 @@ export interface Series {
   median: RunOutcome | null;
   rpsMin: number;
   rpsMax: number;
+  /** The bracket's reference only: its closing run of each round (null: failed or none). */
+  closing?: Array<RunOutcome | null>;
+  /** The bracket's reference only: per round, whether its opening and closing runs drifted apart. */
+  drifted?: boolean[];
   /** Disturbed runs that were thrown away. */
   discarded: number;
   failed: string | null;
   notes: string[];
 }
 
-function summarize(conns: number, runs: RunOutcome[], rounds: Array<RunOutcome | null>, discarded: number, failed: string | null, notes: string[]): Series {
-  if (runs.length === 0) return { conns, runs, rounds, median: null, rpsMin: 0, rpsMax: 0, discarded, failed: failed ?? "no run completed", notes };
+interface SeriesState {
+  runs: RunOutcome[];
+  rounds: Array<RunOutcome | null>;
+  closing?: Array<RunOutcome | null>;
+  drifted?: boolean[];
+  discarded: number;
+  failed: string | null;
+  notes: string[];
+}
+
+function summarize(conns: number, st: SeriesState): Series {
+  const { runs, rounds, closing, drifted, discarded, failed, notes } = st;
+  const bracket = closing ? { closing, drifted } : {};
+  if (runs.length === 0) return { conns, runs, rounds, ...bracket, median: null, rpsMin: 0, rpsMax: 0, discarded, failed: failed ?? "no run completed", notes };
   const sorted = [...runs].sort((a, b) => a.rps - b.rps);
   if (runs.some((r) => r.disturbed)) notes.push("some kept runs were disturbed by other load");
   if (failed) notes.push(`a run failed: ${failed}`);
@@ -45,6 +73,7 @@ function summarize(conns: number, runs: RunOutcome[], rounds: Array<RunOutcome |
     conns,
     runs,
     rounds,
+    ...bracket,
     median: sorted[Math.floor((sorted.length - 1) / 2)]!,
     rpsMin: sorted[0]!.rps,
     rpsMax: sorted[sorted.length - 1]!.rps,
@@ -65,27 +94,87 @@ export interface RatioPair {
   ref: string;
 }
 
-/** The median of x/y over the rounds where both ran; null when no round has both. */
-export function pairedRatio(a: Series | undefined, b: Series | undefined): { median: number; perRound: number[] } | null {
+/**
+ * The median of x/y over the rounds where both ran; null when no round has both. When `b` brackets
+ * the rounds, y is the geometric mean of its opening and closing runs, and rounds in which those
+ * drifted apart are left out of the median (returned in `leftOut`), unless every round did.
+ */
+export function pairedRatio(a: Series | undefined, b: Series | undefined): { median: number; perRound: number[]; leftOut: number[]; driftedOnly: boolean } | null {
   if (!a || !b) return null;
   const perRound: number[] = [];
+  const leftOut: number[] = [];
   for (let i = 0; i < Math.min(a.rounds.length, b.rounds.length); i++) {
     const x = a.rounds[i];
     const y = b.rounds[i];
-    if (x && y && y.rps > 0) perRound.push(x.rps / y.rps);
+    if (!x || !y || y.rps <= 0) continue;
+    const z = b.closing?.[i];
+    const ratio = x.rps / (z && z.rps > 0 ? Math.sqrt(y.rps * z.rps) : y.rps);
+    (b.drifted?.[i] ? leftOut : perRound).push(ratio);
   }
-  if (perRound.length === 0) return null;
-  const sorted = [...perRound].sort((p, q) => p - q);
-  return { median: sorted[Math.floor((sorted.length - 1) / 2)]!, perRound };
+  // Every round drifted: better their median, flagged, than no figure at all.
+  const driftedOnly = perRound.length === 0 && leftOut.length > 0;
+  const used = driftedOnly ? leftOut : perRound;
+  if (used.length === 0) return null;
+  const sorted = [...used].sort((p, q) => p - q);
+  return { median: sorted[Math.floor((sorted.length - 1) / 2)]!, perRound: used, leftOut: driftedOnly ? [] : leftOut, driftedOnly };
+}
+
+/** The reference `ref` runs again right after scenario `after`, closing each round's bracket. */
+export interface Bracket {
+  ref: string;
+  after: string;
 }
 
 /**
- * Runs every scenario once per round, `wanted` rounds (two more when a ratio of `pairs` spreads
- * more than SPREAD_LIMIT over them), and returns each scenario's series.
+ * Runs every scenario once per round, `wanted` rounds (more when a ratio of `pairs` spreads more
+ * than SPREAD_LIMIT over them, or the bracket's reference drifted within a round), and returns
+ * each scenario's series.
  */
-export async function runRounds(conns: number, scenarios: RoundScenario[], wanted: number, pairs: RatioPair[], budget: Budget, log: (s: string) => void): Promise<Map<string, Series>> {
-  const state = new Map(scenarios.map((s) => [s.id, { runs: [] as RunOutcome[], rounds: [] as Array<RunOutcome | null>, discarded: 0, failed: null as string | null, notes: [] as string[] }]));
+export async function runRounds(
+  conns: number,
+  scenarios: RoundScenario[],
+  wanted: number,
+  pairs: RatioPair[],
+  budget: Budget,
+  log: (s: string) => void,
+  bracket?: Bracket,
+): Promise<Map<string, Series>> {
+  const state = new Map<string, SeriesState>(scenarios.map((s) => [s.id, { runs: [], rounds: [], discarded: 0, failed: null, notes: [] }]));
+  const reference = bracket && state.has(bracket.ref) && state.has(bracket.after) ? state.get(bracket.ref)! : null;
+  if (reference) {
+    reference.closing = [];
+    reference.drifted = [];
+    reference.notes.push("each round runs it twice, first and again right after the scenarios the bars divide by it; the ratios use both");
+  }
+  const series = (id: string) => (state.has(id) ? summarize(conns, state.get(id)!) : undefined);
+
+  /** One kept run of `s` (one repeat when disturbed, never past the deadline); null when it failed. */
+  const runKept = async (s: RoundScenario, st: SeriesState): Promise<RunOutcome | null> => {
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      let r: RunOutcome;
+      try {
+        r = await s.once();
+      } catch (e) {
+        st.failed = (e as Error).message.split("\n")[0]!.slice(0, 300);
+        log(`    ${s.id}: failed: ${st.failed}`);
+        return null;
+      }
+      log(`    ${s.id}: ${Math.round(r.rps)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerReq.toFixed(1)} µs CPU/req, others ${r.foreignCores.toFixed(2)} cores${r.notes.length ? ` (${r.notes.join("; ")})` : ""}`);
+      if (r.foreignCores > FOREIGN_LIMIT && attempt === 1 && performance.now() < budget.deadline) {
+        st.discarded++;
+        log(`    disturbed (${r.foreignCores.toFixed(2)} cores used by others): repeating`);
+        continue;
+      }
+      if (r.foreignCores > FOREIGN_LIMIT) r.disturbed = true;
+      st.runs.push(r);
+      return r;
+    }
+    return null;
+  };
+
   let target = wanted;
+  let spreadExtra = 0;
+  let driftedRounds = 0;
   for (let round = 0; round < target; round++) {
     if (round >= wanted && performance.now() > budget.deadline) {
       for (const st of state.values()) st.notes.push("time budget reached: extra rounds skipped");
@@ -94,42 +183,36 @@ export async function runRounds(conns: number, scenarios: RoundScenario[], wante
     log(`  round ${round + 1} of ${target} at ${conns} connections`);
     for (const s of scenarios) {
       const st = state.get(s.id)!;
-      let kept: RunOutcome | null = null;
-      // One repeat of a disturbed run, never past the budget's deadline.
-      for (let attempt = 1; attempt <= 2 && kept === null; attempt++) {
-        let r: RunOutcome;
-        try {
-          r = await s.once();
-        } catch (e) {
-          st.failed = (e as Error).message.split("\n")[0]!.slice(0, 300);
-          log(`    ${s.id}: failed: ${st.failed}`);
-          break;
+      st.rounds.push(await runKept(s, st));
+      if (reference && s.id === bracket!.after) {
+        log(`    ${bracket!.ref} again, closing the round's bracket:`);
+        const closing = await runKept(scenarios.find((x) => x.id === bracket!.ref)!, reference);
+        reference.closing!.push(closing);
+        const opening = reference.rounds[round];
+        const drift = opening && closing ? Math.abs(opening.rps - closing.rps) / ((opening.rps + closing.rps) / 2) : 0;
+        reference.drifted!.push(drift > DRIFT_LIMIT);
+        if (drift > DRIFT_LIMIT) {
+          driftedRounds++;
+          const note = `round ${round + 1}: ${bracket!.ref} ran at ${Math.round(opening!.rps)} then ${Math.round(closing!.rps)} req/s (${(drift * 100).toFixed(0)} % apart), so its ratios to ${bracket!.ref} are left out`;
+          log(`    drifted: ${note}`);
+          reference.notes.push(note);
         }
-        log(`    ${s.id}: ${Math.round(r.rps)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerReq.toFixed(1)} µs CPU/req, others ${r.foreignCores.toFixed(2)} cores${r.notes.length ? ` (${r.notes.join("; ")})` : ""}`);
-        if (r.foreignCores > FOREIGN_LIMIT && attempt === 1 && performance.now() < budget.deadline) {
-          st.discarded++;
-          log(`    disturbed (${r.foreignCores.toFixed(2)} cores used by others): repeating`);
-          continue;
-        }
-        if (r.foreignCores > FOREIGN_LIMIT) r.disturbed = true;
-        kept = r;
       }
-      if (kept) st.runs.push(kept);
-      st.rounds.push(kept);
     }
     if (round + 1 === wanted && wanted >= 3) {
-      const series = (id: string) => state.has(id) ? summarize(conns, state.get(id)!.runs, state.get(id)!.rounds, 0, null, []) : undefined;
       const wide = pairs
         .map((p) => ({ p, r: pairedRatio(series(p.id), series(p.ref)) }))
         .filter(({ r }) => r !== null && r.perRound.length >= 2 && (Math.max(...r.perRound) - Math.min(...r.perRound)) / r.median > SPREAD_LIMIT);
-      if (wide.length > 0 && performance.now() < budget.deadline) {
-        target = wanted + 2;
+      if (wide.length > 0) {
+        spreadExtra = 2;
         const names = wide.map(({ p }) => `${p.id}/${p.ref}`).join(", ");
         for (const st of state.values()) st.notes.push(`ratios spread over 15 % in ${wanted} rounds (${names}): 2 more rounds`);
       }
     }
+    // Drifted rounds are replaced; both kinds of extra rounds together stay within MAX_EXTRA_ROUNDS.
+    target = wanted + Math.min(MAX_EXTRA_ROUNDS, Math.max(spreadExtra, driftedRounds));
   }
   const out = new Map<string, Series>();
-  for (const [id, st] of state) out.set(id, summarize(conns, st.runs, st.rounds, st.discarded, st.failed, st.notes));
+  for (const [id, st] of state) out.set(id, summarize(conns, st));
   return out;
 }
