@@ -33,7 +33,7 @@ const elapsed = () => (performance.now() - started) / 1000;
 const log = (s: string) => process.stderr.write(`[${elapsed().toFixed(0).padStart(4)} s] ${s}\n`);
 
 const PLAN = quick
-  ? { durations: { warmSeconds: 1, measureSeconds: 3, runs: 1 }, softLimitS: 150, hardLimitS: 170, fwdEvents: 4000, fwdMaxS: 15, startups: 5, memoryRuns: 1, gzipVariants: 8192,
+  ? { durations: { warmSeconds: 1, measureSeconds: 3, runs: 1 }, softLimitS: 60, hardLimitS: 170, fwdEvents: 4000, fwdMaxS: 15, startups: 5, memoryRuns: 1, gzipVariants: 8192,
       pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 2, windowSeconds: 5 }, idleRequests: 30 }
   : { durations: { warmSeconds: 2, measureSeconds: 6, runs: 3 }, softLimitS: 480, hardLimitS: 800, fwdEvents: 12000, fwdMaxS: 40, startups: 10, memoryRuns: 3, gzipVariants: 8192,
       pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 4, windowSeconds: 12 }, idleRequests: 100 };
