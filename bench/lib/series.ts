@@ -63,7 +63,9 @@ interface SeriesState {
 }
 
 function summarize(conns: number, st: SeriesState): Series {
-  const { runs, rounds, closing, drifted, discarded, failed, notes } = st;
+  const { runs, rounds, closing, drifted, discarded, failed } = st;
+  // A copy: the rounds summarize mid-way too (the spread check), and must not add these twice.
+  const notes = [...st.notes];
   const bracket = closing ? { closing, drifted } : {};
   if (runs.length === 0) return { conns, runs, rounds, ...bracket, median: null, rpsMin: 0, rpsMax: 0, discarded, failed: failed ?? "no run completed", notes };
   const sorted = [...runs].sort((a, b) => a.rps - b.rps);
@@ -115,8 +117,14 @@ export function pairedRatio(a: Series | undefined, b: Series | undefined): { med
   const driftedOnly = perRound.length === 0 && leftOut.length > 0;
   const used = driftedOnly ? leftOut : perRound;
   if (used.length === 0) return null;
-  const sorted = [...used].sort((p, q) => p - q);
-  return { median: sorted[Math.floor((sorted.length - 1) / 2)]!, perRound: used, leftOut: driftedOnly ? [] : leftOut, driftedOnly };
+  return { median: median(used), perRound: used, leftOut: driftedOnly ? [] : leftOut, driftedOnly };
+}
+
+/** The middle value; with an even count, the mean of the two middle ones. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((p, q) => p - q);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** The reference `ref` runs again right after scenario `after`, closing each round's bracket. */

@@ -41,6 +41,10 @@ describe("pairedRatio", () => {
     expect(r.median).toBe(0.9);
   });
 
+  test("an even number of rounds gives the mean of the middle two", () => {
+    expect(pairedRatio(series([70, 90]), series([100, 100]))!.median).toBeCloseTo(0.8, 10);
+  });
+
   test("divides by the geometric mean of the bracketing runs", () => {
     const r = pairedRatio(series([90]), series([100], [81], [false]))!;
     expect(r.perRound[0]).toBeCloseTo(1, 10); // sqrt(100 * 81) = 90
@@ -86,4 +90,20 @@ describe("runRounds with a bracket", () => {
     await runRounds(16, scenarios, 1, [{ id: "ingest", ref: "baseline" }], farFuture, quiet, { ref: "baseline", after: "ingest" });
     expect(calls.filter((c) => c === "ingest").length).toBe(3);
   });
+});
+
+test("a failed run is noted once, however often the rounds summarize", async () => {
+  let n = 0;
+  const scenarios = [
+    { id: "baseline", once: async () => run(100) },
+    {
+      id: "ingest",
+      once: async () => {
+        if (n++ === 0) throw new Error("server died");
+        return run(90);
+      },
+    },
+  ];
+  const out = await runRounds(16, scenarios, 3, [{ id: "ingest", ref: "baseline" }], farFuture, quiet);
+  expect(out.get("ingest")!.notes.filter((x) => x.includes("server died")).length).toBe(1);
 });
