@@ -1,15 +1,14 @@
 /**
- * The Hono application: the operator-facing routes (/healthcheck, /count, /metrics) and, for
- * completeness, the ingest routes through the same pipeline. The listener serves the ingest routes
- * through Bun.serve's own router first, because Hono's routing and context cost about a third of
- * the hot path's budget (docs/BENCHMARKS.md); both call the same handlers.
+ * The Hono application: the operator-facing routes (/healthcheck, /count, /metrics) and the 404
+ * for everything unknown. The ingest routes never reach it: the listener recognizes them first
+ * (routes.ts, gateway.ts), because Hono's routing and context cost about a third of the hot
+ * path's budget (docs/BENCHMARKS.md).
  */
 import { Hono } from "hono";
 import { countDocument, NO_LATENCY } from "../stats/report.ts";
 import type { Deps } from "./deps.ts";
-import type { IngestPipeline } from "./ingest.ts";
 import { jsonError } from "./responses.ts";
-import { HEALTHCHECK_PATHS, INGEST_ROUTES } from "./routes.ts";
+import { HEALTHCHECK_PATHS } from "./routes.ts";
 
 export function healthProblems(deps: Deps): string[] {
   const problems: string[] = [];
@@ -23,15 +22,7 @@ export function healthProblems(deps: Deps): string[] {
   return problems;
 }
 
-/** `peer` is asked only without proxy headers: it costs a getpeername system call (~4 µs). */
-export function clientIp(req: Request, peer: (req: Request) => string | null): string | null {
-  // Like the original (tornado xheaders=True), trust the proxy in front of us.
-  const xff = req.headers.get("x-forwarded-for");
-  if (xff) return xff.split(",")[0]!.trim() || peer(req);
-  return req.headers.get("x-real-ip") ?? peer(req);
-}
-
-export function createApp(deps: Deps, pipeline: IngestPipeline, peerIp: (req: Request) => string | null = () => null): Hono {
+export function createApp(deps: Deps): Hono {
   const app = new Hono();
 
   for (const path of HEALTHCHECK_PATHS) {
@@ -60,10 +51,6 @@ export function createApp(deps: Deps, pipeline: IngestPipeline, peerIp: (req: Re
     const doc = countDocument(deps.stats, deps.queue.approxItems, deps.latency?.() ?? NO_LATENCY, deps.keys);
     return c.json(doc);
   });
-
-  for (const r of INGEST_ROUTES) {
-    app.all(r.path, (c) => pipeline.handle(r.route, c.req.raw, r.hasProject ? c.req.param("projectId") ?? null : null, () => clientIp(c.req.raw, peerIp)));
-  }
 
   app.notFound(() => jsonError(404, "not found"));
   app.onError((err) => {

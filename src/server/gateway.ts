@@ -15,10 +15,10 @@ import { Metrics } from "../stats/metrics.ts";
 import { createQueue, oneStepFloodCut } from "../storage/index.ts";
 import { createCounterStore } from "../throttle/index.ts";
 import { VERSION } from "../version.ts";
-import { clientIp, createApp } from "./app.ts";
+import { createApp } from "./app.ts";
 import type { Deps } from "./deps.ts";
 import { IngestPipeline } from "./ingest.ts";
-import { INGEST_ROUTES } from "./routes.ts";
+import { clientIp, matchIngestUrl } from "./routes.ts";
 
 export interface Gateway {
   server: Server<undefined>;
@@ -84,17 +84,15 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const pipeline = new IngestPipeline(deps);
   let server!: Server<undefined>;
   const peer = (req: Request) => server.requestIP(req)?.address ?? null;
-  const app = createApp(deps, pipeline, peer);
-  const routes: Record<string, (req: Bun.BunRequest, srv: Server<undefined>) => Response | Promise<Response>> = {};
-  for (const r of INGEST_ROUTES) {
-    routes[r.path] = (req) =>
-      pipeline.handle(r.route, req, r.hasProject ? (req.params as Record<string, string>).projectId ?? null : null, () => clientIp(req, peer));
-  }
+  const app = createApp(deps);
   server = Bun.serve({
     port: config.PORT,
     hostname: config.BIND,
-    routes,
-    fetch: app.fetch,
+    // The ingest paths first, by string compares (routes.ts); the operator routes through Hono.
+    fetch(req, srv) {
+      const ingest = matchIngestUrl(req.url);
+      return ingest !== null ? pipeline.handle(ingest.route, req, ingest.projectParam, () => clientIp(req, peer)) : app.fetch(req, srv);
+    },
     maxRequestBodySize: Math.max(config.MAX_ENVELOPE_SIZE, config.MAX_EVENT_SIZE) + BODY_LIMIT_SLACK,
   });
   forwarder.start();

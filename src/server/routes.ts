@@ -1,6 +1,13 @@
 /**
  * Every ingest route in one table, as Relay keeps its router in one place. Trailing slashes are
  * optional (old SDKs differ); `/api/store/` is the legacy path whose project comes from the key.
+ *
+ * The listener recognizes these paths itself (`matchIngestUrl`, gateway.ts) before anything else:
+ * a few string compares on the URL, which the pipeline reads anyway. On a bare server doing the
+ * same body work they cost a median 1.1 µs less per request than Bun.serve's router with a path
+ * parameter (9 A/B rounds; on cyclops itself the difference is inside this VM's noise), and far
+ * less than Hono's routing. Everything else goes to the Hono app (app.ts). A test holds the
+ * matcher to this table.
  */
 import type { Route } from "./ingest.ts";
 
@@ -21,3 +28,40 @@ export const INGEST_ROUTES: readonly IngestRoute[] = [
 ];
 
 export const HEALTHCHECK_PATHS = ["/healthcheck", "/healthcheck/", "/healthcheck.html"] as const;
+
+export interface IngestMatch {
+  route: Route;
+  /** The `:projectId` segment as written (checked by the pipeline), null on the legacy path. */
+  projectParam: string | null;
+}
+
+const LEGACY_STORE: IngestMatch = { route: "store", projectParam: null };
+
+/**
+ * The ingest route an absolute request URL ("http://host:port/path?query", as Bun.serve gives it)
+ * names, or null. A `:projectId` segment is any non-empty text without a slash, as a router's
+ * parameter is; the pipeline answers 400 when it is not a number.
+ */
+export function matchIngestUrl(url: string): IngestMatch | null {
+  const scheme = url.indexOf("://");
+  const pathStart = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
+  if (pathStart < 0 || !url.startsWith("/api/", pathStart)) return null;
+  let end = url.indexOf("?", pathStart);
+  if (end < 0) end = url.length;
+  if (url.charCodeAt(end - 1) === 0x2f /* / */) end--;
+  const rest = url.slice(pathStart + 5, end);
+  if (rest === "store") return LEGACY_STORE;
+  const slash = rest.indexOf("/");
+  if (slash <= 0) return null;
+  const name = rest.slice(slash + 1);
+  const route: Route | null = name === "store" ? "store" : name === "envelope" ? "envelope" : null;
+  return route === null ? null : { route, projectParam: rest.slice(0, slash) };
+}
+
+/** `peer` is asked only without proxy headers: it costs a getpeername system call (~4 µs). */
+export function clientIp(req: Request, peer: (req: Request) => string | null): string | null {
+  // Like the original (tornado xheaders=True), trust the proxy in front of us.
+  const xff = req.headers.get("x-forwarded-for");
+  if (xff) return xff.split(",")[0]!.trim() || peer(req);
+  return req.headers.get("x-real-ip") ?? peer(req);
+}

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { clientIp } from "../../src/server/app.ts";
+import { clientIp } from "../../src/server/routes.ts";
 
 describe("clientIp: proxy headers first, the socket's peer only without them", () => {
   const asked: Request[] = [];
