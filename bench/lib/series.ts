@@ -11,12 +11,12 @@
  * the geometric mean of the two runs. The VM's slow phases begin and end without warning and
  * /proc/stat shows no steal time, so the only sign of one is the same program measuring
  * differently a minute apart: a round whose two baseline runs differ by more than DRIFT_LIMIT is
- * left out of the ratios against the baseline (they are listed apart) and another round is run.
+ * left out of the ratios against the baseline (they are listed apart), and made up by a round of
+ * the bracket alone (baseline, the bracketed scenarios, baseline), up to MAX_BRACKET_BLOCKS.
  *
  * A run during which something else used noticeable CPU is thrown away and run again; when the
- * per-round ratios still spread more than SPREAD_LIMIT, two more rounds are added, and never more
- * than MAX_EXTRA_ROUNDS in all. The median run (by req/s) of each scenario is reported with the
- * min–max.
+ * per-round ratios still spread more than SPREAD_LIMIT, MAX_EXTRA_ROUNDS more rounds are added.
+ * The median run (by req/s) of each scenario is reported with the min–max.
  */
 import type { RunOutcome } from "./ingest.ts";
 
@@ -26,8 +26,10 @@ export const FOREIGN_LIMIT = 0.25;
 export const SPREAD_LIMIT = 0.15;
 /** The reference's opening and closing runs of a round differing by more than this (of their mean) leaves the round out. */
 export const DRIFT_LIMIT = 0.1;
-/** Rounds added to the wanted ones, for spread or drift, at most (the whole set must stay under 15 minutes). */
+/** Full rounds added to the wanted ones when ratios spread. */
 export const MAX_EXTRA_ROUNDS = 2;
+/** Bracket-only rounds that make up for drifted ones, at most (the whole set must stay under 15 minutes). */
+export const MAX_BRACKET_BLOCKS = 4;
 
 export interface Budget {
   /** performance.now() past which no further optional runs are started. */
@@ -180,18 +182,14 @@ export async function runRounds(
     return null;
   };
 
-  let target = wanted;
-  let spreadExtra = 0;
-  let driftedRounds = 0;
-  for (let round = 0; round < target; round++) {
-    if (round >= wanted && performance.now() > budget.deadline) {
-      for (const st of state.values()) st.notes.push("time budget reached: extra rounds skipped");
-      break;
-    }
-    log(`  round ${round + 1} of ${target} at ${conns} connections`);
+  /**
+   * Runs `list` once as round number `round` (0-based): every scenario of `scenarios` gets an entry,
+   * null for those not in `list`, and the bracket closes after its `after` scenario.
+   */
+  const runRound = async (round: number, list: RoundScenario[]): Promise<void> => {
     for (const s of scenarios) {
       const st = state.get(s.id)!;
-      st.rounds.push(await runKept(s, st));
+      st.rounds.push(list.includes(s) ? await runKept(s, st) : null);
       if (reference && s.id === bracket!.after) {
         log(`    ${bracket!.ref} again, closing the round's bracket:`);
         const closing = await runKept(scenarios.find((x) => x.id === bracket!.ref)!, reference);
@@ -200,25 +198,50 @@ export async function runRounds(
         const drift = opening && closing ? Math.abs(opening.rps - closing.rps) / ((opening.rps + closing.rps) / 2) : 0;
         reference.drifted!.push(drift > DRIFT_LIMIT);
         if (drift > DRIFT_LIMIT) {
-          driftedRounds++;
           const note = `round ${round + 1}: ${bracket!.ref} ran at ${Math.round(opening!.rps)} then ${Math.round(closing!.rps)} req/s (${(drift * 100).toFixed(0)} % apart), so its ratios to ${bracket!.ref} are left out`;
           log(`    drifted: ${note}`);
           reference.notes.push(note);
         }
       }
     }
+  };
+
+  let target = wanted;
+  let round = 0;
+  for (; round < target; round++) {
+    if (round >= wanted && performance.now() > budget.deadline) {
+      for (const st of state.values()) st.notes.push("time budget reached: extra rounds skipped");
+      break;
+    }
+    log(`  round ${round + 1} of ${target} at ${conns} connections`);
+    await runRound(round, scenarios);
     if (round + 1 === wanted && wanted >= 3) {
       const wide = pairs
         .map((p) => ({ p, r: pairedRatio(series(p.id), series(p.ref)) }))
         .filter(({ r }) => r !== null && r.perRound.length >= 2 && (Math.max(...r.perRound) - Math.min(...r.perRound)) / r.median > SPREAD_LIMIT);
       if (wide.length > 0) {
-        spreadExtra = 2;
+        target = wanted + MAX_EXTRA_ROUNDS;
         const names = wide.map(({ p }) => `${p.id}/${p.ref}`).join(", ");
-        for (const st of state.values()) st.notes.push(`ratios spread over 15 % in ${wanted} rounds (${names}): 2 more rounds`);
+        for (const st of state.values()) st.notes.push(`ratios spread over 15 % in ${wanted} rounds (${names}): ${MAX_EXTRA_ROUNDS} more rounds`);
       }
     }
-    // Drifted rounds are replaced; both kinds of extra rounds together stay within MAX_EXTRA_ROUNDS.
-    target = wanted + Math.min(MAX_EXTRA_ROUNDS, Math.max(spreadExtra, driftedRounds));
+  }
+
+  // A drifted round is made up by its bracket alone (the reference, the scenarios it brackets, the
+  // reference again): a third of a round, so more of them fit the time budget.
+  if (reference) {
+    const block = scenarios.slice(0, scenarios.findIndex((s) => s.id === bracket!.after) + 1);
+    const fullRounds = round;
+    for (let extra = 0; extra < MAX_BRACKET_BLOCKS; extra++) {
+      const steady = reference.drifted!.filter((d, i) => !d && reference.rounds[i] && reference.closing![i]).length;
+      if (steady >= fullRounds) break;
+      if (performance.now() > budget.deadline) {
+        reference.notes.push("time budget reached: drifted rounds not made up");
+        break;
+      }
+      log(`  round ${round + 1} at ${conns} connections: the bracket only (${block.map((s) => s.id).join(", ")}, ${bracket!.ref}), for a drifted round`);
+      await runRound(round++, block);
+    }
   }
   const out = new Map<string, Series>();
   for (const [id, st] of state) out.set(id, summarize(conns, st));

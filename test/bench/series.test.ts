@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import type { RunOutcome } from "../../bench/lib/ingest.ts";
-import { pairedRatio, runRounds, type Series } from "../../bench/lib/series.ts";
+import { MAX_BRACKET_BLOCKS, pairedRatio, runRounds, type Series } from "../../bench/lib/series.ts";
 
 function run(rps: number): RunOutcome {
   return { requests: rps, seconds: 1, rps, p50Ms: 1, p99Ms: 2, cpuUsPerReq: 1, faultsPerReq: 0, serverCores: 1, non2xx: 0, socketErrors: 0, foreignCores: 0, processed: null, ignored: null, disturbed: false, notes: [] };
@@ -85,10 +85,18 @@ describe("runRounds with a bracket", () => {
     expect(r.leftOut.length).toBe(1);
   });
 
-  test("extra rounds stop at MAX_EXTRA_ROUNDS even when every round drifts", async () => {
-    const { scenarios, calls } = scripted({ baseline: [100, 50, 100, 50, 100, 50, 100, 50], ingest: [1, 1, 1, 1] });
+  test("a drifted round is made up by the bracket alone", async () => {
+    const { scenarios, calls } = scripted({ baseline: [100, 60, 100, 100], ingest: [90, 91], flood: [120, 121], other: [50] });
+    const out = await runRounds(16, scenarios, 1, [{ id: "ingest", ref: "baseline" }], farFuture, quiet, { ref: "baseline", after: "flood" });
+    expect(calls).toEqual(["baseline", "ingest", "flood", "baseline", "other", "baseline", "ingest", "flood", "baseline"]);
+    expect(out.get("other")!.rounds.map((r) => r?.rps ?? null)).toEqual([50, null]);
+    expect(pairedRatio(out.get("ingest"), out.get("baseline"))!.perRound).toEqual([0.91]);
+  });
+
+  test("bracket-only rounds stop at MAX_BRACKET_BLOCKS even when every round drifts", async () => {
+    const { scenarios, calls } = scripted({ baseline: Array.from({ length: 20 }, (_, i) => (i % 2 ? 50 : 100)), ingest: Array(10).fill(1) });
     await runRounds(16, scenarios, 1, [{ id: "ingest", ref: "baseline" }], farFuture, quiet, { ref: "baseline", after: "ingest" });
-    expect(calls.filter((c) => c === "ingest").length).toBe(3);
+    expect(calls.filter((c) => c === "ingest").length).toBe(1 + MAX_BRACKET_BLOCKS);
   });
 });
 
