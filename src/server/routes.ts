@@ -6,8 +6,8 @@
  * a few string compares on the URL, which the pipeline reads anyway. On a bare server doing the
  * same body work they cost a median 1.1 µs less per request than Bun.serve's router with a path
  * parameter (9 A/B rounds; on cyclops itself the difference is inside this VM's noise), and far
- * less than Hono's routing. Everything else goes to the Hono app (app.ts). A test holds the
- * matcher to this table.
+ * less than Hono's routing. Everything else goes to the Hono app (app.ts). The matcher reads this
+ * table, so a route added here is served.
  */
 import type { Route } from "./ingest.ts";
 
@@ -35,7 +35,8 @@ export interface IngestMatch {
   projectParam: string | null;
 }
 
-const LEGACY_STORE: IngestMatch = { route: "store", projectParam: null };
+/** The table by path shape: the path after "/api/" without its trailing slash ("store", ":projectId/envelope"). */
+const ROUTE_BY_SHAPE = new Map(INGEST_ROUTES.map((r) => [r.path.slice("/api/".length).replace(/\/$/, ""), r]));
 
 /**
  * The ingest route an absolute request URL ("http://host:port/path?query", as Bun.serve gives it)
@@ -49,13 +50,12 @@ export function matchIngestUrl(url: string): IngestMatch | null {
   let end = url.indexOf("?", pathStart);
   if (end < 0) end = url.length;
   if (url.charCodeAt(end - 1) === 0x2f /* / */) end--;
-  const rest = url.slice(pathStart + 5, end);
-  if (rest === "store") return LEGACY_STORE;
+  const rest = url.slice(pathStart + "/api/".length, end);
   const slash = rest.indexOf("/");
-  if (slash <= 0) return null;
-  const name = rest.slice(slash + 1);
-  const route: Route | null = name === "store" ? "store" : name === "envelope" ? "envelope" : null;
-  return route === null ? null : { route, projectParam: rest.slice(0, slash) };
+  if (slash === 0) return null;
+  const r = ROUTE_BY_SHAPE.get(slash < 0 ? rest : `:projectId${rest.slice(slash)}`);
+  if (r === undefined) return null;
+  return { route: r.route, projectParam: r.hasProject ? rest.slice(0, slash) : null };
 }
 
 /** `peer` is asked only without proxy headers: it costs a getpeername system call (~4 µs). */
