@@ -39,3 +39,22 @@ export async function countRedisKeys(prefix: string): Promise<number> {
     client.disconnect();
   }
 }
+
+/**
+ * A Redis-backed store on a fresh test prefix, connected, with the cleanup that closes it and
+ * deletes everything under the prefix: the setup every Redis contract run shares.
+ */
+export async function onFreshPrefix<T extends { waitReady(timeoutMs?: number): Promise<void>; close(): Promise<void> }>(
+  make: (settings: RedisSettings) => T,
+): Promise<{ made: T; cleanup: () => Promise<void> }> {
+  const settings = testRedisSettings();
+  const made = make(settings);
+  await made.waitReady();
+  return {
+    made,
+    cleanup: async () => {
+      await made.close();
+      await deleteRedisPrefix(settings.prefix);
+    },
+  };
+}

@@ -6,7 +6,7 @@ import { counterKey, queueKeys } from "../../src/storage/redis/keys.ts";
 import { RedisCounterStore } from "../../src/throttle/redis.ts";
 import { describeWith, SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.ts";
 import { newItem, runQueueContract } from "../contracts/queue.contract.ts";
-import { countRedisKeys, deleteRedisPrefix, testRedisSettings } from "./redis-cleanup.ts";
+import { countRedisKeys, deleteRedisPrefix, onFreshPrefix, testRedisSettings } from "./redis-cleanup.ts";
 
 const limits: QueueLimits = { maxItems: 10_000, maxBytes: 10_000_000, newestFirst: true };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -15,16 +15,8 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b);
 await describeWith("redis", "RedisQueue", () => {
   for (const [name, options] of [["redis", {}], ["redis, zstd bodies", { compress: true }]] as const) {
     runQueueContract(name, async (l) => {
-      const settings = testRedisSettings();
-      const queue = new RedisQueue(settings, l, options);
-      await queue.waitReady();
-      return {
-        queue,
-        cleanup: async () => {
-          await queue.close();
-          await deleteRedisPrefix(settings.prefix);
-        },
-      };
+      const { made: queue, cleanup } = await onFreshPrefix((settings) => new RedisQueue(settings, l, options));
+      return { queue, cleanup };
     });
   }
 

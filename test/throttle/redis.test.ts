@@ -5,23 +5,15 @@ import { CounterUnavailableError } from "../../src/throttle/counter-store.ts";
 import { RedisCounterStore } from "../../src/throttle/redis.ts";
 import { describeWith, SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.ts";
 import { runCounterStoreContract } from "../contracts/counter-store.contract.ts";
-import { countRedisKeys, deleteRedisPrefix, testRedisSettings } from "../storage/redis-cleanup.ts";
+import { countRedisKeys, deleteRedisPrefix, onFreshPrefix, testRedisSettings } from "../storage/redis-cleanup.ts";
 
 const down = { host: "127.0.0.1", port: 1, db: 0, password: null, prefix: "unused" };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 await describeWith("redis", "RedisCounterStore", () => {
   runCounterStoreContract("redis", async () => {
-    const settings = testRedisSettings();
-    const store = new RedisCounterStore(settings);
-    await store.waitReady();
-    return {
-      store,
-      cleanup: async () => {
-        await store.close();
-        await deleteRedisPrefix(settings.prefix);
-      },
-    };
+    const { made: store, cleanup } = await onFreshPrefix((settings) => new RedisCounterStore(settings));
+    return { store, cleanup };
   });
 
   test("three instances sharing a prefix count together exactly", async () => {
