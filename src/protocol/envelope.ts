@@ -15,9 +15,15 @@
  * Headers spread over several lines (valid JSON, accepted by serde) are refused here: the spec
  * says one line and no SDK writes them.
  * Payloads are `subarray` views: no copies.
+ *
+ * Bounds (ours; Relay has only the envelope's size): at most MAX_ENVELOPE_ITEMS items and header
+ * lines of at most MAX_HEADER_BYTES, so one 20 MiB envelope of a million empty items or one huge
+ * header line cannot hold the event loop (each is a JSON.parse). SDKs send a handful of items
+ * with headers of a few hundred bytes.
  */
 import { parseDsn } from "./dsn.ts";
 import { Detail, ProtocolError } from "./errors.ts";
+import { normalizeEventId } from "./event-id.ts";
 
 export interface EnvelopeItem {
   headers: Record<string, unknown>;
@@ -31,6 +37,8 @@ export interface Envelope {
 }
 
 const NL = 0x0a;
+export const MAX_ENVELOPE_ITEMS = 10_000;
+export const MAX_HEADER_BYTES = 64 * 1024;
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 function invalid(cause: string): ProtocolError {
@@ -49,6 +57,7 @@ interface HeaderLine {
 /** Parses the JSON object line [start, end) whose last byte must be "}"; null when it is not one. */
 function jsonObjectLine(bytes: Uint8Array, start: number, end: number): HeaderLine | null {
   if (end <= start || bytes[end - 1] !== 0x7d /* } */) return null;
+  if (end - start > MAX_HEADER_BYTES) throw invalid(`header line over ${MAX_HEADER_BYTES} bytes`);
   let text: string;
   let value: unknown;
   try {
@@ -84,19 +93,8 @@ function hasDuplicateKey(text: string, key: "type" | "length" | "sent_at"): bool
   return false;
 }
 
-const UUID = /^(?:urn:uuid:)?\{?([0-9a-fA-F]{8})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{12})\}?$/;
-
-/** uuid crate forms (simple, hyphenated, braced, urn) → 32 lowercase hex; null if not a UUID. */
-export function normalizeEventId(value: unknown): string | null {
-  if (typeof value !== "string") return null;
-  if (value.length === 32 && /^[0-9a-f]{32}$/.test(value)) return value;
-  const m = UUID.exec(value);
-  if (m === null) return null;
-  // Hyphens must be all present or all absent, as the uuid crate demands.
-  const hyphens = value.split("-").length - 1;
-  if (hyphens !== 0 && hyphens !== 4) return null;
-  return (m[1]! + m[2]! + m[3]! + m[4]! + m[5]!).toLowerCase();
-}
+// The event id's grammar is event-id.ts; re-exported for the callers that read envelopes.
+export { normalizeEventId } from "./event-id.ts";
 
 function checkEnvelopeHeaders(line: HeaderLine): void {
   const id = line.value.event_id;
@@ -146,6 +144,7 @@ export function parseEnvelope(bytes: Uint8Array): Envelope {
   while (pos < len) {
     while (pos < len && isSpace(bytes[pos]!)) pos++;
     if (pos >= len) throw invalid("unexpected end of file");
+    if (items.length >= MAX_ENVELOPE_ITEMS) throw invalid(`more than ${MAX_ENVELOPE_ITEMS} items`);
     end = lineEnd(bytes, pos);
     const item = itemHeaders(bytes, pos, end);
     const payloadStart = Math.min(end + 1, len);

@@ -10,7 +10,7 @@
  * one place, `failure()`. What a request decodes to (a Report) is report.ts.
  */
 import { extractAuth, formDecode, type Auth } from "../protocol/auth.ts";
-import { checkContentEncoding, decodeContentEncoding, decodeSentryData } from "../protocol/body.ts";
+import { checkContentEncoding, decodeContentEncodingBounded, decodeSentryData } from "../protocol/body.ts";
 import { parseDsn } from "../protocol/dsn.ts";
 import { parseEnvelopeHeader } from "../protocol/envelope.ts";
 import { Detail, ProtocolError } from "../protocol/errors.ts";
@@ -120,10 +120,27 @@ export class IngestPipeline {
 
   /** A POST body has arrived: decode it and take the report in. */
   private received(request: Incoming, received: ArrayBuffer, clientIp: ClientIp): Answer {
-    let raw: Uint8Array | null = null;
+    let raw: Uint8Array | Promise<Uint8Array>;
     try {
       if (received.byteLength > request.limit) throw new ProtocolError(413, Detail.bodyTooLarge);
-      raw = decodeContentEncoding(new Uint8Array(received), request.contentEncoding, request.limit);
+      // Large compressed bodies inflate off the event loop (protocol/content-encoding.ts).
+      raw = decodeContentEncodingBounded(new Uint8Array(received), request.contentEncoding, request.limit);
+    } catch (e) {
+      releaseBuffers(received, null);
+      return this.failure(e);
+    }
+    if (!(raw instanceof Promise)) return this.inflated(request, received, raw, clientIp);
+    return raw.then(
+      (body) => this.inflated(request, received, body, clientIp),
+      (e: unknown) => {
+        releaseBuffers(received, null);
+        return this.failure(e);
+      },
+    );
+  }
+
+  private inflated(request: Incoming, received: ArrayBuffer, raw: Uint8Array, clientIp: ClientIp): Answer {
+    try {
       return this.settle(this.decoded(request, raw, clientIp), received, raw);
     } catch (e) {
       releaseBuffers(received, raw);
@@ -167,7 +184,7 @@ export class IngestPipeline {
     if (!auth) throw new ProtocolError(401, Detail.missingAuth);
 
     const projectId = this.authorize(auth, request.projectId);
-    const report = request.isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey) : decodeEvent(raw, auth.client, request.limit);
+    const report = request.isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey, this.deps.config.MAX_EVENT_SIZE) : decodeEvent(raw, auth.client, request.limit);
 
     const limited = this.deps.rateLimits?.(projectId, report.category);
     if (limited) {

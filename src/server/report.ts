@@ -10,11 +10,12 @@ import {
   envelopeEventItem,
   envelopeMainItem,
   itemCategory,
-  normalizeEventId,
   parseEnvelope,
   type Envelope,
 } from "../protocol/envelope.ts";
 import { Detail, ProtocolError } from "../protocol/errors.ts";
+import { newEventId, storeEventId, withEventId } from "../protocol/event-id.ts";
+import { checkJsonDepth } from "../protocol/json-depth.ts";
 import type { Endpoint } from "../storage/item.ts";
 
 export const ENVELOPE_CONTENT_TYPE = "application/x-sentry-envelope";
@@ -34,34 +35,37 @@ export interface Report {
   sampleable: boolean;
 }
 
-function randomEventId(): string {
-  return crypto.randomUUID().replace(/-/g, "");
-}
-
 export function decodeEvent(raw: Uint8Array, client: string | null, limit: number): Report {
-  const body = decodeStoreBody(raw, limit);
-  const event = parseEventJson(body, client);
+  const decoded = decodeStoreBody(raw, limit);
+  const event = parseEventJson(decoded, client);
   const isTransaction = event.type === "transaction";
+  // Relay answers the id it generates and stores it: without one in the body, Sentry would not.
+  const given = storeEventId(event);
+  const eventId = given ?? newEventId();
   return {
-    body,
+    body: given === null ? withEventId(decoded, event, eventId) : decoded,
     contentType: "application/json",
     endpoint: "store",
-    eventId: normalizeEventId(event.event_id) ?? randomEventId(),
+    eventId,
     errorEvent: isTransaction ? null : event,
     category: isTransaction ? "transaction" : "error",
     sampleable: true,
   };
 }
 
-export function decodeEnvelope(raw: Uint8Array, projectId: number, publicKey: string): Report {
+/** `maxEventBytes` (MAX_EVENT_SIZE) bounds the event item, as Relay's item size limits do. */
+export function decodeEnvelope(raw: Uint8Array, projectId: number, publicKey: string, maxEventBytes: number): Report {
   const env: Envelope = parseEnvelope(raw);
   checkEnvelopeDsn(env, projectId, publicKey);
   const eventItem = envelopeEventItem(env);
   const main = envelopeMainItem(env);
   let errorEvent: Record<string, unknown> | null = null;
   if (eventItem) {
+    if (eventItem.payload.length > maxEventBytes) throw new ProtocolError(413, Detail.envelopeTooLarge, ["event item too large"]);
+    const text = textDecoder.decode(eventItem.payload);
+    checkJsonDepth(text, Detail.invalidEnvelope);
     try {
-      errorEvent = JSON.parse(textDecoder.decode(eventItem.payload)) as Record<string, unknown>;
+      errorEvent = JSON.parse(text) as Record<string, unknown>;
     } catch {
       throw new ProtocolError(400, Detail.invalidEnvelope, ["invalid JSON in event item"]);
     }
