@@ -24,6 +24,7 @@
 import { parseDsn } from "./dsn.ts";
 import { Detail, ProtocolError } from "./errors.ts";
 import { normalizeEventId } from "./event-id.ts";
+import { checkJsonDepth } from "./json-depth.ts";
 
 export interface EnvelopeItem {
   headers: Record<string, unknown>;
@@ -199,6 +200,25 @@ export function envelopeEventId(env: Envelope): string | null {
 export function envelopeEventItem(env: Envelope): EnvelopeItem | null {
   for (const item of env.items) if (item.type === "event") return item;
   return null;
+}
+
+/**
+ * An event item's JSON object, bounded: over `maxEventBytes` (MAX_EVENT_SIZE, as Relay's item size
+ * limits) → 413; nested deeper than MAX_JSON_DEPTH, invalid or not an object → 400.
+ */
+export function parseEventItem(item: EnvelopeItem, maxEventBytes: number): Record<string, unknown> {
+  if (item.payload.length > maxEventBytes) throw new ProtocolError(413, Detail.envelopeTooLarge, ["event item too large"]);
+  let value: unknown;
+  try {
+    const text = strictUtf8.decode(item.payload);
+    checkJsonDepth(text, Detail.invalidEnvelope);
+    value = JSON.parse(text);
+  } catch (e) {
+    if (e instanceof ProtocolError) throw e;
+    throw invalid("invalid JSON in event item");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalid("event item is not an object");
+  return value as Record<string, unknown>;
 }
 
 /**

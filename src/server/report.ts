@@ -9,17 +9,15 @@ import {
   envelopeEventId,
   envelopeEventItem,
   envelopeMainItem,
+  parseEventItem,
   itemCategory,
   parseEnvelope,
   type Envelope,
 } from "../protocol/envelope.ts";
-import { Detail, ProtocolError } from "../protocol/errors.ts";
 import { newEventId, storeEventId, withEventId } from "../protocol/event-id.ts";
-import { checkJsonDepth } from "../protocol/json-depth.ts";
 import type { Endpoint } from "../storage/item.ts";
 
 export const ENVELOPE_CONTENT_TYPE = "application/x-sentry-envelope";
-const textDecoder = new TextDecoder();
 
 /** What decoding a request produced, before the flood cut. */
 export interface Report {
@@ -59,18 +57,7 @@ export function decodeEnvelope(raw: Uint8Array, projectId: number, publicKey: st
   checkEnvelopeDsn(env, projectId, publicKey);
   const eventItem = envelopeEventItem(env);
   const main = envelopeMainItem(env);
-  let errorEvent: Record<string, unknown> | null = null;
-  if (eventItem) {
-    if (eventItem.payload.length > maxEventBytes) throw new ProtocolError(413, Detail.envelopeTooLarge, ["event item too large"]);
-    const text = textDecoder.decode(eventItem.payload);
-    checkJsonDepth(text, Detail.invalidEnvelope);
-    try {
-      errorEvent = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      throw new ProtocolError(400, Detail.invalidEnvelope, ["invalid JSON in event item"]);
-    }
-    if (typeof errorEvent !== "object" || errorEvent === null) throw new ProtocolError(400, Detail.invalidEnvelope, ["event item is not an object"]);
-  }
+  const errorEvent = eventItem ? parseEventItem(eventItem, maxEventBytes) : null;
   return {
     body: raw,
     contentType: ENVELOPE_CONTENT_TYPE,
