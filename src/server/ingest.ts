@@ -87,8 +87,19 @@ export class IngestPipeline {
     }
     return req.arrayBuffer().then(
       (received) => this.received(request, received, clientIp),
-      (e: unknown) => this.failure(e),
+      (e: unknown) => this.bodyUnread(e),
     );
+  }
+
+  /**
+   * The body could not be read: the client closed the connection mid-body (or sent a broken
+   * chunked body). Its fault and no one hears the answer, so a debug line with the reason only,
+   * not an error with the exception's every field.
+   */
+  private bodyUnread(e: unknown): Response {
+    const reason = e instanceof Error ? e.message : String(e);
+    this.deps.log.debug({ reason }, "request body not received");
+    return this.failure(new ProtocolError(400, Detail.readBody, [reason.toLowerCase()]));
   }
 
   /** What the request line and headers say, checked before the body is read. */
