@@ -20,10 +20,13 @@
  *
  * Space: auto_vacuum=INCREMENTAL (set when the file is created). Deleted pages go to the freelist
  * and are reused by later pushes; after a storm drains, `incremental_vacuum` gives them back to
- * the filesystem, and journal_size_limit truncates the WAL after checkpoints.
+ * the filesystem, and journal_size_limit truncates the WAL after checkpoints. A full disk is
+ * healed with a reserve file and refused pushes (sqlite-space.ts), and the files are 0600.
  */
 import { Database, type Statement } from "bun:sqlite";
 import type { NewItem, QueuedItem } from "./item.ts";
+import { SCHEMA, toItem, type Row } from "./sqlite-rows.ts";
+import { isDiskFull, SpoolSpace } from "./sqlite-space.ts";
 import { StorageUnavailableError, type Queue, type QueueLimits, type QueueStats, type TakeOptions } from "./queue.ts";
 import { RoundRobinIndex } from "./round-robin.ts";
 
@@ -32,41 +35,12 @@ export interface SqliteQueueOptions {
   synchronous?: "NORMAL" | "FULL";
   /** Largest the file may grow; past it pushes fail as on a full disk. Default: unbounded. */
   maxFileBytes?: number;
+  /** Room kept beside the spool for deletes on a full disk (sqlite-space.ts). Default RESERVE_BYTES. */
+  reserveBytes?: number;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS items (
-  id INTEGER PRIMARY KEY,
-  project_id INTEGER NOT NULL,
-  endpoint TEXT NOT NULL,
-  content_type TEXT NOT NULL,
-  public_key TEXT NOT NULL,
-  secret_key TEXT,
-  client TEXT,
-  version INTEGER NOT NULL,
-  client_ip TEXT,
-  event_id TEXT,
-  received_at INTEGER NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  size INTEGER NOT NULL,
-  body BLOB NOT NULL
-)`;
-
-interface Row {
-  id: number;
-  project_id: number;
-  endpoint: "store" | "envelope";
-  content_type: string;
-  public_key: string;
-  secret_key: string | null;
-  client: string | null;
-  version: number;
-  client_ip: string | null;
-  event_id: string | null;
-  received_at: number;
-  attempts: number;
-  body: Uint8Array;
-}
+/** Seconds a client is asked to wait while the disk is full. */
+const FULL_RETRY_AFTER = 30;
 
 interface PendingPush {
   item: NewItem;
@@ -100,6 +74,11 @@ export class SqliteQueue implements Queue {
   private deletesSinceVacuum = 0;
   private lastError: string | null = null;
   private closed = false;
+  private readonly space: SpoolSpace;
+  /** The disk is full: new reports are refused until the reserve can be written again. */
+  private full = false;
+  /** Deletes a failed write could not commit: tried again with the next write. */
+  private unwrittenDeletes: number[] = [];
 
   constructor(
     readonly path: string,
@@ -107,13 +86,18 @@ export class SqliteQueue implements Queue {
     options: SqliteQueueOptions = {},
   ) {
     this.index = new RoundRobinIndex(limits);
+    this.space = new SpoolSpace(path, options.reserveBytes);
     let db: Database | null = null;
     try {
+      const fresh = this.space.secureFiles();
       db = this.db = new Database(path, { create: true, readwrite: true, strict: true });
       this.db.exec("PRAGMA locking_mode = EXCLUSIVE");
-      // Both only take effect on a new file. 8 KB pages hold three 2 KB events (4 KB pages: one).
-      this.db.exec("PRAGMA page_size = 8192");
-      this.db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+      if (fresh) {
+        // Both only take effect on a new file, and on a full disk the second fails even on an old
+        // one. 8 KB pages hold three 2 KB events (4 KB pages: one).
+        this.db.exec("PRAGMA page_size = 8192");
+        this.db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+      }
       this.db.exec("PRAGMA journal_mode = WAL");
       this.db.exec(`PRAGMA synchronous = ${options.synchronous === "FULL" ? "FULL" : "NORMAL"}`);
       this.db.exec("PRAGMA journal_size_limit = 67108864");
@@ -137,6 +121,8 @@ export class SqliteQueue implements Queue {
       );
       for (const row of existing.iterate()) this.index.add(row.project_id, row.id, row.size);
       existing.finalize();
+      // Started on a full disk: serve what the spool holds, take nothing new until room returns.
+      if (!this.space.ensureReserve()) this.becomeFull("no room for the reserve at start");
     } catch (e) {
       db?.close();
       throw new StorageUnavailableError(`cannot open SQLite spool ${path}: ${(e as Error).message}`);
@@ -149,6 +135,7 @@ export class SqliteQueue implements Queue {
 
   push(item: NewItem): Promise<void> {
     if (this.closed) return Promise.reject(new StorageUnavailableError("queue is closed"));
+    if (this.full && !this.heal()) return Promise.reject(new StorageUnavailableError(this.fullMessage(), FULL_RETRY_AFTER));
     try {
       this.index.reserve(item.body.byteLength); // throws QueueFullError
     } catch (e) {
@@ -197,9 +184,40 @@ export class SqliteQueue implements Queue {
     return this.index.stats();
   }
 
+  /** Probes on its own (at most once a second), so /healthcheck turns 200 without a report sent. */
   problem(): string | null {
     if (this.closed) return "SQLite spool is closed";
-    return this.lastError;
+    if (this.full || this.lastError !== null) this.heal();
+    return this.full ? this.fullMessage() : this.lastError;
+  }
+
+  private fullMessage(): string {
+    return `SQLite spool ${this.path}: disk full, refusing new reports until space returns`;
+  }
+
+  private becomeFull(why: string): void {
+    this.full = true;
+    this.lastError = `SQLite spool ${this.path}: ${why}`;
+    this.space.release();
+    this.space.probeDue(true);
+  }
+
+  /**
+   * A full or failing spool tries to become writable again: room for the whole reserve, then a
+   * one-page write. True when healed. Rate-limited; never throws.
+   */
+  private heal(): boolean {
+    if (this.closed || !this.space.probeDue()) return false;
+    if (this.full && (this.space.isLow() || !this.space.ensureReserve())) return false;
+    try {
+      this.db.exec(`PRAGMA user_version = ${(Date.now() / 1000) | 0}`);
+    } catch {
+      return false;
+    }
+    this.full = false;
+    this.lastError = null;
+    if (this.unwrittenDeletes.length > 0) this.scheduleFlush();
+    return true;
   }
 
   async close(): Promise<void> {
@@ -224,41 +242,80 @@ export class SqliteQueue implements Queue {
     setImmediate(() => this.flush());
   }
 
-  /** Writes the batch in one transaction: all of it is committed, or none of it. */
+  /**
+   * Writes the batch in one transaction: all of it is committed, or none of it. When that fails,
+   * the pushes are refused and the deletes and releases are written on their own: on a full disk
+   * the reserve has just been given back for them (sqlite-space.ts).
+   */
   private flush(): void {
     this.flushScheduled = false;
     const batch = this.batch;
     this.batch = emptyBatch();
+    if (this.unwrittenDeletes.length > 0) {
+      batch.deletes.push(...this.unwrittenDeletes);
+      this.unwrittenDeletes = [];
+    }
     if (batch.pushes.length + batch.deletes.length + batch.attempts.size === 0) {
       for (const d of batch.done) d.resolve();
       return;
     }
     const ids: number[] = [];
+    let error = this.write(batch.pushes, batch, ids);
+    if (error === null) {
+      this.lastError = null;
+      batch.pushes.forEach((p, i) => {
+        this.index.commit(p.item.projectId, ids[i]!, p.item.body.byteLength);
+        p.resolve();
+      });
+    } else {
+      if (isDiskFull(error) && this.space.isLow()) this.becomeFull("disk full");
+      else {
+        this.lastError = `SQLite spool ${this.path} unwritable: ${error.message}`;
+        this.space.probeDue(true);
+      }
+      const refused = new StorageUnavailableError(this.full ? this.fullMessage() : this.lastError!, this.full ? FULL_RETRY_AFTER : undefined);
+      for (const p of batch.pushes) {
+        this.index.unreserve(p.item.body.byteLength);
+        p.reject(refused);
+      }
+      if (batch.deletes.length + batch.attempts.size > 0) error = this.write([], batch, []);
+    }
+    if (error !== null && batch.deletes.length + batch.attempts.size > 0) {
+      // Acks and releases already changed the in-memory view: the deletes are kept and tried again
+      // (until then a restart re-delivers those rows); a lost attempt count is harmless.
+      this.unwrittenDeletes.push(...batch.deletes);
+      const failed = new StorageUnavailableError(`SQLite spool ${this.path} unwritable: ${error.message}`);
+      for (const d of batch.done) d.reject(failed);
+      return;
+    }
+    for (const d of batch.done) d.resolve();
+    if (this.full) this.reclaim();
+    else this.maybeVacuum(batch.deletes.length);
+  }
+
+  /** One transaction; returns its error instead of throwing. */
+  private write(pushes: PendingPush[], batch: Batch, ids: number[]): Error | null {
     try {
       this.db.transaction(() => {
-        for (const { item } of batch.pushes) ids.push(this.insertRow(item));
+        for (const { item } of pushes) ids.push(this.insertRow(item));
         for (const id of batch.deletes) this.remove.run(id);
         for (const [id, attempts] of batch.attempts) this.setAttempts.run(attempts, id);
       })();
+      return null;
     } catch (e) {
-      this.lastError = `SQLite spool ${this.path} unwritable: ${(e as Error).message}`;
-      const error = new StorageUnavailableError(this.lastError);
-      for (const p of batch.pushes) {
-        this.index.unreserve(p.item.body.byteLength);
-        p.reject(error);
-      }
-      // Acks and releases already changed the in-memory view; their rows are re-delivered at
-      // worst (a lost delete) or keep their old attempt count: both safe.
-      for (const d of batch.done) d.reject(error);
-      return;
+      ids.length = 0;
+      return e as Error;
     }
-    this.lastError = null;
-    batch.pushes.forEach((p, i) => {
-      this.index.commit(p.item.projectId, ids[i]!, p.item.body.byteLength);
-      p.resolve();
-    });
-    for (const d of batch.done) d.resolve();
-    this.maybeVacuum(batch.deletes.length);
+  }
+
+  /** On a full disk, hands freed pages and the WAL's length back to the filesystem at once. */
+  private reclaim(): void {
+    try {
+      this.db.exec("PRAGMA incremental_vacuum");
+      this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch {
+      // best effort: the next write or probe tries again
+    }
   }
 
   private pragma(name: "page_size" | "page_count" | "freelist_count"): number {
@@ -292,19 +349,4 @@ export class SqliteQueue implements Queue {
       // Reclaiming space is best effort; the freelist is reused by later pushes anyway.
     }
   }
-}
-
-function toItem(row: Row): QueuedItem {
-  return {
-    id: String(row.id),
-    attempts: row.attempts,
-    projectId: row.project_id,
-    endpoint: row.endpoint,
-    auth: { publicKey: row.public_key, secretKey: row.secret_key, client: row.client, version: row.version },
-    clientIp: row.client_ip,
-    contentType: row.content_type,
-    body: row.body,
-    eventId: row.event_id,
-    receivedAt: row.received_at,
-  };
 }
