@@ -281,11 +281,13 @@ export class SqliteQueue implements Queue {
       if (batch.deletes.length + batch.attempts.size > 0) error = this.write([], batch, []);
     }
     if (error !== null && batch.deletes.length + batch.attempts.size > 0) {
-      // Acks and releases already changed the in-memory view: the deletes are kept and tried again
-      // (until then a restart re-delivers those rows); a lost attempt count is harmless.
+      // Acks and releases already changed the in-memory view, which is what this process serves
+      // from: the deletes are kept and written once there is room (until then a restart
+      // re-delivers those rows, at-least-once as after a crash); a lost attempt count is harmless.
+      // So the ack itself succeeded, and the forwarder goes on delivering.
       this.unwrittenDeletes.push(...batch.deletes);
-      const failed = new StorageUnavailableError(`SQLite spool ${this.path} unwritable: ${error.message}`);
-      for (const d of batch.done) d.reject(failed);
+      if (this.lastError === null) this.lastError = `SQLite spool ${this.path} unwritable: ${error.message}`;
+      for (const d of batch.done) d.resolve();
       return;
     }
     for (const d of batch.done) d.resolve();
