@@ -93,11 +93,15 @@ export class SpoolSpace {
     fs.rmSync(this.reservePath, { force: true });
   }
 
-  /** Less free room than a reserve: the disk, not a file-size cap, is what is full. */
-  isLow(): boolean {
+  /**
+   * Less free room than `reserves` reserves. One: the disk, not a file-size cap, is what is full.
+   * Two, to heal: room for the reserve and as much again for new reports, so that taking them does
+   * not fill the disk again at once.
+   */
+  isLow(reserves = 1): boolean {
     try {
       const s = fs.statfsSync(dirname(this.path));
-      return s.bavail * s.bsize < this.reserveBytes;
+      return s.bavail * s.bsize < reserves * this.reserveBytes;
     } catch {
       return true;
     }

@@ -23,9 +23,9 @@
  * the filesystem, and journal_size_limit truncates the WAL after checkpoints. A full disk is
  * healed with a reserve file and refused pushes (sqlite-space.ts), and the files are 0600.
  */
-import { Database, type Statement } from "bun:sqlite";
+import type { Database, Statement } from "bun:sqlite";
 import type { NewItem, QueuedItem } from "./item.ts";
-import { SCHEMA, toItem, type Row } from "./sqlite-rows.ts";
+import { giveBackSpace, openSpoolFile, toItem, vacuumSome, type Row } from "./sqlite-file.ts";
 import { isDiskFull, SpoolSpace } from "./sqlite-space.ts";
 import { StorageUnavailableError, type Queue, type QueueLimits, type QueueStats, type TakeOptions } from "./queue.ts";
 import { RoundRobinIndex } from "./round-robin.ts";
@@ -58,7 +58,7 @@ interface Batch {
 }
 
 const emptyBatch = (): Batch => ({ pushes: [], deletes: [], attempts: new Map(), done: [] });
-/** Run incremental_vacuum after this many deletes when a quarter of the file is free. */
+/** Run incremental_vacuum after this many deletes (sqlite-file.ts). */
 const VACUUM_EVERY = 1000;
 
 export class SqliteQueue implements Queue {
@@ -89,23 +89,7 @@ export class SqliteQueue implements Queue {
     this.space = new SpoolSpace(path, options.reserveBytes);
     let db: Database | null = null;
     try {
-      const fresh = this.space.secureFiles();
-      db = this.db = new Database(path, { create: true, readwrite: true, strict: true });
-      this.db.exec("PRAGMA locking_mode = EXCLUSIVE");
-      if (fresh) {
-        // Both only take effect on a new file, and on a full disk the second fails even on an old
-        // one. 8 KB pages hold three 2 KB events (4 KB pages: one).
-        this.db.exec("PRAGMA page_size = 8192");
-        this.db.exec("PRAGMA auto_vacuum = INCREMENTAL");
-      }
-      this.db.exec("PRAGMA journal_mode = WAL");
-      this.db.exec(`PRAGMA synchronous = ${options.synchronous === "FULL" ? "FULL" : "NORMAL"}`);
-      this.db.exec("PRAGMA journal_size_limit = 67108864");
-      this.db.exec(SCHEMA);
-      if (options.maxFileBytes !== undefined) {
-        const pages = Math.max(1, Math.floor(options.maxFileBytes / this.pragma("page_size")));
-        this.db.exec(`PRAGMA max_page_count = ${pages}`);
-      }
+      db = this.db = openSpoolFile(path, this.space.secureFiles(), options);
       this.insert = this.db.prepare(
         `INSERT INTO items (project_id, endpoint, content_type, public_key, secret_key, client, version,
            client_ip, event_id, received_at, size, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -203,12 +187,12 @@ export class SqliteQueue implements Queue {
   }
 
   /**
-   * A full or failing spool tries to become writable again: room for the whole reserve, then a
-   * one-page write. True when healed. Rate-limited; never throws.
+   * A full or failing spool tries to become writable again: room for two reserves, the reserve
+   * written again, then a one-page write. True when healed. Rate-limited; never throws.
    */
   private heal(): boolean {
     if (this.closed || !this.space.probeDue()) return false;
-    if (this.full && (this.space.isLow() || !this.space.ensureReserve())) return false;
+    if (this.full && (this.space.isLow(2) || !this.space.ensureReserve())) return false;
     try {
       this.db.exec(`PRAGMA user_version = ${(Date.now() / 1000) | 0}`);
     } catch {
@@ -291,8 +275,15 @@ export class SqliteQueue implements Queue {
       return;
     }
     for (const d of batch.done) d.resolve();
-    if (this.full) this.reclaim();
+    if (this.full) giveBackSpace(this.db);
     else this.maybeVacuum(batch.deletes.length);
+  }
+
+  private maybeVacuum(deleted: number): void {
+    this.deletesSinceVacuum += deleted;
+    if (this.deletesSinceVacuum < VACUUM_EVERY) return;
+    this.deletesSinceVacuum = 0;
+    vacuumSome(this.db);
   }
 
   /** One transaction; returns its error instead of throwing. */
@@ -310,25 +301,6 @@ export class SqliteQueue implements Queue {
     }
   }
 
-  /** On a full disk, hands freed pages and the WAL's length back to the filesystem at once. */
-  private reclaim(): void {
-    try {
-      this.db.exec("PRAGMA incremental_vacuum");
-      this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-    } catch {
-      // best effort: the next write or probe tries again
-    }
-  }
-
-  private pragma(name: "page_size" | "page_count" | "freelist_count"): number {
-    const st = this.db.prepare<Record<string, number>, []>(`PRAGMA ${name}`);
-    try {
-      return st.get()?.[name] ?? 0;
-    } finally {
-      st.finalize();
-    }
-  }
-
   private insertRow(item: NewItem): number {
     const { auth } = item;
     return Number(
@@ -337,18 +309,5 @@ export class SqliteQueue implements Queue {
         auth.version, item.clientIp, item.eventId, item.receivedAt, item.body.byteLength, item.body,
       ).lastInsertRowid,
     );
-  }
-
-  private maybeVacuum(deleted: number): void {
-    this.deletesSinceVacuum += deleted;
-    if (this.deletesSinceVacuum < VACUUM_EVERY) return;
-    this.deletesSinceVacuum = 0;
-    try {
-      const free = this.pragma("freelist_count");
-      const pages = this.pragma("page_count");
-      if (free * 4 > pages) this.db.exec(`PRAGMA incremental_vacuum(${Math.ceil(free / 2)})`);
-    } catch {
-      // Reclaiming space is best effort; the freelist is reused by later pushes anyway.
-    }
   }
 }
