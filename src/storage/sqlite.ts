@@ -39,6 +39,8 @@ export interface SqliteQueueOptions {
   reserveBytes?: number;
 }
 
+/** Bytes of report bodies one event-loop turn writes (see deferPastTurnBytes). */
+const TURN_BYTES = 4 * 1024 * 1024;
 /** Seconds a client is asked to wait while the disk is full. */
 const FULL_RETRY_AFTER = 30;
 
@@ -206,7 +208,8 @@ export class SqliteQueue implements Queue {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.flush();
+    do this.flush();
+    while (this.batch.pushes.length > 0);
     this.closed = true;
     // Unfinalized statements would keep the file open (and its exclusive lock held).
     for (const st of [this.insert, this.remove, this.setAttempts, this.selectOne]) st.finalize();
@@ -239,6 +242,7 @@ export class SqliteQueue implements Queue {
       batch.deletes.push(...this.unwrittenDeletes);
       this.unwrittenDeletes = [];
     }
+    this.deferPastTurnBytes(batch);
     if (batch.pushes.length + batch.deletes.length + batch.attempts.size === 0) {
       for (const d of batch.done) d.resolve();
       return;
@@ -284,6 +288,23 @@ export class SqliteQueue implements Queue {
     if (this.deletesSinceVacuum < VACUUM_EVERY) return;
     this.deletesSinceVacuum = 0;
     vacuumSome(this.db);
+  }
+
+  /**
+   * Writing a body into SQLite costs ~6 ms per MiB on the event loop: a turn writes pushes up to
+   * TURN_BYTES (at least one), the rest wait for the next turn, so a burst of large envelopes is
+   * written one or two per turn with other requests answered in between.
+   */
+  private deferPastTurnBytes(batch: Batch): void {
+    let bytes = 0;
+    for (let i = 0; i < batch.pushes.length; i++) {
+      bytes += batch.pushes[i]!.item.body.byteLength;
+      if (bytes > TURN_BYTES && i > 0) {
+        this.batch.pushes.push(...batch.pushes.splice(i));
+        this.scheduleFlush();
+        return;
+      }
+    }
   }
 
   /** One transaction; returns its error instead of throwing. */
