@@ -3,7 +3,9 @@
  * the client's report later, with the body already decoded (no base64/zlib/gzip left), so that
  * what Sentry receives decodes to exactly what the client sent.
  */
-export type Endpoint = "store" | "envelope";
+import type { Endpoint } from "../protocol/report.ts";
+
+export type { Endpoint };
 
 export interface ItemAuth {
   publicKey: string;

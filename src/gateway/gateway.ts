@@ -1,7 +1,8 @@
 /**
- * Assembles a running gateway from a Config: key registry, queue, flood counters, forwarder and
- * the HTTP listener, and takes them down again in the right order. `cyclops serve` and the
- * in-process tests both start cyclops through here, so they exercise the same code.
+ * The composition root: builds a running gateway from a Config (key registry, queue, flood
+ * counters, forwarder, admission, the HTTP listener), and takes it down again in the right order.
+ * Nothing below this folder builds another room's parts. `cyclops serve` and the in-process tests
+ * both start cyclops through here, so they exercise the same code.
  */
 import type { Server } from "bun";
 import type { Config } from "../config/schema.ts";
@@ -15,10 +16,9 @@ import { Metrics } from "../stats/metrics.ts";
 import { createQueue, oneStepFloodCut } from "../storage/index.ts";
 import { createCounterStore } from "../throttle/index.ts";
 import { VERSION } from "../version.ts";
-import { createApp } from "./app.ts";
-import type { Deps } from "./deps.ts";
-import { IngestPipeline } from "./ingest.ts";
-import { clientIp, matchIngestUrl } from "./routes.ts";
+import { Admission } from "../admission/admission.ts";
+import type { Deps } from "../server/deps.ts";
+import { listen } from "../server/listener.ts";
 
 export interface Gateway {
   server: Server<undefined>;
@@ -35,9 +35,6 @@ export interface StartOptions {
   /** Where the config came from, for the start-up line. */
   source?: string;
 }
-
-/** Slack over the largest body limit, so our own 413 (with Sentry's body) answers, not Bun's. */
-const BODY_LIMIT_SLACK = 64 * 1024;
 
 export async function startGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
   const log = opts.log ?? silentLogger();
@@ -58,22 +55,29 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const forwarder = new Forwarder({ config, queue, stats, latency, log, version: VERSION, keyFor: (projectId) => keys.keyForProject(projectId)?.publicKey });
 
   metrics = new Metrics({ stats, queue, keys });
+  const admission = new Admission({
+    config,
+    keys,
+    queue,
+    counters,
+    pushCounted: oneStepFloodCut(queue, counters),
+    stats,
+    rateLimits: (projectId, category) => forwarder.rateLimitFor(projectId, category),
+    onQueued: () => forwarder.notify(),
+    onStorageError: (e) => {
+      const suppressed = limiter.allow(`storage:${e.name}`);
+      if (suppressed !== null) log.error({ suppressed }, `storage unavailable: ${e.message}`);
+    },
+  });
   const deps: Deps = {
     config,
     metrics,
     keys,
     queue,
     counters,
-    pushCounted: oneStepFloodCut(queue, counters),
     stats,
-    log,
-    rateLimits: (projectId, category) => forwarder.rateLimitFor(projectId, category),
+    admission,
     latency: () => latency.summary(),
-    onQueued: () => forwarder.notify(),
-    onStorageError: (e) => {
-      const suppressed = limiter.allow(`storage:${e.name}`);
-      if (suppressed !== null) log.error({ suppressed }, `storage unavailable: ${e.message}`);
-    },
     onInternalError: (e) => {
       const suppressed = limiter.allow("internal");
       if (suppressed !== null) log.error({ err: e, suppressed }, "internal error while handling a request");
@@ -81,20 +85,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   };
 
   await keys.start(config.UPDATE_PERIOD);
-  const pipeline = new IngestPipeline(deps);
-  let server!: Server<undefined>;
-  const peer = (req: Request) => server.requestIP(req)?.address ?? null;
-  const app = createApp(deps);
-  server = Bun.serve({
-    port: config.PORT,
-    hostname: config.BIND,
-    // The ingest paths first, by string compares (routes.ts); the operator routes through Hono.
-    fetch(req, srv) {
-      const ingest = matchIngestUrl(req.url);
-      return ingest !== null ? pipeline.handle(ingest.route, req, ingest.projectParam, () => clientIp(req, peer)) : app.fetch(req, srv);
-    },
-    maxRequestBodySize: Math.max(config.MAX_ENVELOPE_SIZE, config.MAX_EVENT_SIZE) + BODY_LIMIT_SLACK,
-  });
+  const server = listen(deps);
   forwarder.start();
 
   const port = server.port!;
