@@ -18,7 +18,7 @@ import { createCounterStore } from "../throttle/index.ts";
 import { VERSION } from "../version.ts";
 import { Admission } from "../admission/admission.ts";
 import type { Deps } from "../server/deps.ts";
-import { listen } from "../server/listener.ts";
+import { createHandler, listen, type Handler } from "../server/listener.ts";
 
 export interface Gateway {
   server: Server<undefined>;
@@ -36,8 +36,58 @@ export interface StartOptions {
   source?: string;
 }
 
+/** The gateway's parts, wired but not running: no listener, forwarder stopped, keys not loaded. */
+export interface Parts {
+  deps: Deps;
+  forwarder: Forwarder;
+  /** The whole HTTP surface as a function, for driving the gateway in process without a socket. */
+  handle: Handler;
+  /** Closes what `build` opened (keys, queue, counters); for parts that were never started. */
+  close(): Promise<void>;
+}
+
 export async function startGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
   const log = opts.log ?? silentLogger();
+  const parts = await build(config, log);
+  const { deps, forwarder } = parts;
+  const { keys, queue, counters } = deps;
+  await keys.start(config.UPDATE_PERIOD);
+  const server = listen(deps);
+  forwarder.start();
+
+  const port = server.port!;
+  log.info(
+    { version: VERSION, config: opts.source ?? "embedded defaults", storage: queue.kind, counters: counters.kind, keys: keys.sourceNames, listen: `${config.BIND}:${port}`, upstream: config.SENTRY_BASE_URL },
+    "cyclops started",
+  );
+
+  let stopping: Promise<void> | null = null;
+  return {
+    server,
+    port,
+    url: `http://${config.BIND === "0.0.0.0" ? "127.0.0.1" : config.BIND}:${port}`,
+    deps,
+    forwarder,
+    stop() {
+      stopping ??= (async () => {
+        // Finish in-flight requests, but a client that stalls mid-body must not hold the stop.
+        const graceful = server.stop(false);
+        const timedOut = await Promise.race([graceful.then(() => false), Bun.sleep(config.SHUTDOWN_TIMEOUT * 1000).then(() => true)]);
+        if (timedOut) await server.stop(true);
+        const left = await forwarder.stop(config.SHUTDOWN_TIMEOUT);
+        if (left > 0) {
+          log.warn({ left, storage: queue.kind }, queue.kind === "memory" ? "stopped with undelivered reports in memory: they are lost" : "stopped; undelivered reports stay in storage for the next start");
+        }
+        await parts.close();
+        log.info({}, "cyclops stopped");
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Builds the parts from the config: storage, counters, keys, forwarder, admission, the server's deps. */
+export async function build(config: Config, log: Logger = silentLogger()): Promise<Parts> {
   const limiter = new LogLimiter();
   const stats = new Stats();
   let metrics: Metrics | undefined;
@@ -84,38 +134,13 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     },
   };
 
-  await keys.start(config.UPDATE_PERIOD);
-  const server = listen(deps);
-  forwarder.start();
-
-  const port = server.port!;
-  log.info(
-    { version: VERSION, config: opts.source ?? "embedded defaults", storage: queue.kind, counters: counters.kind, keys: keys.sourceNames, listen: `${config.BIND}:${port}`, upstream: config.SENTRY_BASE_URL },
-    "cyclops started",
-  );
-
-  let stopping: Promise<void> | null = null;
   return {
-    server,
-    port,
-    url: `http://${config.BIND === "0.0.0.0" ? "127.0.0.1" : config.BIND}:${port}`,
     deps,
     forwarder,
-    stop() {
-      stopping ??= (async () => {
-        // Finish in-flight requests, but a client that stalls mid-body must not hold the stop.
-        const graceful = server.stop(false);
-        const timedOut = await Promise.race([graceful.then(() => false), Bun.sleep(config.SHUTDOWN_TIMEOUT * 1000).then(() => true)]);
-        if (timedOut) await server.stop(true);
-        const left = await forwarder.stop(config.SHUTDOWN_TIMEOUT);
-        if (left > 0) {
-          log.warn({ left, storage: queue.kind }, queue.kind === "memory" ? "stopped with undelivered reports in memory: they are lost" : "stopped; undelivered reports stay in storage for the next start");
-        }
-        await keys.close();
-        await Promise.allSettled([queue.close(), counters.close()]);
-        log.info({}, "cyclops stopped");
-      })();
-      return stopping;
+    handle: createHandler(deps),
+    async close() {
+      await keys.close();
+      await Promise.allSettled([queue.close(), counters.close()]);
     },
   };
 }
