@@ -5,7 +5,7 @@
  * path's budget (docs/BENCHMARKS.md).
  */
 import { Hono } from "hono";
-import { countDocument, NO_LATENCY } from "../stats/report.ts";
+import { countDocument, NO_LATENCY } from "../stats/count-document.ts";
 import type { Deps } from "./deps.ts";
 import { jsonError } from "./responses.ts";
 import { HEALTHCHECK_PATHS } from "./routes.ts";

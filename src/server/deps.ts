@@ -2,7 +2,7 @@
 import type { Admission } from "../admission/admission.ts";
 import type { Config } from "../config/schema.ts";
 import type { KeyRegistry } from "../keys/registry.ts";
-import type { LatencySummary } from "../stats/report.ts";
+import type { LatencySummary } from "../stats/count-document.ts";
 import type { Stats } from "../stats/counters.ts";
 import type { Metrics } from "../stats/metrics.ts";
 import type { Queue } from "../storage/queue.ts";

@@ -22,7 +22,7 @@ import { OUTCOMES, type Outcome } from "../outcome/outcomes.ts";
 import type { Stats } from "../stats/counters.ts";
 import type { Config } from "../config/schema.ts";
 import { answer } from "./answer.ts";
-import { CollectionPacer } from "./collection-pacer.ts";
+import { GcSchedule } from "./gc-schedule.ts";
 import { jsonError, preflight } from "./responses.ts";
 
 export type Route = "store" | "envelope";
@@ -66,11 +66,11 @@ interface Incoming {
   sentryData: string | null;
 }
 
-/** Requests between young-generation collections (see CollectionPacer). */
+/** Requests between young-generation collections (see GcSchedule). */
 const COLLECT_EVERY_REQUESTS = 1000;
 
 export class IngestPipeline {
-  private readonly pacer = new CollectionPacer(COLLECT_EVERY_REQUESTS);
+  private readonly gc = new GcSchedule(COLLECT_EVERY_REQUESTS);
 
   constructor(private readonly deps: IngestDeps) {}
 
@@ -88,7 +88,7 @@ export class IngestPipeline {
     if (method === "OPTIONS") return preflight();
     const { stats } = this.deps;
     stats.received++;
-    this.pacer.tick();
+    this.gc.tick();
     if (method !== "POST" && !(method === "GET" && route === "store")) {
       stats.record(OUTCOMES.invalid, null, null);
       return jsonError(405, Detail.methodNotAllowed, undefined, { Allow: route === "store" ? "GET, POST, OPTIONS" : "POST, OPTIONS" });

@@ -7,7 +7,7 @@ import { KeyRegistry } from "../../src/keys/registry.ts";
 import { ALL_OUTCOMES, OUTCOMES, type OutcomeSpec } from "../../src/outcome/outcomes.ts";
 import { Stats } from "../../src/stats/counters.ts";
 import { Metrics } from "../../src/stats/metrics.ts";
-import { countDocument, NO_LATENCY } from "../../src/stats/report.ts";
+import { countDocument, NO_LATENCY } from "../../src/stats/count-document.ts";
 import { MemoryQueue } from "../../src/storage/memory.ts";
 
 const FIELDS: (keyof OutcomeSpec)[] = ["series", "countField", "perProject", "clientReport", "category", "answers", "description"];
