@@ -1,6 +1,6 @@
 /**
  * Client reports: telling Sentry, per project, what cyclops discarded, so the project's stats page
- * shows the reports that never reached it (sentry-protocol.md §7). Whoever drops an item reports
+ * shows the reports that never reached it (docs/PROTOCOL.md §7). Whoever drops an item reports
  * it: each outcome's reason is declared in the outcome list (src/outcome/outcomes.ts) and
  * recorded by Stats.record into `stats.discarded`, which this file only sends.
  *
