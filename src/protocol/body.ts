@@ -6,15 +6,12 @@
 import { inflateZlib, tooLarge } from "./content-encoding.ts";
 import { Detail, ProtocolError } from "./errors.ts";
 import { checkJsonDepth } from "./json-depth.ts";
+import { isSpace, strictUtf8 } from "./text.ts";
 
 // Content-Encoding lives in content-encoding.ts; re-exported for the callers that read bodies.
 export { checkContentEncoding, decodeContentEncoding, decodeContentEncodingBounded } from "./content-encoding.ts";
 
 // ---- raven base64 / base64+zlib ----
-
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
-}
 
 function firstNonSpace(b: Uint8Array): number {
   let i = 0;
@@ -82,7 +79,6 @@ export function decodeSentryData(value: string, maxBytes: number): Uint8Array {
 
 // ---- event JSON ----
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 function isLegacyPython(client: string | null): boolean {
   return (

@@ -2,8 +2,8 @@
  * The spool's file: opening it with its pragmas, its table, how a row becomes a queued item, and
  * giving freed space back to the filesystem. The queue over it is sqlite.ts.
  */
-import { Database } from "bun:sqlite";
-import type { QueuedItem } from "./item.ts";
+import { Database, type Statement } from "bun:sqlite";
+import type { NewItem, QueuedItem } from "./item.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS items (
@@ -113,5 +113,52 @@ export function giveBackSpace(db: Database): void {
     db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   } catch {
     // best effort: the next write or probe tries again
+  }
+}
+
+/** The statements the queue runs, prepared once. */
+export class SpoolStatements {
+  private readonly insertOne: Statement;
+  readonly remove: Statement;
+  readonly setAttempts: Statement;
+  readonly selectOne: Statement<Row, [number]>;
+
+  constructor(private readonly db: Database) {
+    this.insertOne = db.prepare(
+      `INSERT INTO items (project_id, endpoint, content_type, public_key, secret_key, client, version,
+         client_ip, event_id, received_at, size, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.remove = db.prepare("DELETE FROM items WHERE id = ?");
+    this.setAttempts = db.prepare("UPDATE items SET attempts = ? WHERE id = ?");
+    this.selectOne = db.prepare<Row, [number]>(
+      `SELECT id, project_id, endpoint, content_type, public_key, secret_key, client, version,
+         client_ip, event_id, received_at, attempts, body FROM items WHERE id = ?`,
+    );
+  }
+
+  /** Inserts a row; returns its id. */
+  insert(item: NewItem): number {
+    const { auth } = item;
+    return Number(
+      this.insertOne.run(
+        item.projectId, item.endpoint, item.contentType, auth.publicKey, auth.secretKey, auth.client,
+        auth.version, item.clientIp, item.eventId, item.receivedAt, item.body.byteLength, item.body,
+      ).lastInsertRowid,
+    );
+  }
+
+  /** Every row's id, project and size in id order, for the in-memory index at open. */
+  eachRow(fn: (id: number, projectId: number, size: number) => void): void {
+    const existing = this.db.prepare<{ id: number; project_id: number; size: number }, []>("SELECT id, project_id, size FROM items ORDER BY id");
+    try {
+      for (const row of existing.iterate()) fn(row.id, row.project_id, row.size);
+    } finally {
+      existing.finalize();
+    }
+  }
+
+  /** Unfinalized statements would keep the file open (and its exclusive lock held). */
+  finalize(): void {
+    for (const st of [this.insertOne, this.remove, this.setAttempts, this.selectOne]) st.finalize();
   }
 }

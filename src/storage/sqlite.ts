@@ -18,14 +18,13 @@
  * Leases are in memory only: at restart every taken-but-unacked row is queued again
  * (at-least-once delivery after a crash).
  *
- * Space: auto_vacuum=INCREMENTAL (set when the file is created). Deleted pages go to the freelist
- * and are reused by later pushes; after a storm drains, `incremental_vacuum` gives them back to
- * the filesystem, and journal_size_limit truncates the WAL after checkpoints. A full disk is
- * healed with a reserve file and refused pushes (sqlite-space.ts), and the files are 0600.
+ * Space (sqlite-file.ts, sqlite-space.ts): freed pages are reused, and given back to the
+ * filesystem after a storm; a full disk is healed with a reserve file while new reports are
+ * refused; the files are 0600.
  */
-import type { Database, Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
 import type { NewItem, QueuedItem } from "./item.ts";
-import { giveBackSpace, openSpoolFile, toItem, vacuumSome, type Row } from "./sqlite-file.ts";
+import { giveBackSpace, openSpoolFile, SpoolStatements, toItem, vacuumSome } from "./sqlite-file.ts";
 import { isDiskFull, SpoolSpace } from "./sqlite-space.ts";
 import { StorageUnavailableError, type Queue, type QueueLimits, type QueueStats, type TakeOptions } from "./queue.ts";
 import { RoundRobinIndex } from "./round-robin.ts";
@@ -50,7 +49,7 @@ interface PendingPush {
   reject: (e: Error) => void;
 }
 
-/** Ops collected during one event-loop turn, written in one transaction. */
+/** Ops collected during one event-loop turn, written in one transaction (up to TURN_BYTES of bodies). */
 interface Batch {
   pushes: PendingPush[];
   deletes: number[];
@@ -67,10 +66,7 @@ export class SqliteQueue implements Queue {
   readonly kind = "sqlite" as const;
   private readonly db: Database;
   private readonly index: RoundRobinIndex;
-  private readonly insert: Statement;
-  private readonly remove: Statement;
-  private readonly setAttempts: Statement;
-  private readonly selectOne: Statement<Row, [number]>;
+  private readonly st: SpoolStatements;
   private batch = emptyBatch();
   private flushScheduled = false;
   private deletesSinceVacuum = 0;
@@ -92,23 +88,10 @@ export class SqliteQueue implements Queue {
     let db: Database | null = null;
     try {
       db = this.db = openSpoolFile(path, this.space.secureFiles(), options);
-      this.insert = this.db.prepare(
-        `INSERT INTO items (project_id, endpoint, content_type, public_key, secret_key, client, version,
-           client_ip, event_id, received_at, size, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
-      this.remove = this.db.prepare("DELETE FROM items WHERE id = ?");
-      this.setAttempts = this.db.prepare("UPDATE items SET attempts = ? WHERE id = ?");
-      this.selectOne = this.db.prepare<Row, [number]>(
-        `SELECT id, project_id, endpoint, content_type, public_key, secret_key, client, version,
-           client_ip, event_id, received_at, attempts, body FROM items WHERE id = ?`,
-      );
-      const existing = this.db.prepare<{ id: number; project_id: number; size: number }, []>(
-        "SELECT id, project_id, size FROM items ORDER BY id",
-      );
-      for (const row of existing.iterate()) this.index.add(row.project_id, row.id, row.size);
-      existing.finalize();
+      this.st = new SpoolStatements(this.db);
+      this.st.eachRow((id, projectId, size) => this.index.add(projectId, id, size));
       // Started on a full disk: serve what the spool holds, take nothing new until room returns.
-      if (!this.space.ensureReserve()) this.becomeFull("no room for the reserve at start");
+      if (!this.space.ensureReserve()) this.becomeFull();
     } catch (e) {
       db?.close();
       throw new StorageUnavailableError(`cannot open SQLite spool ${path}: ${(e as Error).message}`);
@@ -137,7 +120,7 @@ export class SqliteQueue implements Queue {
     if (this.closed) return [];
     const out: QueuedItem[] = [];
     for (const id of this.index.take(max, opts?.isPaused)) {
-      const row = this.selectOne.get(id);
+      const row = this.st.selectOne.get(id);
       if (row === null) {
         this.index.forget(id); // cannot happen while we own the file; keep the totals right
         continue;
@@ -177,13 +160,10 @@ export class SqliteQueue implements Queue {
     return this.full ? this.fullMessage() : this.lastError;
   }
 
-  private fullMessage(): string {
-    return `SQLite spool ${this.path}: disk full, refusing new reports until space returns`;
-  }
+  private fullMessage = (): string => `SQLite spool ${this.path}: disk full, refusing new reports until space returns`;
 
-  private becomeFull(why: string): void {
+  private becomeFull(): void {
     this.full = true;
-    this.lastError = `SQLite spool ${this.path}: ${why}`;
     this.space.release();
     this.space.probeDue(true);
   }
@@ -211,8 +191,7 @@ export class SqliteQueue implements Queue {
     do this.flush();
     while (this.batch.pushes.length > 0);
     this.closed = true;
-    // Unfinalized statements would keep the file open (and its exclusive lock held).
-    for (const st of [this.insert, this.remove, this.setAttempts, this.selectOne]) st.finalize();
+    this.st.finalize();
     this.db.close();
   }
 
@@ -256,7 +235,7 @@ export class SqliteQueue implements Queue {
         p.resolve();
       });
     } else {
-      if (isDiskFull(error) && this.space.isLow()) this.becomeFull("disk full");
+      if (isDiskFull(error) && this.space.isLow()) this.becomeFull();
       else {
         this.lastError = `SQLite spool ${this.path} unwritable: ${error.message}`;
         this.space.probeDue(true);
@@ -269,10 +248,9 @@ export class SqliteQueue implements Queue {
       if (batch.deletes.length + batch.attempts.size > 0) error = this.write([], batch, []);
     }
     if (error !== null && batch.deletes.length + batch.attempts.size > 0) {
-      // Acks and releases already changed the in-memory view, which is what this process serves
-      // from: the deletes are kept and written once there is room (until then a restart
-      // re-delivers those rows, at-least-once as after a crash); a lost attempt count is harmless.
-      // So the ack itself succeeded, and the forwarder goes on delivering.
+      // Acks and releases already changed the in-memory view this process serves from, so they
+      // succeed: the deletes are written once there is room (until then a restart re-delivers
+      // those rows, at-least-once as after a crash); a lost attempt count is harmless.
       this.unwrittenDeletes.push(...batch.deletes);
       if (this.lastError === null) this.lastError = `SQLite spool ${this.path} unwritable: ${error.message}`;
       for (const d of batch.done) d.resolve();
@@ -280,14 +258,10 @@ export class SqliteQueue implements Queue {
     }
     for (const d of batch.done) d.resolve();
     if (this.full) giveBackSpace(this.db);
-    else this.maybeVacuum(batch.deletes.length);
-  }
-
-  private maybeVacuum(deleted: number): void {
-    this.deletesSinceVacuum += deleted;
-    if (this.deletesSinceVacuum < VACUUM_EVERY) return;
-    this.deletesSinceVacuum = 0;
-    vacuumSome(this.db);
+    else if ((this.deletesSinceVacuum += batch.deletes.length) >= VACUUM_EVERY) {
+      this.deletesSinceVacuum = 0;
+      vacuumSome(this.db);
+    }
   }
 
   /**
@@ -311,24 +285,14 @@ export class SqliteQueue implements Queue {
   private write(pushes: PendingPush[], batch: Batch, ids: number[]): Error | null {
     try {
       this.db.transaction(() => {
-        for (const { item } of pushes) ids.push(this.insertRow(item));
-        for (const id of batch.deletes) this.remove.run(id);
-        for (const [id, attempts] of batch.attempts) this.setAttempts.run(attempts, id);
+        for (const { item } of pushes) ids.push(this.st.insert(item));
+        for (const id of batch.deletes) this.st.remove.run(id);
+        for (const [id, attempts] of batch.attempts) this.st.setAttempts.run(attempts, id);
       })();
       return null;
     } catch (e) {
       ids.length = 0;
       return e as Error;
     }
-  }
-
-  private insertRow(item: NewItem): number {
-    const { auth } = item;
-    return Number(
-      this.insert.run(
-        item.projectId, item.endpoint, item.contentType, auth.publicKey, auth.secretKey, auth.client,
-        auth.version, item.clientIp, item.eventId, item.receivedAt, item.body.byteLength, item.body,
-      ).lastInsertRowid,
-    );
   }
 }
