@@ -61,8 +61,39 @@ function inflateSync(codec: Codec, input: Uint8Array, maxBytes: number): Uint8Ar
   }
 }
 
-/** The same in zlib's thread pool. */
+/**
+ * Inflations in zlib's thread pool at once. Each may grow to its cap (20 MiB for an envelope)
+ * before failing, and the async API holds its chunks and their concatenation (twice the output)
+ * at the end, so without a bound a burst of bombs would hold 40 MiB each at the same time. One at
+ * a time, as on the event loop before; the rest wait their turn, holding only their input.
+ */
+export const INFLATE_SLOTS = 1;
+let inflating = 0;
+const waiting: Array<() => void> = [];
+
+/** Inflations running in the thread pool now (at most INFLATE_SLOTS). */
+export function inflationsInFlight(): number {
+  return inflating;
+}
+
+/** A finished inflation hands its slot to the longest waiting one. */
+function releaseSlot(): void {
+  const next = waiting.shift();
+  if (next) next();
+  else inflating--;
+}
+
+/** The same in zlib's thread pool, at most INFLATE_SLOTS at once. */
 function inflateAsync(codec: Codec, input: Uint8Array, maxBytes: number): Promise<Uint8Array> {
+  const start = () => inflateNow(codec, input, maxBytes).finally(releaseSlot);
+  if (inflating < INFLATE_SLOTS) {
+    inflating++;
+    return start();
+  }
+  return new Promise<void>((go) => waiting.push(go)).then(start);
+}
+
+function inflateNow(codec: Codec, input: Uint8Array, maxBytes: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     codec.async(input, { maxOutputLength: Math.max(1, maxBytes) }, (e, out) => {
       if (e) reject(isOverCap(e) ? tooLarge(maxBytes) : failed(codec.name, e));

@@ -1,7 +1,7 @@
 /** Issue 18's bounds in src/protocol, on bytes: JSON depth, event ids, fingerprints, inflation off the loop. */
 import { describe, expect, test } from "bun:test";
 import * as zlib from "node:zlib";
-import { decodeContentEncodingBounded, SYNC_OUTPUT_BYTES } from "../../src/protocol/content-encoding.ts";
+import { decodeContentEncodingBounded, INFLATE_SLOTS, inflationsInFlight, SYNC_OUTPUT_BYTES } from "../../src/protocol/content-encoding.ts";
 import { MAX_ENVELOPE_ITEMS, parseEnvelope, parseEventItem } from "../../src/protocol/envelope.ts";
 import { newEventId, storeEventId, withEventId } from "../../src/protocol/event-id.ts";
 import { groupingHash, MAX_FINGERPRINT_ENTRIES } from "../../src/protocol/grouping.ts";
@@ -118,6 +118,26 @@ describe("decodeContentEncodingBounded", () => {
     const err = await Promise.resolve(capped).then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(ProtocolError);
     expect((err as ProtocolError).status).toBe(413);
+  });
+
+  test(`at most ${INFLATE_SLOTS} inflations in the thread pool at once; the rest wait and all finish`, async () => {
+    const bomb = zlib.gzipSync(payload(8 * 1024 * 1024));
+    const body = zlib.gzipSync(payload(SYNC_OUTPUT_BYTES * 2));
+    let most = 0;
+    const watch = setInterval(() => (most = Math.max(most, inflationsInFlight())), 0);
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        Promise.resolve(decodeContentEncodingBounded(i % 2 === 0 ? bomb : body, "gzip", 4 * 1024 * 1024)).then(
+          (out) => out.length,
+          (e: unknown) => (e as ProtocolError).status,
+        ),
+      ),
+    );
+    clearInterval(watch);
+    expect(results).toEqual([413, SYNC_OUTPUT_BYTES * 2, 413, SYNC_OUTPUT_BYTES * 2, 413, SYNC_OUTPUT_BYTES * 2, 413, SYNC_OUTPUT_BYTES * 2]);
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(INFLATE_SLOTS);
+    expect(inflationsInFlight()).toBe(0);
   });
 
   test("two layers go to the thread pool; corrupt input rejects with a 400", async () => {
