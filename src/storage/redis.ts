@@ -1,6 +1,6 @@
 /**
  * The queue in Redis (STORAGE=redis), shared by every cyclops of a farm: one push/take/ack/release
- * Lua script each (src/storage/redis/*.lua), so bounds, round-robin and leases hold farm-wide.
+ * Lua script each (src/redis/*.lua), so bounds, round-robin and leases hold farm-wide.
  *
  * - Fairness is farm-wide: the ring of non-empty projects lives in Redis and every take rotates it.
  * - A taken item is leased to this instance (its holder token) until `leaseMs` from now, on Redis's
@@ -15,15 +15,15 @@ import { decodeItem, encodeItem, itemBytes, type NewItem, type QueuedItem } from
 import {
   QueueFullError,
   StorageUnavailableError,
+  type FloodCount,
   type Queue,
   type QueueLimits,
   type QueueStats,
   type TakeOptions,
 } from "./queue.ts";
-import { RedisConnection, type RedisSettings } from "./redis/connection.ts";
-import { counterKey, projectQueueKey, queueKeys, type QueueKeys } from "./redis/keys.ts";
-import { windowMs, type FloodCount } from "../throttle/counter-store.ts";
-import { PUSH_FULL_BYTES, PUSH_FULL_ITEMS, SCRIPTS } from "./redis/scripts.ts";
+import { RedisConnection, type RedisSettings } from "../redis/connection.ts";
+import { counterKey, projectQueueKey, queueKeys, type QueueKeys } from "../redis/keys.ts";
+import { PUSH_FULL_BYTES, PUSH_FULL_ITEMS, SCRIPTS, windowMs } from "../redis/scripts.ts";
 
 export interface RedisQueueOptions {
   /** How long a taken item stays leased before another instance may take it. Default 60 s. */

@@ -9,7 +9,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { Config } from "../../src/config/schema.ts";
-import { queueKeys } from "../../src/storage/redis/keys.ts";
+import { queueKeys } from "../../src/redis/keys.ts";
 import type { FakeSentry } from "../helpers/fake-sentry.ts";
 import { spawnGateway, tempDir, type TestGateway } from "../helpers/gateway.ts";
 import { SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.ts";

@@ -1,7 +1,7 @@
 /** Deletes every key a test prefix created (queue and flood counters), via keys.ts's patterns. */
 import { Redis } from "ioredis";
-import { keyPatterns } from "../../src/storage/redis/keys.ts";
-import type { RedisSettings } from "../../src/storage/redis/connection.ts";
+import { keyPatterns } from "../../src/redis/keys.ts";
+import type { RedisSettings } from "../../src/redis/connection.ts";
 import { SERVICE_HOST, SERVICE_PORTS, uniqueName } from "../helpers/services.ts";
 
 export function testRedisSettings(prefix = uniqueName("cyclops_test")): RedisSettings {

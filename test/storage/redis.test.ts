@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { Redis } from "ioredis";
 import { StorageUnavailableError, type QueueLimits } from "../../src/storage/queue.ts";
 import { RedisQueue } from "../../src/storage/redis.ts";
-import { counterKey, queueKeys } from "../../src/storage/redis/keys.ts";
+import { counterKey, queueKeys } from "../../src/redis/keys.ts";
 import { RedisCounterStore } from "../../src/throttle/redis.ts";
 import { describeWith, SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.ts";
 import { newItem, runQueueContract } from "../contracts/queue.contract.ts";

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { Redis } from "ioredis";
-import { counterKey } from "../../src/storage/redis/keys.ts";
+import { counterKey } from "../../src/redis/keys.ts";
 import { CounterUnavailableError } from "../../src/throttle/counter-store.ts";
 import { RedisCounterStore } from "../../src/throttle/redis.ts";
 import { describeWith, SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.ts";

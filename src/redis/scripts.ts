@@ -89,3 +89,6 @@ export function defineScripts(client: Redis): void {
 /** Negative returns of push-5.lua. */
 export const PUSH_FULL_ITEMS = -1;
 export const PUSH_FULL_BYTES = -2;
+
+/** Window length in whole milliseconds (at least 1), as the counting scripts take it. */
+export const windowMs = (windowSeconds: number): number => Math.max(1, Math.round(windowSeconds * 1000));

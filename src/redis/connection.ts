@@ -3,7 +3,7 @@
  * flood counters, so both fail fast the same way while Redis is down and reconnect by themselves.
  */
 import { Redis, type RedisOptions } from "ioredis";
-import type { Config } from "../../config/schema.ts";
+import type { Config } from "../config/schema.ts";
 import { defineScripts, SCRIPTS } from "./scripts.ts";
 import { ensureTracingHasSubscribers } from "./tracing-channel.ts";
 

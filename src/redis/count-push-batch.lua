@@ -14,7 +14,7 @@
   ARGV[5]               the reports, one after another, each as
                           item length, item bytes (uint32 little-endian each),
                           project id length (uint8), project id (decimal), encoded item
-                        (one argument: the client's cost is per argument, see redis.ts batchBlob)
+                        (one argument: the client's cost is per argument, see storage/redis.ts batchBlob)
 
   Returns { count_0, result_0, count_1, result_1, ... }: the report's count in its window, and
   its push result (the farm-wide item count, or -1 / -2 when full; see include-push.lua), or 0
