@@ -1,77 +1,52 @@
 --[[
-  Shared by push-5 and count-push-batch (prepended by scripts.ts): adds a batch of items, each
-  unless the farm-wide bounds would be exceeded by it (the items before it in the batch counted).
+  Shared by push-4 and count-push-batch (prepended by scripts.ts): adds a batch of one project's
+  items, each unless the bounds would be exceeded by it (the items before it in the batch counted).
+
+  The bounds are the farm's (MAX_QUEUE_ITEMS, MAX_QUEUE_BYTES) less what the caller knows the
+  other projects hold: every key of a script is one project's (one hash slot on a cluster), so the
+  farm total is the sum of the projects' totals, each exact in its own slot (see docs/REDIS.md).
 
   The totals are read with one HMGET and written with one HSET, the ids come from one INCRBY, the
-  bodies go in with one HSET and each project's ids with one RPUSH (the script runs atomically,
-  so this equals the per-item HINCRBYs ack-5 and take-5 use). Redis's own cost per report is
-  mostly per command it executes and appends to its AOF, so a batch of n reports costs it n body
-  writes plus a handful of commands instead of six commands per report.
+  bodies go in with one HSET and the ids with one RPUSH: Redis's own cost per report is mostly per
+  command it executes and appends to its AOF, so a batch of n reports costs it n body writes plus
+  a handful of commands instead of six commands per report.
 
-  batch[i] = { queue key, encoded item, project id (string), item bytes (number) }
+  batch[i] = { encoded item, item bytes (number) }
 
-  Returns, per item, the farm-wide item count after its push (>= 1), or
-    -1 when full by items, -2 when full by bytes (that item not written).
+  Returns the per-item results, and the project's items and bytes after the batch. A result is the
+  project's item count after that item's push (>= 1), or -1 when full by items, -2 when full by
+  bytes (that item not written).
 ]]
-local function pushItems(seqKey, itemsKey, statsKey, ringKey, batch, maxItems, maxBytes)
-  -- Totals fields: global ones first, then two per project of the batch.
-  local fields, slot = { "items", "bytes" }, {}
-  for _, item in ipairs(batch) do
-    local projectId = item[3]
-    if not slot[projectId] then
-      slot[projectId] = #fields + 1
-      fields[#fields + 1] = projectId .. ":items"
-      fields[#fields + 1] = projectId .. ":bytes"
-    end
-  end
-  local stored = redis.call("HMGET", statsKey, unpack(fields))
-  local totals = {}
-  for i = 1, #fields do totals[i] = tonumber(stored[i] or "0") end
+local function pushItems(seqKey, itemsKey, statsKey, queueKey, batch, roomItems, roomBytes)
+  local stored = redis.call("HMGET", statsKey, "items", "bytes")
+  local items, bytes = tonumber(stored[1] or "0"), tonumber(stored[2] or "0")
 
   local results, accepted = {}, {}
   for i, item in ipairs(batch) do
-    local size, s = item[4], slot[item[3]]
-    if totals[1] + 1 > maxItems then
+    local size = item[2]
+    if items + 1 > roomItems then
       results[i] = -1
-    elseif totals[2] + size > maxBytes then
+    elseif bytes + size > roomBytes then
       results[i] = -2
     else
-      totals[1], totals[2] = totals[1] + 1, totals[2] + size
-      totals[s], totals[s + 1] = totals[s] + 1, totals[s + 1] + size
-      results[i] = totals[1]
-      accepted[#accepted + 1] = item
+      items, bytes = items + 1, bytes + size
+      results[i] = items
+      accepted[#accepted + 1] = item[1]
     end
   end
-  if #accepted == 0 then return results end
+  if #accepted == 0 then return results, items, bytes end
 
   local lastId = redis.call("INCRBY", seqKey, #accepted)
-  local bodies, queues, queueOrder = {}, {}, {}
-  for j, item in ipairs(accepted) do
+  local bodies, ids = {}, {}
+  for j, encoded in ipairs(accepted) do
     local id = lastId - #accepted + j
+    ids[j] = id
     bodies[#bodies + 1] = id
-    bodies[#bodies + 1] = item[2]
-    local queue = queues[item[1]]
-    if not queue then
-      queue = { ids = {}, projectId = item[3] }
-      queues[item[1]] = queue
-      queueOrder[#queueOrder + 1] = item[1]
-    end
-    queue.ids[#queue.ids + 1] = id
+    bodies[#bodies + 1] = encoded
   end
   redis.call("HSET", itemsKey, unpack(bodies))
-  for _, key in ipairs(queueOrder) do
-    local queue = queues[key]
-    -- The project joins the round-robin ring when its queue was empty before this push.
-    if redis.call("RPUSH", key, unpack(queue.ids)) == #queue.ids then
-      redis.call("RPUSH", ringKey, queue.projectId)
-    end
-  end
+  redis.call("RPUSH", queueKey, unpack(ids))
   -- %d: Lua would print large doubles in exponent form, which HINCRBY elsewhere cannot parse.
-  local written = {}
-  for i = 1, #fields do
-    written[#written + 1] = fields[i]
-    written[#written + 1] = string.format("%d", totals[i])
-  end
-  redis.call("HSET", statsKey, unpack(written))
-  return results
+  redis.call("HSET", statsKey, "items", string.format("%d", items), "bytes", string.format("%d", bytes))
+  return results, items, bytes
 end

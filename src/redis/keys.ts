@@ -1,48 +1,54 @@
 /**
  * Every Redis key cyclops uses, built here and nowhere else.
  *
- * Every key shares the hash tag `{prefix}`, so on Redis Cluster they all live in one slot and the
- * multi-key scripts can run, including count-push-batch, which counts flood keys and queues the
- * reports in one step.
+ * A project's keys (its queue and its flood counters) share the hash tag `{prefix:project}`, so
+ * on Redis Cluster each project lives in one slot and every script, which touches one project
+ * only, runs there without CROSSSLOT; the projects spread over the masters. What spans projects
+ * is kept out of the scripts (docs/REDIS.md): the farm's list of projects is one set, read by
+ * `take` to go round the projects, and the farm's totals are the sum of the projects' totals.
  */
-export interface QueueKeys {
-  /** Counter giving item ids. */
+export interface ProjectKeys {
+  /** Counter giving the project's item ids. */
   seq: string;
-  /** Hash: item id → encoded item (item.ts encodeItem). */
+  /** Hash: item id → encoded item (storage/item.ts encodeItem). */
   items: string;
+  /** List of queued item ids, oldest first. */
+  queue: string;
   /** Hash: id → failed attempts, only for items that have failed at least once. */
   attempts: string;
-  /** Hash: "items", "bytes", "<project>:items", "<project>:bytes" (leased included). */
+  /** Hash: "items", "bytes" of the project (leased included). */
   stats: string;
-  /** List of project ids with queued items, in round-robin order. */
-  ring: string;
   /** Zset: leased item id → lease expiry (ms, Redis clock). */
   leased: string;
-  /** Hash: leased item id → "<project>:<holder>". */
+  /** Hash: leased item id → holder token. */
   leases: string;
-  /** Prefix of a project's list of queued ids; the scripts append the project id. */
-  projectPrefix: string;
 }
 
-export function queueKeys(prefix: string): QueueKeys {
-  const base = `{${prefix}}:queue`;
+const projectTag = (prefix: string, projectId: number): string => `{${prefix}:${projectId}}`;
+
+export function projectKeys(prefix: string, projectId: number): ProjectKeys {
+  const base = `${projectTag(prefix, projectId)}:queue`;
   return {
     seq: `${base}:seq`,
     items: `${base}:items`,
+    queue: `${base}:ids`,
     attempts: `${base}:attempts`,
     stats: `${base}:stats`,
-    ring: `${base}:ring`,
     leased: `${base}:leased`,
     leases: `${base}:leases`,
-    projectPrefix: `${base}:project:`,
   };
 }
 
-/** A project's list of queued item ids. */
-export const projectQueueKey = (keys: QueueKeys, projectId: number): string => `${keys.projectPrefix}${projectId}`;
+/** Set of every project that has had queued items: where `take` looks for work. */
+export const projectsKey = (prefix: string): string => `{${prefix}}:queue:projects`;
 
-/** A flood counter. */
-export const counterKey = (prefix: string, key: number | string): string => `{${prefix}}:flood:${key}`;
+/**
+ * A flood counter. With its project (the queue's one-step flood cut), in the project's slot, so
+ * count-push-batch counts and queues in one script; without (the counter store alone: spike,
+ * alerts, or floods with another storage), under the farm's own tag.
+ */
+export const counterKey = (prefix: string, key: number | string, projectId?: number): string =>
+  projectId === undefined ? `{${prefix}}:flood:${key}` : `${projectTag(prefix, projectId)}:flood:${key}`;
 
 /** Patterns matching every key of a prefix (tests clean up with them). */
-export const keyPatterns = (prefix: string): string[] => [`{${prefix}}:*`];
+export const keyPatterns = (prefix: string): string[] => [`{${prefix}}:*`, `{${prefix}:*}:*`];

@@ -9,7 +9,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { Config } from "../../src/config/schema.ts";
-import { queueKeys } from "../../src/redis/keys.ts";
+import { projectKeys, projectsKey } from "../../src/redis/keys.ts";
 import type { FakeSentry } from "../helpers/fake-sentry.ts";
 import { spawnGateway, tempDir, type TestGateway } from "../helpers/gateway.ts";
 import { SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.ts";
@@ -256,13 +256,23 @@ async function withRedis<T>(at: RedisAt, op: (client: Redis) => Promise<T>): Pro
   }
 }
 
-/** Items (queued + leased) the farm's Redis queue holds under `prefix`. */
+/** Items (queued + leased) the farm's Redis queue holds under `prefix`: the sum over its projects. */
 export const redisQueueItems = (prefix: string, at: RedisAt = SHARED_REDIS): Promise<number> =>
-  withRedis(at, async (c) => Number((await c.hget(queueKeys(prefix).stats, "items")) ?? 0));
+  withRedis(at, async (c) => {
+    let items = 0;
+    for (const p of await c.smembers(projectsKey(prefix))) items += Number((await c.hget(projectKeys(prefix, Number(p)).stats, "items")) ?? 0);
+    return items;
+  });
 
-/** The queue's leases: item id → "<project>:<holder>". */
+/** The queue's leases: "<project>:<item id>" → holder. */
 export const redisLeases = (prefix: string, at: RedisAt = SHARED_REDIS): Promise<Record<string, string>> =>
-  withRedis(at, (c) => c.hgetall(queueKeys(prefix).leases));
+  withRedis(at, async (c) => {
+    const leases: Record<string, string> = {};
+    for (const p of await c.smembers(projectsKey(prefix))) {
+      for (const [id, holder] of Object.entries(await c.hgetall(projectKeys(prefix, Number(p)).leases))) leases[`${p}:${id}`] = holder;
+    }
+    return leases;
+  });
 
 /** A port nothing listens on right now. */
 export function freePort(): number {

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { Redis } from "ioredis";
 import { StorageUnavailableError, type QueueLimits } from "../../src/storage/queue.ts";
 import { RedisQueue } from "../../src/storage/redis.ts";
-import { counterKey, queueKeys } from "../../src/redis/keys.ts";
+import { counterKey, projectKeys } from "../../src/redis/keys.ts";
 import { RedisCounterStore } from "../../src/throttle/redis.ts";
 import { describeWith, SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.ts";
 import { newItem, runQueueContract } from "../contracts/queue.contract.ts";
@@ -31,7 +31,7 @@ await describeWith("redis", "RedisQueue", () => {
       await plain.push(newItem(1, body));
       await compressed.push(newItem(1, body));
       await compressed.pushCounted(newItem(1, body), { key: "layout", windowSeconds: 60, maxUses: 5 });
-      const stored = (await raw.hvalsBuffer(queueKeys(settings.prefix).items)).map((b) => ({ layout: b.toString("latin1", 0, 3), bytes: b.byteLength }));
+      const stored = (await raw.hvalsBuffer(projectKeys(settings.prefix, 1).items)).map((b) => ({ layout: b.toString("latin1", 0, 3), bytes: b.byteLength }));
       const byLayout = (l: string) => stored.filter((s) => s.layout === l);
       expect(byLayout("[1,")).toHaveLength(1);
       expect(byLayout("[2,")).toHaveLength(2);
@@ -83,7 +83,7 @@ await describeWith("redis", "RedisQueue", () => {
     }
   });
 
-  test("bounds are farm-wide", async () => {
+  test("bounds are farm-wide: exact within an instance, and across instances as of each one's last take or stats", async () => {
     const settings = testRedisSettings();
     const small = { ...limits, maxItems: 3 };
     const a = new RedisQueue(settings, small);
@@ -91,11 +91,16 @@ await describeWith("redis", "RedisQueue", () => {
     try {
       await Promise.all([a.waitReady(), b.waitReady()]);
       await a.push(newItem(1, "1"));
-      await b.push(newItem(1, "2"));
-      await a.push(newItem(2, "3"));
-      await expect(b.push(newItem(3, "4"))).rejects.toMatchObject({ name: "QueueFullError", reason: "items" });
-      expect(b.approxItems).toBe(2);
-      expect(a.approxItems).toBe(3);
+      await a.push(newItem(2, "2"));
+      await a.push(newItem(3, "3"));
+      // a has seen every push: exact.
+      await expect(a.push(newItem(4, "4"))).rejects.toMatchObject({ name: "QueueFullError", reason: "items" });
+      // b has heard of nothing yet; a take (which refreshes every project's totals) tells it.
+      expect(b.approxItems).toBe(0);
+      expect(await b.take(0)).toEqual([]);
+      expect(b.approxItems).toBe(3);
+      await expect(b.push(newItem(4, "4"))).rejects.toMatchObject({ name: "QueueFullError", reason: "items" });
+      expect((await b.stats()).items).toBe(3);
     } finally {
       await Promise.all([a.close(), b.close()]);
       await deleteRedisPrefix(settings.prefix);
@@ -178,19 +183,17 @@ await describeWith("redis", "RedisQueue", () => {
       }
     });
 
-    test("counts in the same keys as RedisCounterStore, farm-wide", async () => {
+    test("counts farm-wide, in the project's slot", async () => {
       const { a, b, settings, cleanup } = await farm();
-      const counters = new RedisCounterStore(settings);
+      const raw = new Redis({ host: SERVICE_HOST, port: SERVICE_PORTS.redis });
       try {
-        await counters.waitReady();
-        expect(await counters.increment("shared", 60)).toBe(1);
-        expect(await a.pushCounted(newItem(1, "x"), flood("shared", 3))).toBe(2);
-        expect(await b.pushCounted(newItem(1, "y"), flood("shared", 3))).toBe(3);
-        expect(await counters.increment("shared", 60)).toBe(4);
-        expect(await a.pushCounted(newItem(1, "z"), flood("shared", 3))).toBe(5);
+        expect(await a.pushCounted(newItem(1, "x"), flood("shared", 3))).toBe(1);
+        expect(await b.pushCounted(newItem(1, "y"), flood("shared", 3))).toBe(2);
+        expect(await a.pushCounted(newItem(1, "z"), flood("shared", 2))).toBe(3);
+        expect(await raw.get(counterKey(settings.prefix, "shared", 1))).toBe("3");
         expect((await a.stats()).items).toBe(2);
       } finally {
-        await counters.close();
+        raw.disconnect();
         await cleanup();
       }
     });
@@ -200,7 +203,7 @@ await describeWith("redis", "RedisQueue", () => {
       const raw = new Redis({ host: SERVICE_HOST, port: SERVICE_PORTS.redis });
       try {
         await a.pushCounted(newItem(1, "x"), { key: "ttl", windowSeconds: 30, maxUses: 5 });
-        const ttl = await raw.pttl(counterKey(settings.prefix, "ttl"));
+        const ttl = await raw.pttl(counterKey(settings.prefix, "ttl", 1));
         expect(ttl).toBeGreaterThan(25_000);
         expect(ttl).toBeLessThanOrEqual(30_000);
       } finally {
@@ -380,7 +383,7 @@ await describeWith("redis", "RedisQueue", () => {
 
 // The 3 s test timeout is the "fails fast, does not hang" check: nothing waits for a reconnect.
 test("with Redis down, push fails fast with StorageUnavailableError and problem() says why", async () => {
-  const queue = new RedisQueue({ host: "127.0.0.1", port: 1, db: 0, password: null, prefix: "unused" }, limits);
+  const queue = new RedisQueue({ host: "127.0.0.1", port: 1, db: 0, password: null, prefix: "unused", cluster: [] }, limits);
   try {
     await sleep(100); // let the first connection attempt fail
     let error: unknown;

@@ -7,7 +7,7 @@ import { describeWith, SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.t
 import { runCounterStoreContract } from "../contracts/counter-store.contract.ts";
 import { countRedisKeys, deleteRedisPrefix, onFreshPrefix, testRedisSettings } from "../storage/redis-cleanup.ts";
 
-const down = { host: "127.0.0.1", port: 1, db: 0, password: null, prefix: "unused" };
+const down = { host: "127.0.0.1", port: 1, db: 0, password: null, prefix: "unused", cluster: [] };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 await describeWith("redis", "RedisCounterStore", () => {
@@ -101,3 +101,10 @@ test("with Redis down and the memory fallback, counting goes on in memory", asyn
     await store.close();
   }
 }, 3000);
+
+await describeWith("redis-cluster", "RedisCounterStore on Redis Cluster", () => {
+  runCounterStoreContract("redis cluster", async () => {
+    const { made: store, cleanup } = await onFreshPrefix((settings) => new RedisCounterStore(settings), "cluster");
+    return { store, cleanup };
+  });
+});
