@@ -73,7 +73,9 @@ export function redisOptions(s: RedisSettings): RedisOptions {
  * The same on a cluster. ioredis follows MOVED and ASK (resharding), retries TRYAGAIN (a
  * multi-key script during a slot's migration), CLUSTERDOWN and a lost master's connection
  * (failover: its replica takes over within cluster-node-timeout) every `retryDelayOn*` ms, up
- * to maxRedirections times; after that the command fails and the client is answered 429.
+ * to maxRedirections times; after that the command fails and the client is answered 429 (and
+ * retries). Each CLUSTERDOWN retry first re-reads the slots, which waits up to
+ * slotsRefreshTimeout on a hung node: 6 tries keep a failed cluster's answer to seconds.
  */
 export function clusterOptions(s: RedisSettings): ClusterOptions {
   const { host: _h, port: _p, db: _d, enableOfflineQueue: _o, retryStrategy: _r, autoPipeliningIgnoredCommands, ...node } = redisOptions(s);
@@ -85,12 +87,12 @@ export function clusterOptions(s: RedisSettings): ClusterOptions {
     enableReadyCheck: false,
     enableAutoPipelining: true,
     autoPipeliningIgnoredCommands,
-    maxRedirections: 16,
+    maxRedirections: 6,
     retryDelayOnMoved: 0,
     retryDelayOnFailover: 250,
-    retryDelayOnClusterDown: 250,
+    retryDelayOnClusterDown: 100,
     retryDelayOnTryAgain: 100,
-    slotsRefreshTimeout: 2000,
+    slotsRefreshTimeout: 1000,
     clusterRetryStrategy: retryDelay,
     redisOptions: node,
   };
