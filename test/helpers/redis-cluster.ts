@@ -22,6 +22,10 @@ export interface PrivateCluster {
   node(port: number): Redis;
   /** The port of the master serving `slot`. */
   masterOf(slot: number): Promise<number>;
+  /** Starts a stopped node again on its port and nodes.conf (it rejoins, as a replica after a failover). */
+  restart(port: number): void;
+  /** Waits until every master serving slots has at least one replica in sync. */
+  waitReplicated(timeoutMs?: number): Promise<void>;
   /** Waits until every node of `ports` (default: every running node) reports cluster_state `state`. */
   waitState(state: "ok" | "fail", ports?: number[], timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -55,14 +59,13 @@ async function until(cond: () => Promise<boolean>, timeoutMs: number, what: stri
 export async function startPrivateCluster(masters: number, replicasEach: number): Promise<PrivateCluster> {
   const dir = mkdtempSync(join(tmpdir(), "cyclops-cluster-"));
   const ports = await freeClusterPorts(masters * (1 + replicasEach));
-  const nodes: ClusterNode[] = ports.map((port) => ({
-    port,
-    proc: Bun.spawn(
+  const spawn = (port: number) =>
+    Bun.spawn(
       ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", `nodes-${port}.conf`,
         "--cluster-node-timeout", "1000", "--dir", dir, "--save", "", "--appendonly", "no", "--logfile", `redis-${port}.log`],
       { stdout: "ignore", stderr: "ignore" },
-    ),
-  }));
+    );
+  const nodes: ClusterNode[] = ports.map((port) => ({ port, proc: spawn(port) }));
   // The error listener: a node not up yet refuses, and connect() rejects with that already.
   const node = (port: number) => new Redis({ host: "127.0.0.1", port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null }).on("error", () => {});
   const ask = async <T>(port: number, op: (c: Redis) => Promise<T>): Promise<T> => {
@@ -98,6 +101,21 @@ export async function startPrivateCluster(masters: number, replicasEach: number)
           if (!range?.[2]) throw new Error(`slot ${slot} has no master`);
           return range[2][1];
         }),
+      restart: (port) => {
+        const n = nodes.find((x) => x.port === port)!;
+        n.proc = spawn(port);
+      },
+      waitReplicated: (timeoutMs = 30_000) =>
+        until(
+          async () => {
+            const ranges = await ask(alive()[0]!.port, (c) => c.cluster("SLOTS"));
+            const masters = [...new Set(ranges.map((r) => r[2]![1]))];
+            const links = await Promise.all(masters.map((p) => ask(p, (c) => c.info("replication"))));
+            return links.every((info) => /slave0:.*state=online/.test(info));
+          },
+          timeoutMs,
+          "every master with a replica online",
+        ),
       waitState: (state, which = alive().map((n) => n.port), timeoutMs = 20_000) =>
         until(async () => (await Promise.all(which.map(stateOf))).every((s) => s === state), timeoutMs, `cluster_state ${state}`),
       stop,
