@@ -18,11 +18,11 @@
  *   queue), the client reconnects by itself, and problem() says what is wrong.
  */
 import { decodeItem, encodeItem, itemBytes, type NewItem, type QueuedItem } from "./item.ts";
-import { QueueFullError, StorageUnavailableError, type FloodCount, type Queue, type QueueLimits, type QueueStats, type TakeOptions } from "./queue.ts";
+import { StorageUnavailableError, type FloodCount, type Queue, type QueueLimits, type QueueStats, type TakeOptions } from "./queue.ts";
 import { RedisConnection, type RedisSettings } from "../redis/connection.ts";
 import { counterKey, projectKeys, projectsKey } from "../redis/keys.ts";
-import { PUSH_FULL_BYTES, PUSH_FULL_ITEMS, SCRIPTS, windowMs } from "../redis/scripts.ts";
-import { asBuffer, batchBlob, byProject, type PendingPush } from "./redis/batch.ts";
+import { SCRIPTS, windowMs } from "../redis/scripts.ts";
+import { asBuffer, batchBlob, byProject, throwIfFull, type PendingPush } from "./redis/batch.ts";
 import { FarmTotals } from "./redis/farm-totals.ts";
 import { rotate, takeRoundRobin } from "./redis/round-robin.ts";
 
@@ -96,7 +96,7 @@ export class RedisQueue implements Queue {
     const args = [asBuffer(encodeItem(item, undefined, this.compress)), itemBytes(item), roomItems, roomBytes];
     const [result, items, bytes] = (await this.call(() => SCRIPTS.push.run(this.connection.client, [k.seq, k.items, k.stats, k.queue], args))) as number[];
     this.totals.set(p, items!, bytes!);
-    this.pushed(result!);
+    throwIfFull(result!);
     await this.replicated([k.stats]);
   }
 
@@ -134,11 +134,22 @@ export class RedisQueue implements Queue {
     if (batch.length === 0) return;
     this.batch = [];
     try {
-      const groups = byProject(batch);
-      await this.register([...groups.keys()]);
-      const answers = await Promise.all([...groups].map(([p, group]) => this.countPush(p, group)));
-      await this.replicated([...groups.keys()].map((p) => projectKeys(this.prefix, p).stats));
-      for (const settle of answers.flat()) settle();
+      const groups = [...byProject(batch)];
+      await this.register(groups.map(([p]) => p));
+      // Each project's run stands alone: one failing (its master down) fails only its reports.
+      const runs = await Promise.allSettled(groups.map(([p, group]) => this.countPush(p, group)));
+      const done = groups.filter((_, i) => runs[i]!.status === "fulfilled");
+      runs.forEach((run, i) => {
+        if (run.status === "rejected") for (const p of groups[i]![1]) p.reject(run.reason);
+      });
+      if (done.length === 0) return;
+      try {
+        await this.replicated(done.map(([p]) => projectKeys(this.prefix, p).stats));
+      } catch (e) {
+        for (const [, group] of done) for (const p of group) p.reject(e);
+        return;
+      }
+      for (const run of runs) if (run.status === "fulfilled") for (const settle of run.value) settle();
     } catch (e) {
       // Called from setImmediate: a throw here would escape as an uncaught exception and leave
       // every report of the batch waiting forever.
@@ -159,18 +170,12 @@ export class RedisQueue implements Queue {
     return group.map((p, i) => () => {
       const count = reply[2 * i]!;
       try {
-        if (count <= p.flood.maxUses) this.pushed(reply[2 * i + 1]!);
+        if (count <= p.flood.maxUses) throwIfFull(reply[2 * i + 1]!);
         p.resolve(count);
       } catch (e) {
         p.reject(e);
       }
     });
-  }
-
-  /** A push result: the project's item count, or why nothing was queued. */
-  private pushed(result: number): void {
-    if (result === PUSH_FULL_ITEMS) throw new QueueFullError("items");
-    if (result === PUSH_FULL_BYTES) throw new QueueFullError("bytes");
   }
 
   /** Adds projects to the farm's set before their first push from here, so a take finds them. */

@@ -3,8 +3,9 @@
  * one hash slot, so one count-push-batch.lua run per project), and each group's reports in one
  * Buffer argument.
  */
+import { PUSH_FULL_BYTES, PUSH_FULL_ITEMS } from "../../redis/scripts.ts";
 import { encodeItem, itemBytes, type NewItem } from "../item.ts";
-import type { FloodCount } from "../queue.ts";
+import { QueueFullError, type FloodCount } from "../queue.ts";
 
 export interface PendingPush {
   item: NewItem;
@@ -59,3 +60,9 @@ export function batchBlob(batch: readonly PendingPush[], compress: boolean): Buf
 
 /** ioredis sends Buffers as binary but stringifies plain Uint8Arrays; wrap without copying. */
 export const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+/** A push result (push-4, count-push-batch): the project's item count, or why nothing was queued. */
+export function throwIfFull(result: number): void {
+  if (result === PUSH_FULL_ITEMS) throw new QueueFullError("items");
+  if (result === PUSH_FULL_BYTES) throw new QueueFullError("bytes");
+}
