@@ -33,14 +33,17 @@ async function commandStats(ports: number[]): Promise<Map<string, number>> {
   for (const port of ports) {
     const c = new Redis({ host: "127.0.0.1", port, lazyConnect: true });
     await c.connect();
-    for (const [, name, calls] of (await c.info("commandstats")).matchAll(/cmdstat_(\w+):calls=(\d+)/g)) total.set(name!, (total.get(name!) ?? 0) + Number(calls));
+    for (const [, name, calls] of (await c.info("commandstats")).matchAll(/cmdstat_(\w+):calls=(\d+)/g))
+      total.set(name!, (total.get(name!) ?? 0) + Number(calls));
     c.disconnect();
   }
   return total;
 }
 
 async function measure(label: string, redis: Record<string, unknown>, masters: number[]): Promise<void> {
-  const server = await startCyclops(baseConfig({ STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", SENTRY_BASE_URL: `http://127.0.0.1:${closedPort()}`, ...redis }));
+  const server = await startCyclops(
+    baseConfig({ STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", SENTRY_BASE_URL: `http://127.0.0.1:${closedPort()}`, ...redis }),
+  );
   try {
     const template = eventTemplate();
     await postEvents(server, template, 500, conns); // warm-up
@@ -49,7 +52,10 @@ async function measure(label: string, redis: Record<string, unknown>, masters: n
     const accepted = await postEvents(server, template, events, conns);
     const seconds = (performance.now() - started) / 1000;
     const after = await commandStats(masters);
-    const sent = [...after].filter(([k]) => CLIENT_COMMANDS.has(k)).map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
+    const sent = [...after]
+      .filter(([k]) => CLIENT_COMMANDS.has(k))
+      .map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const)
+      .filter(([, v]) => v > 0);
     const commands = sent.reduce((a, [, v]) => a + v, 0);
     const top = sent.map(([k, v]) => `${k} ${v}`).join(", ");
     const processed = (await count(server)).processed;
@@ -62,22 +68,37 @@ async function measure(label: string, redis: Record<string, unknown>, masters: n
   }
 }
 
-console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(" ")} (${events} events, ${conns} connections)`);
+console.log(
+  `load average before: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")} (${events} events, ${conns} connections)`,
+);
 const single = await startRedis();
 try {
   await measure("single Redis", { REDIS_PORT: single.port }, [single.port]);
 } finally {
   await single.stop();
 }
-for (const [replicas, wait] of [[0, 0], [1, 1]] as const) {
+for (const [replicas, wait] of [
+  [0, 0],
+  [1, 1],
+] as const) {
   const cluster = await startPrivateCluster(3, replicas);
   try {
     if (replicas > 0) await cluster.waitReplicated();
     const masters = [...new Set(await Promise.all([0, 5461, 10923].map((s) => cluster.masterOf(s))))];
-    await measure(`cluster 3 masters + ${3 * replicas} replicas, REDIS_WAIT_REPLICAS ${wait}`, { REDIS_CLUSTER: cluster.seeds.map((n) => `127.0.0.1:${n.port}`), REDIS_WAIT_REPLICAS: wait }, masters);
+    await measure(
+      `cluster 3 masters + ${3 * replicas} replicas, REDIS_WAIT_REPLICAS ${wait}`,
+      { REDIS_CLUSTER: cluster.seeds.map((n) => `127.0.0.1:${n.port}`), REDIS_WAIT_REPLICAS: wait },
+      masters,
+    );
   } finally {
     await cluster.stop();
   }
 }
-console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+console.log(
+  `load average after: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`,
+);
 await stopAll();

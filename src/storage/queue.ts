@@ -42,7 +42,10 @@ export class QueueFullError extends Error {
 /** The storage cannot take anything right now (Redis down, SQLite unwritable, disk full). */
 export class StorageUnavailableError extends Error {
   override name = "StorageUnavailableError";
-  constructor(message: string, public readonly retryAfter = 10) {
+  constructor(
+    message: string,
+    public readonly retryAfter = 10,
+  ) {
     super(message);
   }
 }

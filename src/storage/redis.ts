@@ -20,10 +20,11 @@
 import { decodeItem, encodeItem, itemBytes, type NewItem, type QueuedItem } from "./item.ts";
 import { StorageUnavailableError, type FloodCount, type Queue, type QueueLimits, type QueueStats, type TakeOptions } from "./queue.ts";
 import { RedisConnection, type RedisSettings } from "../redis/connection.ts";
-import { counterKey, projectKeys, projectsKey } from "../redis/keys.ts";
+import { counterKey, projectKeys } from "../redis/keys.ts";
 import { SCRIPTS, windowMs } from "../redis/scripts.ts";
 import { asBuffer, batchBlob, byProject, throwIfFull, type PendingPush } from "./redis/batch.ts";
 import { FarmTotals } from "./redis/farm-totals.ts";
+import { ProjectSet } from "./redis/project-set.ts";
 import { rotate, takeRoundRobin } from "./redis/round-robin.ts";
 
 export interface RedisQueueOptions {
@@ -54,8 +55,7 @@ export class RedisQueue implements Queue {
   private readonly waitReplicas: number;
   private readonly waitTimeoutMs: number;
   private readonly totals = new FarmTotals();
-  /** Projects this instance has put in the farm's set of projects (before its first push there). */
-  private readonly registered = new Set<number>();
+  private readonly projects: ProjectSet;
   /** Each take starts one project further round the farm's projects. */
   private turn = 0;
   /** When a take last refreshed every project's totals (ms, this clock). */
@@ -71,6 +71,7 @@ export class RedisQueue implements Queue {
   ) {
     this.connection = new RedisConnection(settings);
     this.prefix = settings.prefix;
+    this.projects = new ProjectSet(this.connection.client, settings.prefix);
     this.leaseMs = Math.max(1, Math.round(options.leaseMs ?? 60_000));
     this.order = limits.newestFirst ? "1" : "0";
     this.compress = options.compress ?? false;
@@ -90,7 +91,7 @@ export class RedisQueue implements Queue {
   async push(item: NewItem): Promise<void> {
     this.ensureUsable();
     const p = item.projectId;
-    await this.register([p]);
+    await this.call(() => this.projects.add([p]));
     const k = projectKeys(this.prefix, p);
     const [roomItems, roomBytes] = this.totals.room(p, this.limits.maxItems, this.limits.maxBytes);
     const args = [asBuffer(encodeItem(item, undefined, this.compress)), itemBytes(item), roomItems, roomBytes];
@@ -135,7 +136,7 @@ export class RedisQueue implements Queue {
     this.batch = [];
     try {
       const groups = [...byProject(batch)];
-      await this.register(groups.map(([p]) => p));
+      await this.call(() => this.projects.add(groups.map(([p]) => p)));
       // Each project's run stands alone: one failing (its master down) fails only its reports.
       const runs = await Promise.allSettled(groups.map(([p, group]) => this.countPush(p, group)));
       const done = groups.filter((_, i) => runs[i]!.status === "fulfilled");
@@ -178,14 +179,6 @@ export class RedisQueue implements Queue {
     });
   }
 
-  /** Adds projects to the farm's set before their first push from here, so a take finds them. */
-  private async register(projectIds: number[]): Promise<void> {
-    const fresh = projectIds.filter((p) => !this.registered.has(p));
-    if (fresh.length === 0) return;
-    await this.call(() => this.connection.client.sadd(projectsKey(this.prefix), ...fresh));
-    for (const p of fresh) this.registered.add(p);
-  }
-
   /** With waitReplicas, waits until that many replicas have this connection's writes to `keys`' masters. */
   private async replicated(keys: string[]): Promise<void> {
     if (this.waitReplicas === 0) return;
@@ -197,13 +190,16 @@ export class RedisQueue implements Queue {
 
   async take(max: number, opts?: TakeOptions): Promise<QueuedItem[]> {
     this.ensureUsable();
-    const members = await this.call(() => this.connection.client.smembers(projectsKey(this.prefix)));
+    const members = await this.call(() => this.projects.members());
     if (performance.now() - this.refreshedAt >= TOTALS_REFRESH_MS) {
       this.refreshedAt = performance.now();
-      await this.projectTotals(members.map(Number));
+      await this.projectTotals(members);
     }
     const isPaused = opts?.isPaused;
-    const candidates = rotate(members.map(Number).filter((p) => !isPaused?.(p)), this.turn++);
+    const candidates = rotate(
+      members.filter((p) => !isPaused?.(p)),
+      this.turn++,
+    );
     return takeRoundRobin(candidates, max, (p, n) => this.takeFrom(p, n));
   }
 
@@ -236,14 +232,18 @@ export class RedisQueue implements Queue {
     this.ensureUsable();
     const k = projectKeys(this.prefix, item.projectId);
     await this.call(() =>
-      SCRIPTS.release.run(this.connection.client, [k.queue, k.items, k.leased, k.leases, k.attempts], [localId(item), this.holder, failed ? "1" : "0", this.order]),
+      SCRIPTS.release.run(
+        this.connection.client,
+        [k.queue, k.items, k.leased, k.leases, k.attempts],
+        [localId(item), this.holder, failed ? "1" : "0", this.order],
+      ),
     );
   }
 
   async stats(): Promise<QueueStats> {
     this.ensureUsable();
-    const members = await this.call(() => this.connection.client.smembers(projectsKey(this.prefix)));
-    const perProject = await this.projectTotals(members.map(Number));
+    const members = await this.call(() => this.projects.members());
+    const perProject = await this.projectTotals(members);
     let items = 0;
     let bytes = 0;
     for (const entry of perProject.values()) {

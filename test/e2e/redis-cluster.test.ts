@@ -15,7 +15,21 @@ import type { TestGateway } from "../helpers/gateway.ts";
 import { startPrivateCluster } from "../helpers/redis-cluster.ts";
 import { CLUSTER_SEEDS, describeWith, uniqueName } from "../helpers/services.ts";
 import { deleteRedisPrefix } from "../storage/redis-cleanup.ts";
-import { countOf, delivery, expectAlive, Fixture, KEY, KEY_2, PROJECT, PROJECT_2, runLoad, TWO_PROJECT_KEYS, TWO_PROJECT_SENTRY_KEYS, waitForDelivery, waitUntil } from "./helpers.ts";
+import {
+  countOf,
+  delivery,
+  expectAlive,
+  Fixture,
+  KEY,
+  KEY_2,
+  PROJECT,
+  PROJECT_2,
+  runLoad,
+  TWO_PROJECT_KEYS,
+  TWO_PROJECT_SENTRY_KEYS,
+  waitForDelivery,
+  waitUntil,
+} from "./helpers.ts";
 
 const seeds = (nodes: { host: string; port: number }[]) => nodes.map((n) => `${n.host}:${n.port}`);
 
@@ -71,7 +85,11 @@ await describeWith("redis-cluster", "a farm of three on Redis Cluster", () => {
     expect({ statuses: result.statuses, errors: result.errors }).toEqual({ statuses: { "200": 60 }, errors: [] });
     expect(statuses).toEqual({ PROCESSED: 5, IGNORED: 55 });
     expect(await sum(nodes, "ignored")).toBe(55);
-    await waitUntil(async () => (await sum(nodes, "delivered")) === 5, 10_000, () => "the five were not all delivered");
+    await waitUntil(
+      async () => (await sum(nodes, "delivered")) === 5,
+      10_000,
+      () => "the five were not all delivered",
+    );
     expect(fake.received.length).toBe(5);
     expect(fake.violations).toEqual([]);
   }, 60_000);

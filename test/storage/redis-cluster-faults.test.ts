@@ -53,7 +53,9 @@ await describeWith("redis-cluster", "RedisQueue on a cluster under faults", () =
       await q.push(newItem(1, "before"));
       const sha = (await raw.nodes("master")[0]!.script("LOAD", SCRIPTS.push.lua)) as string;
       await Promise.all(raw.nodes("master").map((n) => n.script("FLUSH")));
-      const master = raw.nodes("master").find((n) => raw.slots[calculateSlot(projectKeys(settings.prefix, 1).stats)]![0] === `${n.options.host}:${n.options.port}`)!;
+      const master = raw
+        .nodes("master")
+        .find((n) => raw.slots[calculateSlot(projectKeys(settings.prefix, 1).stats)]![0] === `${n.options.host}:${n.options.port}`)!;
       expect(await master.script("EXISTS", sha)).toEqual([0]);
       await q.push(newItem(1, "after"));
       expect(await master.script("EXISTS", sha)).toEqual([1]);
@@ -71,7 +73,7 @@ await describeWith("redis-cluster", "RedisQueue on a cluster under faults", () =
     try {
       await q.waitReady();
       await q.push(newItem(3, "one seed was down"));
-      expect((await drain(q))).toEqual(["one seed was down"]);
+      expect(await drain(q)).toEqual(["one seed was down"]);
     } finally {
       await q.close();
       await deleteRedisPrefix(settings.prefix, "cluster");
@@ -147,7 +149,10 @@ await describeWith("redis-cluster", "RedisQueue on a cluster under faults", () =
           while (sending) {
             const body = `m${n++}`;
             const push = n % 2 ? q.push(newItem(7, body)) : q.pushCounted(newItem(7, body), { key: `k${n % 3}`, windowSeconds: 60, maxUses: 1e6 });
-            await push.then(() => acked.push(body), (e: unknown) => refused.push(e));
+            await push.then(
+              () => acked.push(body),
+              (e: unknown) => refused.push(e),
+            );
           }
         };
         const senders = Array.from({ length: 8 }, sender);
@@ -209,7 +214,10 @@ await describeWith("redis-cluster", "RedisQueue on a cluster under faults", () =
         await cluster.waitState("ok");
         let after: unknown = null;
         for (let i = 0; i < 50; i++) {
-          after = await q.push(newItem(1, "after")).then(() => "ok", (e: unknown) => e);
+          after = await q.push(newItem(1, "after")).then(
+            () => "ok",
+            (e: unknown) => e,
+          );
           if (after === "ok") break;
           await Bun.sleep(100);
         }

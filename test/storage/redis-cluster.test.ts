@@ -16,7 +16,10 @@ import { deleteRedisPrefix, onFreshPrefix, testRedisSettings } from "./redis-cle
 const limits: QueueLimits = { maxItems: 10_000, maxBytes: 10_000_000, newestFirst: true };
 
 await describeWith("redis-cluster", "RedisQueue on Redis Cluster", () => {
-  for (const [name, options] of [["redis cluster", {}], ["redis cluster, zstd bodies", { compress: true }]] as const) {
+  for (const [name, options] of [
+    ["redis cluster", {}],
+    ["redis cluster, zstd bodies", { compress: true }],
+  ] as const) {
     runQueueContract(name, async (l) => {
       const { made: queue, cleanup } = await onFreshPrefix((settings) => new RedisQueue(settings, l, options), "cluster");
       return { queue, cleanup };

@@ -5,11 +5,21 @@ import { interleave, rotate, shares, takeRoundRobin } from "../../src/storage/re
 
 describe("shares", () => {
   test("as even as possible when every project can get one, the remainder to the first", () => {
-    expect(shares([1, 2, 3], 7)).toEqual([[1, 3], [2, 2], [3, 2]]);
-    expect(shares([1, 2], 2)).toEqual([[1, 1], [2, 1]]);
+    expect(shares([1, 2, 3], 7)).toEqual([
+      [1, 3],
+      [2, 2],
+      [3, 2],
+    ]);
+    expect(shares([1, 2], 2)).toEqual([
+      [1, 1],
+      [2, 1],
+    ]);
   });
   test("one each to the first `remaining` when there are more projects than items", () => {
-    expect(shares([4, 5, 6, 7], 2)).toEqual([[4, 1], [5, 1]]);
+    expect(shares([4, 5, 6, 7], 2)).toEqual([
+      [4, 1],
+      [5, 1],
+    ]);
   });
 });
 
@@ -46,13 +56,20 @@ describe("takeRoundRobin", () => {
   test("projects not asked in a round (more projects than items) are asked in the next", async () => {
     const { asks, takeFrom } = farm({ 1: 0, 2: 0, 3: 5 });
     expect(await takeRoundRobin([1, 2, 3], 2, takeFrom)).toEqual([3, 3]);
-    expect(asks).toEqual([[1, 1], [2, 1], [3, 2]]);
+    expect(asks).toEqual([
+      [1, 1],
+      [2, 1],
+      [3, 2],
+    ]);
   });
 
   test("stops when nobody has more", async () => {
     const { asks, takeFrom } = farm({ 1: 1, 2: 0 });
     expect(await takeRoundRobin([1, 2], 10, takeFrom)).toEqual([1]);
-    expect(asks).toEqual([[1, 5], [2, 5]]);
+    expect(asks).toEqual([
+      [1, 5],
+      [2, 5],
+    ]);
   });
 });
 

@@ -13,7 +13,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 await describeWith("redis", "RedisQueue", () => {
-  for (const [name, options] of [["redis", {}], ["redis, zstd bodies", { compress: true }]] as const) {
+  for (const [name, options] of [
+    ["redis", {}],
+    ["redis, zstd bodies", { compress: true }],
+  ] as const) {
     runQueueContract(name, async (l) => {
       const { made: queue, cleanup } = await onFreshPrefix((settings) => new RedisQueue(settings, l, options));
       return { queue, cleanup };

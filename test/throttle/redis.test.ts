@@ -21,9 +21,7 @@ await describeWith("redis", "RedisCounterStore", () => {
     const stores = [0, 1, 2].map(() => new RedisCounterStore(settings));
     try {
       await Promise.all(stores.map((s) => s.waitReady()));
-      const counts = await Promise.all(
-        Array.from({ length: 30 }, (_, i) => stores[i % 3]!.increment("shared", 60)),
-      );
+      const counts = await Promise.all(Array.from({ length: 30 }, (_, i) => stores[i % 3]!.increment("shared", 60)));
       expect([...counts].sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
       expect(await stores[0]!.increment("shared", 60)).toBe(31);
     } finally {

@@ -42,18 +42,22 @@ export function batchBlob(batch: readonly PendingPush[], compress: boolean): Buf
   let blob = Buffer.allocUnsafe(room);
   let offset = 0;
   for (const { item } of batch) {
-    encodeItem(item, (size) => {
-      const start = offset + REPORT_HEADER;
-      if (start + size > blob.length) {
-        const grown = Buffer.allocUnsafe(Math.max(2 * blob.length, start + size));
-        blob.copy(grown, 0, 0, offset);
-        blob = grown;
-      }
-      blob.writeUInt32LE(size, offset);
-      blob.writeUInt32LE(itemBytes(item), offset + 4);
-      offset = start + size;
-      return blob.subarray(start, offset);
-    }, compress);
+    encodeItem(
+      item,
+      (size) => {
+        const start = offset + REPORT_HEADER;
+        if (start + size > blob.length) {
+          const grown = Buffer.allocUnsafe(Math.max(2 * blob.length, start + size));
+          blob.copy(grown, 0, 0, offset);
+          blob = grown;
+        }
+        blob.writeUInt32LE(size, offset);
+        blob.writeUInt32LE(itemBytes(item), offset + 4);
+        offset = start + size;
+        return blob.subarray(start, offset);
+      },
+      compress,
+    );
   }
   return blob.subarray(0, offset);
 }
