@@ -1,19 +1,15 @@
 /**
  * The queue in Redis (STORAGE=redis), shared by every cyclops of a farm, on a single Redis or a
- * Redis Cluster (REDIS_CLUSTER). Each project's queue is its own keys under one hash tag (one
- * slot), and its push/take/ack/release are one Lua script each (src/redis/*.lua), so a script
- * never spans slots; what spans projects is done here (docs/REDIS.md):
+ * Redis Cluster (REDIS_CLUSTER). Each project's keys share one hash tag (one slot) and each step is
+ * one Lua script on one project (src/redis/*.lua); what spans projects is done here (docs/REDIS.md):
  *
- * - Fairness is farm-wide: `take` goes round the farm's set of projects, asking each for its share
- *   of the items, one script run per project, and serves them in round-robin order.
- * - The bounds are farm-wide: each push's room is MAX_QUEUE_ITEMS/BYTES less the other projects'
- *   totals as last heard (FarmTotals).
- * - A taken item is leased to this instance (its holder token) until `leaseMs` from now, on Redis's
- *   clock. If the instance dies, the next take of that project anywhere in the farm re-queues it
- *   after the lease expires: at-least-once delivery.
+ * - Fairness is farm-wide: `take` goes round the farm's set of projects, asking each its share.
+ * - The bounds are farm-wide: a push's room is the bound less the other projects' totals as last
+ *   heard (FarmTotals).
+ * - A taken item is leased to this instance until `leaseMs` from now, on Redis's clock; if the
+ *   instance dies, the next take of that project re-queues it: at-least-once delivery.
  * - `push` resolves once Redis has run the script, and with `waitReplicas` once that many replicas
- *   have it too (Redis WAIT, one per master and event-loop turn): a failover then loses nothing
- *   acknowledged.
+ *   have it too (WAIT, one per master and event-loop turn): a failover loses nothing acknowledged.
  * - While Redis is down every operation fails at once with StorageUnavailableError (no offline
  *   queue), the client reconnects by itself, and problem() says what is wrong.
  */
@@ -24,6 +20,7 @@ import { counterKey, projectKeys } from "../redis/keys.ts";
 import { SCRIPTS, windowMs } from "../redis/scripts.ts";
 import { asBuffer, batchBlob, byProject, throwIfFull, type PendingPush } from "./redis/batch.ts";
 import { FarmTotals } from "./redis/farm-totals.ts";
+import { migrateLegacyQueue } from "./redis/legacy.ts";
 import { ProjectSet } from "./redis/project-set.ts";
 import { rotate, takeRoundRobin } from "./redis/round-robin.ts";
 
@@ -56,6 +53,8 @@ export class RedisQueue implements Queue {
   private readonly waitTimeoutMs: number;
   private readonly totals = new FarmTotals();
   private readonly projects: ProjectSet;
+  /** Moving an earlier layout's items (legacy.ts); a failure leaves them for the next start. */
+  legacyMigration: Promise<number> | undefined;
   /** Each take starts one project further round the farm's projects. */
   private turn = 0;
   /** When a take last refreshed every project's totals (ms, this clock). */
@@ -83,9 +82,13 @@ export class RedisQueue implements Queue {
     return this.totals.items;
   }
 
-  /** Resolves once connected; operations before that are refused. */
-  waitReady(timeoutMs?: number): Promise<void> {
-    return this.connection.waitReady(timeoutMs);
+  /**
+   * Resolves once connected; operations before that are refused. Then moves, in the background,
+   * items an earlier cyclops queued in the old layout (legacyMigration resolves with their count).
+   */
+  async waitReady(timeoutMs?: number): Promise<void> {
+    await this.connection.waitReady(timeoutMs);
+    this.legacyMigration ??= migrateLegacyQueue(this.connection.client, this.prefix, (item) => this.push(item)).catch(() => 0);
   }
 
   async push(item: NewItem): Promise<void> {

@@ -5,6 +5,7 @@ import { RedisQueue } from "../../src/storage/redis.ts";
 import { counterKey, projectKeys } from "../../src/redis/keys.ts";
 import { RedisCounterStore } from "../../src/throttle/redis.ts";
 import { describeWith, SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.ts";
+import { encodeItem } from "../../src/storage/item.ts";
 import { newItem, runQueueContract } from "../contracts/queue.contract.ts";
 import { countRedisKeys, deleteRedisPrefix, onFreshPrefix, testRedisSettings } from "./redis-cleanup.ts";
 
@@ -402,3 +403,38 @@ test("with Redis down, push fails fast with StorageUnavailableError and problem(
     await queue.close();
   }
 }, 3000);
+
+await describeWith("redis", "RedisQueue upgrade from the one-tag layout", () => {
+  test("items an earlier cyclops queued under {prefix}:queue:* move to the per-project layout at start, and the old keys go", async () => {
+    const settings = testRedisSettings();
+    const raw = new Redis({ host: SERVICE_HOST, port: SERVICE_PORTS.redis });
+    const base = `{${settings.prefix}}:queue`;
+    const old = [newItem(1, "old one"), newItem(1, "old two"), newItem(2, "old three", { endpoint: "envelope" })];
+    const queue = new RedisQueue(settings, limits);
+    try {
+      await raw.hset(
+        `${base}:items`,
+        "1",
+        Buffer.from(encodeItem(old[0]!)),
+        "2",
+        Buffer.from(encodeItem(old[1]!)),
+        "3",
+        Buffer.from(encodeItem(old[2]!, undefined, true)),
+      );
+      await raw.hset(`${base}:stats`, "items", 3, "bytes", 24, "1:items", 2, "1:bytes", 15, "2:items", 1, "2:bytes", 9);
+      await raw.rpush(`${base}:ring`, "1", "2");
+      await raw.rpush(`${base}:project:1`, "1", "2");
+      await raw.rpush(`${base}:project:2`, "3");
+      await raw.set(`${base}:seq`, "3");
+      await queue.waitReady();
+      expect(await queue.legacyMigration).toBe(3);
+      const taken = await queue.take(10);
+      expect(taken.map((i) => `${i.projectId} ${i.endpoint} ${text(i.body)}`).sort()).toEqual(["1 store old one", "1 store old two", "2 envelope old three"]);
+      expect(await raw.exists(...["items", "stats", "ring", "seq", "project:1", "project:2", "migrating"].map((k) => `${base}:${k}`))).toBe(0);
+    } finally {
+      raw.disconnect();
+      await queue.close();
+      await deleteRedisPrefix(settings.prefix);
+    }
+  });
+});
