@@ -2,6 +2,8 @@
  * A farm of three cyclops processes on a Redis Cluster (REDIS_CLUSTER):
  * - a flood of one error over the three is cut at MAX_CACHE_USES farm-wide, as on one Redis
  *   (the shared cluster of .ci/services.sh);
+ * - the cluster in fail state: reports are refused with Retry-After, and accepted again once the
+ *   cluster is ok, without a restart;
  * - REDIS_WAIT_REPLICAS 1, 2,400 reports of two projects, and the master holding one project
  *   killed -9 mid-load (a private cluster): its replica takes over, every report answered 200
  *   reaches Sentry, and duplicates stay within 1 %.
@@ -9,7 +11,7 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import calculateSlot from "cluster-key-slot";
 import type { Config } from "../../src/config/schema.ts";
-import { projectKeys } from "../../src/redis/keys.ts";
+import { projectKeys, projectsKey } from "../../src/redis/keys.ts";
 import { startFakeSentry, type FakeSentry } from "../helpers/fake-sentry.ts";
 import type { TestGateway } from "../helpers/gateway.ts";
 import { startPrivateCluster } from "../helpers/redis-cluster.ts";
@@ -22,9 +24,11 @@ import {
   Fixture,
   KEY,
   KEY_2,
+  newEventId,
   PROJECT,
   PROJECT_2,
   runLoad,
+  sendEvent,
   TWO_PROJECT_KEYS,
   TWO_PROJECT_SENTRY_KEYS,
   waitForDelivery,
@@ -93,6 +97,43 @@ await describeWith("redis-cluster", "a farm of three on Redis Cluster", () => {
     expect(fake.received.length).toBe(5);
     expect(fake.violations).toEqual([]);
   }, 60_000);
+
+  test("the cluster in fail state: reports are refused with Retry-After, then accepted again without a restart", async () => {
+    fake.reset();
+    const cluster = await startPrivateCluster(3, 0);
+    try {
+      const prefix = uniqueName("cyclops_e2e_clusterdown");
+      // Stop a master holding neither project 1's keys nor the farm's set of projects.
+      const used = [await cluster.masterOf(calculateSlot(projectKeys(prefix, PROJECT).stats)), await cluster.masterOf(calculateSlot(projectsKey(prefix)))];
+      const victim = cluster.nodes.find((n) => !used.includes(n.port))!;
+      const [node] = await Promise.all([0].map(() => fixture.cyclops({ STORAGE: "redis", REDIS_CLUSTER: seeds(cluster.seeds), REDIS_KEY_PREFIX: prefix, SENTRY_BASE_URL: fake.url })));
+      const acked: string[] = [];
+      const send = async () => {
+        const id = newEventId();
+        const r = await sendEvent(node!.url, id, `clusterdown ${id}`);
+        if (r.status === 200) acked.push(id);
+        return r;
+      };
+      expect((await send()).status).toBe(200);
+      victim.proc.kill("SIGSTOP");
+      try {
+        await cluster.waitState("fail", used);
+        const refused = await send();
+        console.log(`[cluster fail state] answered ${refused.status}, Retry-After ${refused.retryAfter}`);
+        expect([429, 503]).toContain(refused.status as number);
+        expect(refused.retryAfter).toMatch(/^\d+$/);
+      } finally {
+        victim.proc.kill("SIGCONT");
+      }
+      await cluster.waitState("ok");
+      await waitUntil(async () => (await send()).status === 200, 20_000, () => "never accepted again after the cluster recovered");
+      expectAlive(node!);
+      expect((await waitForDelivery(acked, fake, 20_000)).missing).toEqual([]);
+    } finally {
+      await fixture.stopAll();
+      await cluster.stop();
+    }
+  }, 90_000);
 
   test("REDIS_WAIT_REPLICAS 1: a master killed -9 mid-load loses nothing answered 200", async () => {
     fake.reset();
