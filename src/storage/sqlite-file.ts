@@ -141,8 +141,18 @@ export class SpoolStatements {
     const { auth } = item;
     return Number(
       this.insertOne.run(
-        item.projectId, item.endpoint, item.contentType, auth.publicKey, auth.secretKey, auth.client,
-        auth.version, item.clientIp, item.eventId, item.receivedAt, item.body.byteLength, item.body,
+        item.projectId,
+        item.endpoint,
+        item.contentType,
+        auth.publicKey,
+        auth.secretKey,
+        auth.client,
+        auth.version,
+        item.clientIp,
+        item.eventId,
+        item.receivedAt,
+        item.body.byteLength,
+        item.body,
       ).lastInsertRowid,
     );
   }

@@ -47,7 +47,11 @@ describe("bounded walks over client data", () => {
   test("15 reports with a fingerprint nested 100,000 deep: each a 400, /healthcheck answers throughout", async () => {
     expect(await (await fetch(`${g.url}/healthcheck`)).text()).toBeTruthy(); // a warm connection: its set-up is not measured
     const sends = Array.from({ length: 15 }, (_, i) =>
-      fetch(`${g.url}/api/${PROJECT}/store/`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: deepFingerprintEvent(100_000, i) }).then(async (r) => ({ status: r.status, body: await r.json() })),
+      fetch(`${g.url}/api/${PROJECT}/store/`, {
+        method: "POST",
+        headers: { ...AUTH, "Content-Type": "application/json" },
+        body: deepFingerprintEvent(100_000, i),
+      }).then(async (r) => ({ status: r.status, body: await r.json() })),
     );
     const started = performance.now();
     const all = Promise.all(sends);
@@ -56,7 +60,9 @@ describe("bounded walks over client data", () => {
     const tookMs = performance.now() - started;
     for (const a of answers) expect(a).toEqual({ status: 400, body: { detail: "invalid JSON data", causes: ["recursion limit exceeded"] } });
     expect(health.every((h) => h.status === 200)).toBe(true);
-    console.log(`[limits] 15 deep fingerprints answered in ${tookMs.toFixed(0)} ms; ${health.length} health checks meanwhile, max ${Math.max(...health.map((h) => h.ms)).toFixed(1)} ms`);
+    console.log(
+      `[limits] 15 deep fingerprints answered in ${tookMs.toFixed(0)} ms; ${health.length} health checks meanwhile, max ${Math.max(...health.map((h) => h.ms)).toFixed(1)} ms`,
+    );
   });
 
   test("the same nesting inside an envelope's event item is a 400", async () => {
@@ -78,12 +84,16 @@ describe("bounded walks over client data", () => {
   function bigGzipEnvelope(dsnKey?: string): Uint8Array {
     const attachment = Buffer.alloc(16 * 1024 * 1024, "ab");
     const header = dsnKey ? `{"dsn":"http://${dsnKey}@127.0.0.1/${PROJECT}"}` : "{}";
-    return zlib.gzipSync(Buffer.concat([Buffer.from(`${header}\n{"type":"attachment","length":${attachment.length},"filename":"big.txt"}\n`), attachment, Buffer.from("\n")]));
+    return zlib.gzipSync(
+      Buffer.concat([Buffer.from(`${header}\n{"type":"attachment","length":${attachment.length},"filename":"big.txt"}\n`), attachment, Buffer.from("\n")]),
+    );
   }
 
   async function sendWhilePolling(body: Uint8Array, n: number): Promise<{ statuses: number[]; maxMs: number; checks: number }> {
     await (await fetch(`${g.url}/healthcheck`)).text();
-    const sends = Array.from({ length: n }, () => fetch(`${g.url}/api/${PROJECT}/envelope/`, { method: "POST", headers: { ...AUTH, "Content-Encoding": "gzip" }, body }).then((r) => r.status));
+    const sends = Array.from({ length: n }, () =>
+      fetch(`${g.url}/api/${PROJECT}/envelope/`, { method: "POST", headers: { ...AUTH, "Content-Encoding": "gzip" }, body }).then((r) => r.status),
+    );
     const all = Promise.all(sends);
     const health = await pollHealth(g.url, all);
     expect(health.every((h) => h.status === 200)).toBe(true);
@@ -97,7 +107,9 @@ describe("bounded walks over client data", () => {
     // Accepted and forwarded: the forwarder's own gzip of each 16 MiB body (src/forward) shows here.
     const accepted = await sendWhilePolling(bigGzipEnvelope(), 4);
     expect(accepted.statuses).toEqual([200, 200, 200, 200]);
-    console.log(`[limits] 4 × 16 MiB gzip envelopes refused after decoding: ${refused.checks} health checks, max ${refused.maxMs.toFixed(1)} ms; accepted and forwarded: ${accepted.checks} checks, max ${accepted.maxMs.toFixed(1)} ms`);
+    console.log(
+      `[limits] 4 × 16 MiB gzip envelopes refused after decoding: ${refused.checks} health checks, max ${refused.maxMs.toFixed(1)} ms; accepted and forwarded: ${accepted.checks} checks, max ${accepted.maxMs.toFixed(1)} ms`,
+    );
   });
 
   test("an event_id that is not a UUID gets Relay's 400", async () => {

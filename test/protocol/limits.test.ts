@@ -93,7 +93,11 @@ describe("envelope bounds", () => {
     const item = (payload: string) => ({ headers: {}, type: "event", payload: enc.encode(payload) });
     expect(parseEventItem(item('{"a":1}'), 100)).toEqual({ a: 1 });
     expect(fails(() => parseEventItem(item('{"a":1}'), 6)).status).toBe(413);
-    expect(fails(() => parseEventItem(item(`{"a":${nest(200)}}`), 1e6))).toEqual({ status: 400, detail: "invalid event envelope", causes: ["recursion limit exceeded"] });
+    expect(fails(() => parseEventItem(item(`{"a":${nest(200)}}`), 1e6))).toEqual({
+      status: 400,
+      detail: "invalid event envelope",
+      causes: ["recursion limit exceeded"],
+    });
     expect(fails(() => parseEventItem(item("[]"), 100)).status).toBe(400);
     expect(fails(() => parseEventItem(item("{"), 100)).status).toBe(400);
   });
@@ -115,7 +119,10 @@ describe("decodeContentEncodingBounded", () => {
     expect(out).toBeInstanceOf(Promise);
     expect((await out).length).toBe(SYNC_OUTPUT_BYTES * 4);
     const capped = decodeContentEncodingBounded(body, encoding, SYNC_OUTPUT_BYTES * 2);
-    const err = await Promise.resolve(capped).then(() => null, (e: unknown) => e);
+    const err = await Promise.resolve(capped).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ProtocolError);
     expect((err as ProtocolError).status).toBe(413);
   });
@@ -146,7 +153,10 @@ describe("decodeContentEncodingBounded", () => {
     const truncated = zlib.gzipSync(payload(SYNC_OUTPUT_BYTES * 4)).subarray(0, 200);
     const err = await Promise.resolve()
       .then(() => decodeContentEncodingBounded(truncated, "gzip", 1 << 24))
-      .then(() => null, (e: unknown) => e);
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
     expect((err as ProtocolError).status).toBe(400);
   });
 });

@@ -35,8 +35,15 @@ describe("gateway with its SQLite spool on a full disk", () => {
   function start(upstream: string): Promise<TestGateway> {
     const file = join(tempDir(), "cyclops.json");
     const settings = {
-      BIND: "127.0.0.1", PORT: 0, STORAGE: "sqlite", SQLITE_PATH: join(fs!.dir, "spool.sqlite"), SENTRY_BASE_URL: upstream,
-      PROJECT_KEYS: [[PROJECT, KEY, null]], URL_CACHE_EXPIRATION: 0, SHUTDOWN_TIMEOUT: 0.2, CLIENT_REPORTS: false,
+      BIND: "127.0.0.1",
+      PORT: 0,
+      STORAGE: "sqlite",
+      SQLITE_PATH: join(fs!.dir, "spool.sqlite"),
+      SENTRY_BASE_URL: upstream,
+      PROJECT_KEYS: [[PROJECT, KEY, null]],
+      URL_CACHE_EXPIRATION: 0,
+      SHUTDOWN_TIMEOUT: 0.2,
+      CLIENT_REPORTS: false,
     };
     writeFileSync(file, JSON.stringify(settings));
     return spawnGateway(["serve", "-c", file, "-v"]);
@@ -90,7 +97,11 @@ describe("gateway with its SQLite spool on a full disk", () => {
     refused++;
 
     // What the spool held is forwarded although the disk is full.
-    await until("the held reports delivered", () => new Set(sentry.received.map((r) => (r.json as { event_id: string }).event_id)).size >= accepted.length, 30_000);
+    await until(
+      "the held reports delivered",
+      () => new Set(sentry.received.map((r) => (r.json as { event_id: string }).event_id)).size >= accepted.length,
+      30_000,
+    );
     expect(await health()).toBe(503);
 
     // Space returns: healthy again on its own, no report sent.
