@@ -7,6 +7,7 @@ import type { Stats } from "../stats/counters.ts";
 import type { Metrics } from "../stats/metrics.ts";
 import type { Queue } from "../storage/queue.ts";
 import type { CounterStore } from "../throttle/counter-store.ts";
+import type { SpikeProtection } from "../spike/service.ts";
 
 export interface Deps {
   config: Config;
@@ -24,6 +25,8 @@ export interface Deps {
   metrics?: Metrics;
   /** Sentry's active rate limit for a project and category, passed back to SDKs (null: none). */
   rateLimits?: (projectId: number, category: string) => { retryAfter: number; header: string } | null;
+  /** Spike protection, unless SPIKE_PROTECTION is off for every project. */
+  spike?: SpikeProtection;
   /** Upstream response times for /count. */
   latency?: () => LatencySummary;
   /** Wakes the forwarder when something was queued. */

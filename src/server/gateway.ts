@@ -13,6 +13,8 @@ import { Stats } from "../stats/counters.ts";
 import { LatencyWindow } from "../stats/latency.ts";
 import { Metrics } from "../stats/metrics.ts";
 import { createQueue, oneStepFloodCut } from "../storage/index.ts";
+import { registerSpikeMetrics } from "../spike/metrics.ts";
+import { spikeOff, SpikeProtection } from "../spike/service.ts";
 import { createCounterStore } from "../throttle/index.ts";
 import { VERSION } from "../version.ts";
 import { createApp } from "./app.ts";
@@ -58,7 +60,13 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const forwarder = new Forwarder({ config, queue, stats, latency, log, version: VERSION, keyFor: (projectId) => keys.keyForProject(projectId)?.publicKey });
 
   metrics = new Metrics({ stats, queue, keys });
+  const spike = spikeOff(config) ? undefined : new SpikeProtection(config, { log });
+  if (spike) {
+    spike.start();
+    registerSpikeMetrics(metrics.registry, spike.limiter);
+  }
   const deps: Deps = {
+    spike,
     config,
     metrics,
     keys,
@@ -120,6 +128,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
         if (left > 0) {
           log.warn({ left, storage: queue.kind }, queue.kind === "memory" ? "stopped with undelivered reports in memory: they are lost" : "stopped; undelivered reports stay in storage for the next start");
         }
+        spike?.stop();
         await keys.close();
         await Promise.allSettled([queue.close(), counters.close()]);
         log.info({}, "cyclops stopped");

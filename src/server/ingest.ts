@@ -15,6 +15,7 @@ import { parseDsn } from "../protocol/dsn.ts";
 import { parseEnvelopeHeader } from "../protocol/envelope.ts";
 import { Detail, ProtocolError } from "../protocol/errors.ts";
 import { getFloodKey, groupingHash } from "../protocol/grouping.ts";
+import { Verdict } from "../spike/limiter.ts";
 import { QueueFullError, StorageUnavailableError } from "../storage/queue.ts";
 import type { NewItem } from "../storage/item.ts";
 import { CounterUnavailableError } from "../throttle/counter-store.ts";
@@ -219,9 +220,9 @@ export class IngestPipeline {
     return key.projectId;
   }
 
-  /** Sampling, the flood cut, then the queue. */
+  /** Sampling, spike protection, the flood cut, then the queue. */
   private admit(report: Report, projectId: number, auth: Auth, clientIp: ClientIp, getUrl: string | null): Answer {
-    const { config, stats, counters } = this.deps;
+    const { config, stats, counters, spike } = this.deps;
     const gif = getUrl !== null;
 
     if (report.sampleable) {
@@ -234,8 +235,13 @@ export class IngestPipeline {
       }
     }
 
-    if (!report.errorEvent || config.URL_CACHE_EXPIRATION <= 0) return this.enqueue(report, projectId, auth, clientIp, 0, gif);
-    const floodKey = getUrl !== null ? getFloodKey(getUrl) : groupingHash(report.errorEvent, projectId);
+    // The error group, for the spike check's novelty lane and the flood cut alike.
+    const floodKey = report.errorEvent === null ? null : getUrl !== null ? getFloodKey(getUrl) : groupingHash(report.errorEvent, projectId);
+    if (spike !== undefined && spike.limiter.check(projectId, report.category, floodKey, Date.now()) === Verdict.drop) {
+      return this.spiked(report, projectId, gif);
+    }
+
+    if (floodKey === null || config.URL_CACHE_EXPIRATION <= 0) return this.enqueue(report, projectId, auth, clientIp, 0, gif);
     const pushCounted = this.deps.pushCounted;
     if (pushCounted) {
       // Counters and queue in one storage: count and queue in one step (see Deps.pushCounted).
@@ -280,6 +286,20 @@ export class IngestPipeline {
     stats.project(projectId).ignored++;
     stats.discard(projectId, "event_processor", report.category);
     return accepted(report.eventId, "IGNORED", cacheCount, gif);
+  }
+
+  /**
+   * Over the project's spike limit: reported to Sentry as `spike_protection` (the reason sentry.io
+   * shows for its own), and answered per SPIKE_RESPONSE.
+   */
+  private spiked(report: Report, projectId: number, gif: boolean): Response {
+    const { stats, config, spike } = this.deps;
+    stats.dropped.spike++;
+    stats.project(projectId).ignored++;
+    stats.discard(projectId, "spike_protection", report.category);
+    if (config.SPIKE_RESPONSE === "accept") return accepted(report.eventId, "IGNORED", 0, gif);
+    const header = spike!.limiter.rateLimitHeader(report.category);
+    return jsonError(429, "event submission rejected with_reason: RateLimited", undefined, { "Retry-After": header.slice(0, header.indexOf(":")), "X-Sentry-Rate-Limits": header });
   }
 
   private queued(report: Report, projectId: number, cacheCount: number, gif: boolean): Response {

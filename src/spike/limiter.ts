@@ -12,7 +12,7 @@
 import { LANES, LANE_CATEGORIES, NO_LANE, laneOf } from "./categories.ts";
 import { Baseline, type BaselineState } from "./baseline.ts";
 import { EPISODE_QUIET_MS, Lane, Verdict, type EpisodeState } from "./lane.ts";
-import { NoveltyLog } from "./novelty.ts";
+import { NoveltyLog, type GroupKey } from "./novelty.ts";
 
 export { Verdict } from "./lane.ts";
 
@@ -89,7 +89,7 @@ export class SpikeLimiter {
    * flood key) or null. Returns what to do with it: pass, novel (passed by the novelty lane), drop,
    * or wouldDrop (shadow: pass, but counted as a drop).
    */
-  check(projectId: number, category: string, groupKey: string | null, now: number): Verdict {
+  check(projectId: number, category: string, groupKey: GroupKey | null, now: number): Verdict {
     now = this.advanceClock(now);
     const index = laneOf(category);
     if (index === NO_LANE) return Verdict.pass;

@@ -6,18 +6,21 @@
  * it does not hold are no longer called new, so a storm of distinct errors cannot grow it or use
  * it as a way around the limit.
  */
+/** An error group: the flood cut's key (a 53-bit hash), or any string naming one. */
+export type GroupKey = number | string;
+
 export const NOVELTY_WINDOW_MS = 3_600_000;
 export const NOVELTY_MAX_KEYS = 50_000;
 
 export class NoveltyLog {
-  private current = new Map<string, number>();
-  private previous = new Map<string, number>();
+  private current = new Map<GroupKey, number>();
+  private previous = new Map<GroupKey, number>();
   private rotatedAt = -Infinity;
 
   constructor(private readonly maxKeys = NOVELTY_MAX_KEYS) {}
 
   /** Records `key` as seen at `now`; true when it had not been seen in the past hour. */
-  observe(key: string, now: number): boolean {
+  observe(key: GroupKey, now: number): boolean {
     if (now - this.rotatedAt >= NOVELTY_WINDOW_MS || now < this.rotatedAt) this.rotate(now);
     if (this.current.has(key)) return false;
     const full = this.current.size >= this.maxKeys;

@@ -12,6 +12,7 @@ export const DROP_REASONS = {
   too_large: "body over MAX_EVENT_SIZE / MAX_ENVELOPE_SIZE (413)",
   queue_full: "queue at MAX_QUEUE_ITEMS or MAX_QUEUE_BYTES, or storage unavailable (503)",
   rate_limited: "Sentry rate-limited this key; passed back to the client (429)",
+  spike: "over the project's spike protection limit (SPIKE_RESPONSE accept: answered 200, dropped; rate-limit: 429)",
 } as const;
 export type DropReason = keyof typeof DROP_REASONS;
 
@@ -47,7 +48,7 @@ export class Stats {
   /** Accepted and queued (the original's `processed`). */
   processed = 0;
   readonly dropped: Record<DropReason, number> = {
-    flood: 0, sampled: 0, unknown_key: 0, invalid: 0, too_large: 0, queue_full: 0, rate_limited: 0,
+    flood: 0, sampled: 0, unknown_key: 0, invalid: 0, too_large: 0, queue_full: 0, rate_limited: 0, spike: 0,
   };
   readonly forwarded: Record<ForwardOutcome, number> = { delivered: 0, retried: 0, rejected: 0, expired: 0 };
   /** Upstream requests in flight now. */
