@@ -1,7 +1,7 @@
 /**
  * Spike protection as the gateway runs it: the limiter built from the configuration, its state
  * restored at start and saved every SAVE_INTERVAL_MS and at stop, a tick every second that ends
- * quiet episodes, and one log line per episode start and end. Episode events are also offered to
+ * quiet episodes, and one log line per episode start and end (warn in enforce, info in shadow). Episode events are also offered to
  * any subscriber (`onEpisode`), e.g. alerts.
  */
 import type { Config } from "../config/schema.ts";
@@ -95,7 +95,9 @@ export class SpikeProtection {
 
   private logEpisode(e: EpisodeEvent): void {
     const fields = { project: e.projectId, category: e.category, mode: e.mode, limit_per_minute: e.limitPerMinute, observed_per_minute: e.observedPerMinute };
-    if (e.kind === "start") this.log.warn(fields, "spike protection: episode started");
-    else this.log.warn({ ...fields, [e.mode === "shadow" ? "would_drop" : "dropped"]: e.dropped, accepted: e.accepted, novel: e.novel, seconds: Math.round((e.at - e.startedAt) / 1000) }, "spike protection: episode ended");
+    // In shadow nothing is dropped, so nothing calls for an operator: info, not warn.
+    const level = e.mode === "shadow" ? "info" : "warn";
+    if (e.kind === "start") this.log[level](fields, "spike protection: episode started");
+    else this.log[level]({ ...fields, [e.mode === "shadow" ? "would_drop" : "dropped"]: e.dropped, accepted: e.accepted, novel: e.novel, seconds: Math.round((e.at - e.startedAt) / 1000) }, "spike protection: episode ended");
   }
 }
