@@ -146,7 +146,7 @@ export const OPTIONS = {
   SPIKE_PROJECTS: opt("spike", z.record(z.string().regex(/^\d+$/), spikeProject), {} as Record<string, { SPIKE_PROTECTION?: "off" | "shadow" | "enforce"; SPIKE_MIN_PER_MINUTE?: number }>,
     "Per-project overrides, e.g. {\"7\": {\"SPIKE_PROTECTION\": \"enforce\", \"SPIKE_MIN_PER_MINUTE\": 10}}."),
   SPIKE_STATE_PATH: opt("spike", z.string().min(1).nullable(), null,
-    "File the learned baselines are kept in across restarts with memory or redis storage (null: relearned at each start); with sqlite storage they are kept in the spool."),
+    "File the learned baselines are kept in across restarts with memory or redis storage (null: relearned at each start); with sqlite storage they are kept in the spool (table meta)."),
 } satisfies Record<string, OptionDef<any>>;
 
 export type OptionKey = keyof typeof OPTIONS;

@@ -15,6 +15,7 @@ import { Metrics } from "../stats/metrics.ts";
 import { createQueue, oneStepFloodCut } from "../storage/index.ts";
 import { registerSpikeMetrics } from "../spike/metrics.ts";
 import { spikeOff, SpikeProtection } from "../spike/service.ts";
+import { stateStoreFor } from "../spike/state-store.ts";
 import { createCounterStore } from "../throttle/index.ts";
 import { VERSION } from "../version.ts";
 import { createApp } from "./app.ts";
@@ -60,7 +61,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const forwarder = new Forwarder({ config, queue, stats, latency, log, version: VERSION, keyFor: (projectId) => keys.keyForProject(projectId)?.publicKey });
 
   metrics = new Metrics({ stats, queue, keys });
-  const spike = spikeOff(config) ? undefined : new SpikeProtection(config, { log });
+  const spike = spikeOff(config) ? undefined : new SpikeProtection(config, { log, store: stateStoreFor(config, queue) });
   if (spike) {
     spike.start();
     registerSpikeMetrics(metrics.registry, spike.limiter);

@@ -1,13 +1,13 @@
 /**
  * Spike protection as the gateway runs it: the limiter built from the configuration, its state
  * restored at start and saved every SAVE_INTERVAL_MS and at stop, a tick every second that ends
- * quiet episodes, and one log line per episode start and end (warn in enforce, info in shadow). Episode events are also offered to
- * any subscriber (`onEpisode`), e.g. alerts.
+ * quiet episodes, and one log line per episode start and end (warn in enforce, info in shadow).
+ * Episode events are also offered to any subscriber (`onEpisode`), e.g. alerts.
  */
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { SpikeLimiter, type EpisodeEvent, type SpikeSettings } from "./limiter.ts";
-import { stateStoreFor, type SpikeStateStore } from "./state-store.ts";
+import type { SpikeStateStore } from "./state-store.ts";
 
 const TICK_MS = 1_000;
 const SAVE_INTERVAL_MS = 60_000;
@@ -27,7 +27,7 @@ export function spikeOff(config: SpikeConfig): boolean {
 
 export interface SpikeProtectionOptions {
   log: Logger;
-  /** Overrides the store the configuration names (tests). */
+  /** Where learned limits are kept across restarts (state-store.ts: stateStoreFor); none when absent. */
   store?: SpikeStateStore | null;
   now?: () => number;
 }
@@ -43,7 +43,7 @@ export class SpikeProtection {
     this.limiter = new SpikeLimiter(spikeSettings(config));
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
-    this.store = opts.store === undefined ? stateStoreFor(config) : opts.store;
+    this.store = opts.store ?? null;
     this.limiter.onEpisode((e) => this.logEpisode(e));
   }
 

@@ -1,12 +1,13 @@
 /**
- * Where the learned baselines wait across a restart: a row of the SQLite spool (STORAGE sqlite),
- * or a small JSON file (SPIKE_STATE_PATH, for memory or redis storage). Either holds one document,
+ * Where the learned baselines wait across a restart: a row of the SQLite spool's meta table
+ * (STORAGE sqlite, through the queue's own connection: the spool holds its file exclusively), or a
+ * small JSON file (SPIKE_STATE_PATH, for memory or redis storage). Either holds one document,
  * SpikeLimiter.serialize's; a missing, unreadable or malformed one is reported and ignored, so a bad
  * state file can cost the learned limits, never the start.
  */
-import { Database } from "bun:sqlite";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import type { Queue } from "../storage/queue.ts";
 import type { SpikeState } from "./limiter.ts";
 
 export interface SpikeStateStore {
@@ -47,37 +48,32 @@ export class FileStateStore implements SpikeStateStore {
   close(): void {}
 }
 
-/** A table of its own in the spool's file, on its own connection: the spool's code is untouched. */
-export class SqliteStateStore implements SpikeStateStore {
-  private readonly db: Database;
-
-  constructor(private readonly path: string) {
-    this.db = new Database(path, { create: true, readwrite: true });
-    this.db.exec("PRAGMA busy_timeout = 2000");
-    this.db.exec("CREATE TABLE IF NOT EXISTS spike_state (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, state TEXT NOT NULL)");
-  }
+/** A row of the spool's `meta` table (Queue.readMeta/writeMeta), on the spool's own connection. */
+export class SpoolStateStore implements SpikeStateStore {
+  constructor(private readonly spool: Required<Pick<Queue, "readMeta" | "writeMeta">> & { path?: string }) {}
 
   get where(): string {
-    return `table spike_state in ${this.path}`;
+    return "the SQLite spool (table meta)";
   }
 
   load(): unknown {
-    const row = this.db.query<{ state: string }, []>("SELECT state FROM spike_state WHERE id = 1").get();
-    return row ? JSON.parse(row.state) : null;
+    const text = this.spool.readMeta(META_NAME);
+    return text === null ? null : JSON.parse(text);
   }
 
   save(state: SpikeState): void {
-    this.db.query("INSERT INTO spike_state (id, saved_at, state) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at, state = excluded.state").run(state.savedAt, JSON.stringify(state));
+    this.spool.writeMeta(META_NAME, JSON.stringify(state));
   }
 
-  close(): void {
-    this.db.close();
-  }
+  close(): void {}
 }
 
-/** The store the configuration asks for: the spool with sqlite storage, else SPIKE_STATE_PATH's file, else none. */
-export function stateStoreFor(config: { STORAGE: string; SQLITE_PATH: string; SPIKE_STATE_PATH: string | null }): SpikeStateStore | null {
-  if (config.STORAGE === "sqlite") return new SqliteStateStore(config.SQLITE_PATH);
+const META_NAME = "spike_state";
+
+/** The store the configuration asks for: the spool when the queue can keep it, else SPIKE_STATE_PATH's file, else none. */
+export function stateStoreFor(config: { SPIKE_STATE_PATH: string | null }, queue: Queue): SpikeStateStore | null {
+  const { readMeta, writeMeta } = queue;
+  if (readMeta && writeMeta) return new SpoolStateStore({ readMeta: readMeta.bind(queue), writeMeta: writeMeta.bind(queue) });
   if (config.SPIKE_STATE_PATH !== null) return new FileStateStore(config.SPIKE_STATE_PATH);
   return null;
 }
