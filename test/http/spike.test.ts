@@ -157,4 +157,14 @@ describe("spike protection through the gateway", () => {
     // project 2 was never refused
     expect(responses.filter((r) => new URL(r.url).pathname.startsWith("/api/2/")).map((r) => r.status)).toEqual(Array(20).fill(200));
   }, 60_000);
+
+  test("Redis down: the limits are each instance's own, so they neither lift nor refuse everything", async () => {
+    // Redis flood counters on a port where nothing listens, falling back to memory counters.
+    const { fake, g } = await start({ SPIKE_PROTECTION: "enforce", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_PORT: 1, REDIS_FALLBACK_TO_MEMORY: true, URL_CACHE_EXPIRATION: 60, MAX_CACHE_USES: 1000 });
+    const { statuses } = await storm(g);
+    expect([...statuses.keys()]).toEqual([200]);
+    expect(await metricValue(g.url, 'cyclops_reports_dropped_total{reason="spike"}')).toBeGreaterThan(STORM - 200);
+    await until("project 2's reports delivered", () => messages(fake.received, 2).length >= 20, 20_000);
+    expect(messages(fake.received, 1).length).toBeLessThanOrEqual(200);
+  }, 60_000);
 });
