@@ -28,7 +28,25 @@ function run(name: string, limiter: SpikeLimiter, project: (n: number) => number
 }
 
 // Steady: each project at ~60/min across 1,000 projects = 1,000 reports a second; limits learned, nothing over.
-run("1,000 projects under the limit, no key", new SpikeLimiter({ mode: "enforce", floor: 600 }), (n) => n % PROJECTS, () => null, 1);
-run("1,000 projects under the limit, group key", new SpikeLimiter({ mode: "enforce", floor: 600 }), (n) => n % PROJECTS, (n) => keys[n % keys.length]!, 1);
+run(
+  "1,000 projects under the limit, no key",
+  new SpikeLimiter({ mode: "enforce", floor: 600 }),
+  (n) => n % PROJECTS,
+  () => null,
+  1,
+);
+run(
+  "1,000 projects under the limit, group key",
+  new SpikeLimiter({ mode: "enforce", floor: 600 }),
+  (n) => n % PROJECTS,
+  (n) => keys[n % keys.length]!,
+  1,
+);
 // One project at 1,000 reports a second against a floor of 60 a minute: in an episode throughout.
-run("1 project in an episode (dropping), group key", new SpikeLimiter({ mode: "enforce", floor: 60 }), () => 1, (n) => keys[(n % 20) * PROJECTS + 1]!, 1);
+run(
+  "1 project in an episode (dropping), group key",
+  new SpikeLimiter({ mode: "enforce", floor: 60 }),
+  () => 1,
+  (n) => keys[(n % 20) * PROJECTS + 1]!,
+  1,
+);

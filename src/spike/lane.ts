@@ -165,7 +165,13 @@ export class Lane {
 
   episodeState(): EpisodeState | null {
     if (!this.inEpisode) return null;
-    return { startedAt: this.episodeStart, lastOverAt: this.lastOverAt, dropped: this.episodeDropped, accepted: this.episodeAccepted, novel: this.episodeNovel };
+    return {
+      startedAt: this.episodeStart,
+      lastOverAt: this.lastOverAt,
+      dropped: this.episodeDropped,
+      accepted: this.episodeAccepted,
+      novel: this.episodeNovel,
+    };
   }
 
   restoreEpisode(e: EpisodeState): void {

@@ -250,7 +250,13 @@ export class SpikeLimiter {
       const lane = this.newLane(lanes, project, index, now, Baseline.fromState(baseline));
       if (typeof episode === "object" && episode !== null && Number.isFinite(episode.startedAt)) {
         const count = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0);
-        lane.restoreEpisode({ startedAt: episode.startedAt, lastOverAt: now, dropped: count(episode.dropped), accepted: count(episode.accepted), novel: count(episode.novel) });
+        lane.restoreEpisode({
+          startedAt: episode.startedAt,
+          lastOverAt: now,
+          dropped: count(episode.dropped),
+          accepted: count(episode.accepted),
+          novel: count(episode.novel),
+        });
         this.active.add(lane);
       }
       restored++;

@@ -25,7 +25,12 @@ export function registerSpikeMetrics(registry: client.Registry, limiter: SpikeLi
   });
   const labelNames = ["project", "category", "mode"] as const;
   // Scraped in registration order: the first gauge fills all three from one look at the episodes.
-  const observed = new client.Gauge({ name: "cyclops_spike_episode_observed_per_minute", help: "Reports offered per minute (the last whole minute or this one so far) of each project and category in an active spike episode.", labelNames, registers: [] });
+  const observed = new client.Gauge({
+    name: "cyclops_spike_episode_observed_per_minute",
+    help: "Reports offered per minute (the last whole minute or this one so far) of each project and category in an active spike episode.",
+    labelNames,
+    registers: [],
+  });
   const reports = new client.Gauge({
     name: "cyclops_spike_episode_reports",
     help: "Reports of each active spike episode so far, by outcome: accepted, novel (passed by the novelty lane), dropped (enforce) or would_drop (shadow).",

@@ -98,6 +98,16 @@ export class SpikeProtection {
     // In shadow nothing is dropped, so nothing calls for an operator: info, not warn.
     const level = e.mode === "shadow" ? "info" : "warn";
     if (e.kind === "start") this.log[level](fields, "spike protection: episode started");
-    else this.log[level]({ ...fields, [e.mode === "shadow" ? "would_drop" : "dropped"]: e.dropped, accepted: e.accepted, novel: e.novel, seconds: Math.round((e.at - e.startedAt) / 1000) }, "spike protection: episode ended");
+    else
+      this.log[level](
+        {
+          ...fields,
+          [e.mode === "shadow" ? "would_drop" : "dropped"]: e.dropped,
+          accepted: e.accepted,
+          novel: e.novel,
+          seconds: Math.round((e.at - e.startedAt) / 1000),
+        },
+        "spike protection: episode ended",
+      );
   }
 }

@@ -109,10 +109,14 @@ describe("spike protection through the gateway", () => {
 
     const dropped = await metricValue(g.url, 'cyclops_reports_dropped_total{reason="spike"}');
     expect(dropped).toBeGreaterThan(STORM - 200);
-    await until("every accepted report delivered and every drop reported", () => {
-      const spike = reported(fake.received, 1)["spike_protection:error"] ?? 0;
-      return messages(fake.received, 1).length + spike >= answered && messages(fake.received, 2).length >= 20;
-    }, 20_000);
+    await until(
+      "every accepted report delivered and every drop reported",
+      () => {
+        const spike = reported(fake.received, 1)["spike_protection:error"] ?? 0;
+        return messages(fake.received, 1).length + spike >= answered && messages(fake.received, 2).length >= 20;
+      },
+      20_000,
+    );
     await Bun.sleep(1200); // a few more report intervals: a count reported twice would show here
     const delivered = messages(fake.received, 1);
     expect(delivered.length).toBeLessThanOrEqual(200);
@@ -122,7 +126,9 @@ describe("spike protection through the gateway", () => {
     expect(reported(fake.received, 2)).toEqual({});
     expect(fake.violations).toEqual([]);
 
-    const count = (await (await fetch(`${g.url}/count`)).json()) as { spike: { dropped: number; episodes: Array<{ projectId: number; category: string; mode: string; limitPerMinute: number; dropped: number }> } };
+    const count = (await (await fetch(`${g.url}/count`)).json()) as {
+      spike: { dropped: number; episodes: Array<{ projectId: number; category: string; mode: string; limitPerMinute: number; dropped: number }> };
+    };
     expect(count.spike.dropped).toBe(dropped);
     expect(count.spike.episodes.find((e) => e.projectId === 1)).toMatchObject({ category: "error", mode: "enforce", limitPerMinute: 60, dropped });
     // Project 2's 20 distinct errors in under a second are over its floor too, and all pass by the novelty lane.
@@ -160,7 +166,14 @@ describe("spike protection through the gateway", () => {
 
   test("Redis down: the limits are each instance's own, so they neither lift nor refuse everything", async () => {
     // Redis flood counters on a port where nothing listens, falling back to memory counters.
-    const { fake, g } = await start({ SPIKE_PROTECTION: "enforce", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_PORT: 1, REDIS_FALLBACK_TO_MEMORY: true, URL_CACHE_EXPIRATION: 60, MAX_CACHE_USES: 1000 });
+    const { fake, g } = await start({
+      SPIKE_PROTECTION: "enforce",
+      CACHE_IMPLEMENTATION_CLASS: "redis",
+      REDIS_PORT: 1,
+      REDIS_FALLBACK_TO_MEMORY: true,
+      URL_CACHE_EXPIRATION: 60,
+      MAX_CACHE_USES: 1000,
+    });
     const { statuses } = await storm(g);
     expect([...statuses.keys()]).toEqual([200]);
     expect(await metricValue(g.url, 'cyclops_reports_dropped_total{reason="spike"}')).toBeGreaterThan(STORM - 200);

@@ -31,7 +31,10 @@ describe("@sentry/node 11 backs off when spike protection rate-limits its projec
         while (storming) {
           const res = await fetch(`${env.gateway.url}/api/${PROJECT_ID}/store/`, {
             method: "POST",
-            headers: { "Content-Type": "application/json", "X-Sentry-Auth": `Sentry sentry_version=7, sentry_client=cyclops-test/1.0, sentry_key=${PUBLIC_KEY}` },
+            headers: {
+              "Content-Type": "application/json",
+              "X-Sentry-Auth": `Sentry sentry_version=7, sentry_client=cyclops-test/1.0, sentry_key=${PUBLIC_KEY}`,
+            },
             body: JSON.stringify({ event_id: crypto.randomUUID().replace(/-/g, ""), message: "the storm" }),
           });
           await res.arrayBuffer();
@@ -41,7 +44,11 @@ describe("@sentry/node 11 backs off when spike protection rate-limits its projec
       try {
         const run = async (label: string) => {
           const file = outFile(label);
-          const child = await runChild(["node", join(SDK_DIR, "rate-limit-child.cjs")], { SENTRY_DSN: env.dsn(), OUT_FILE: file, ERRORS: String(ERRORS) }, 60_000);
+          const child = await runChild(
+            ["node", join(SDK_DIR, "rate-limit-child.cjs")],
+            { SENTRY_DSN: env.dsn(), OUT_FILE: file, ERRORS: String(ERRORS) },
+            60_000,
+          );
           expect(child.code, child.stderr).toBe(0);
           return readRecords<{ records: ChildRecord[] }>(file, child).records;
         };

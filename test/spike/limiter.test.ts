@@ -11,7 +11,15 @@ import { NoveltyLog } from "../../src/spike/novelty.ts";
 import { DAY, HOUR, MINUTE, MONDAY } from "./replay.ts";
 
 /** `perMinute` reports spread over [from, from + minutes); returns verdict counts. */
-function steady(l: SpikeLimiter, project: number, perMinute: number, from: number, minutes: number, category = "error", key: (i: number) => string | null = () => null) {
+function steady(
+  l: SpikeLimiter,
+  project: number,
+  perMinute: number,
+  from: number,
+  minutes: number,
+  category = "error",
+  key: (i: number) => string | null = () => null,
+) {
   const counts = [0, 0, 0, 0];
   const n = perMinute * minutes;
   for (let i = 0; i < n; i++) counts[l.check(project, category, key(i), from + Math.floor((i * MINUTE) / perMinute))]!++;
@@ -107,7 +115,18 @@ describe("a restart mid-episode", () => {
     const l = new SpikeLimiter({ mode: "enforce", floor: 60 });
     expect(l.restore(null, MONDAY)).toBe(0);
     expect(l.restore({ version: 2 }, MONDAY)).toBe(0);
-    const n = l.restore({ version: 1, lanes: [null, { project: -1 }, { project: 1, category: "nonsense", baseline: {} }, { project: 2, category: "error", baseline: { fast: "x", minutes: 1e9, profile: [1] } }] }, MONDAY);
+    const n = l.restore(
+      {
+        version: 1,
+        lanes: [
+          null,
+          { project: -1 },
+          { project: 1, category: "nonsense", baseline: {} },
+          { project: 2, category: "error", baseline: { fast: "x", minutes: 1e9, profile: [1] } },
+        ],
+      },
+      MONDAY,
+    );
     expect(n).toBe(1);
     expect(burst(l, 2, 5, MONDAY).pass).toBe(5);
   });
@@ -128,7 +147,12 @@ describe("categories", () => {
     expect(burst(l, 1, 100, MONDAY, "error").drop).toBe(90);
     expect(burst(l, 1, 10, MONDAY + 100, "transaction").pass).toBe(10);
     for (const exempt of ["session", "internal", "monitor"]) expect(burst(l, 1, 1000, MONDAY + 200, exempt).pass).toBe(1000);
-    expect(l.serialize(MONDAY).lanes.map((x) => x.category).sort()).toEqual(["error", "transaction"]);
+    expect(
+      l
+        .serialize(MONDAY)
+        .lanes.map((x) => x.category)
+        .sort(),
+    ).toEqual(["error", "transaction"]);
     expect(LANES.length).toBeLessThan(16);
   });
 

@@ -55,7 +55,9 @@ describe("a 50× step on one project", () => {
     }
     expect(stop.accepted).toBeLessThanOrEqual(allowed * 1.02);
     expect(stop.dropped).toBeGreaterThan(stop.accepted * 5);
-    console.log(`episode ${((stop.at - start.startedAt) / MINUTE).toFixed(1)} min: accepted ${stop.accepted} of ${allowed.toFixed(0)} allowed, dropped ${stop.dropped}, limit ${start.limitPerMinute}/min`);
+    console.log(
+      `episode ${((stop.at - start.startedAt) / MINUTE).toFixed(1)} min: accepted ${stop.accepted} of ${allowed.toFixed(0)} allowed, dropped ${stop.dropped}, limit ${start.limitPerMinute}/min`,
+    );
   });
 
   test("ends within 5 minutes of the return to normal, and leaves the limit where it was", () => {
