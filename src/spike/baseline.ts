@@ -53,7 +53,7 @@ export class Baseline {
   private hourSum = 0;
   private hourWeight = 0;
   /** Mean count per minute for each hour of the week; UNKNOWN until learned. */
-  private readonly profile = new Float64Array(HOURS_PER_WEEK).fill(UNKNOWN);
+  private readonly profile = new Float32Array(HOURS_PER_WEEK).fill(UNKNOWN); // 32 bits: a lane is ~1 KB
 
   /**
    * Folds one finished minute: `accepted` passed the limit, `offered` is everything that came

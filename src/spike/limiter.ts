@@ -50,8 +50,9 @@ export type EpisodeView = Omit<EpisodeEvent, "kind" | "at">;
 export const SPIKE_RETRY_AFTER_S = EPISODE_QUIET_MS / 1000;
 export const CLOCK_JUMP_MS = 10 * 60_000;
 const CLOCK_BACK_TOLERANCE_MS = 2_000;
-/** Most projects with lanes; reports of further projects are not limited (counted in `untracked`). */
+/** Most projects and lanes kept (a lane is about 1 KB); reports past them are not limited (counted in `untracked`). */
 export const MAX_SPIKE_PROJECTS = 10_000;
+export const MAX_SPIKE_LANES = 20_000;
 
 /** A project whose mode is off: no lanes, nothing counted. */
 const OFF: Lane[] = [];
@@ -68,8 +69,9 @@ export class SpikeLimiter {
   private readonly listeners: Array<(e: EpisodeEvent) => void> = [];
   readonly novelty = new NoveltyLog();
   private clock = -Infinity;
-  /** Reports of projects past MAX_SPIKE_PROJECTS, not limited. */
+  /** Reports of projects or lanes past MAX_SPIKE_PROJECTS / MAX_SPIKE_LANES, not limited. */
   untracked = 0;
+  private laneCount = 0;
   /** Totals since start, per verdict. */
   readonly totals = { passed: 0, novel: 0, dropped: 0, wouldDropped: 0 };
 
@@ -96,6 +98,7 @@ export class SpikeLimiter {
     const lanes = this.lanesOf(projectId);
     if (lanes === OFF) return Verdict.pass;
     const lane = lanes[index] ?? this.newLane(lanes, projectId, index, now);
+    if (lane === null) return Verdict.pass;
     const novel = groupKey !== null && this.novelty.observe(groupKey, now);
     if (lane.inEpisode && lane.episodeOver(now)) this.endEpisode(lane, now);
     const wasInEpisode = lane.inEpisode;
@@ -159,12 +162,13 @@ export class SpikeLimiter {
   private lanesOf(projectId: number): Lane[] {
     const lanes = this.projects.get(projectId);
     if (lanes !== undefined) return lanes;
-    if (this.modeOf(projectId) === "off") {
-      this.projects.set(projectId, OFF);
-      return OFF;
-    }
+    // Past the bound nothing is remembered (with RESTRICT_API_ACCESS false, ids are the client's to choose).
     if (this.projects.size >= MAX_SPIKE_PROJECTS) {
       this.untracked++;
+      return OFF;
+    }
+    if (this.modeOf(projectId) === "off") {
+      this.projects.set(projectId, OFF);
       return OFF;
     }
     const created: Lane[] = [];
@@ -180,7 +184,12 @@ export class SpikeLimiter {
     return Math.max(1, this.settings.projects?.[String(projectId)]?.floor ?? this.settings.floor);
   }
 
-  private newLane(lanes: Lane[], projectId: number, index: number, now: number, baseline?: Baseline): Lane {
+  private newLane(lanes: Lane[], projectId: number, index: number, now: number, baseline?: Baseline): Lane | null {
+    if (this.laneCount >= MAX_SPIKE_LANES) {
+      this.untracked++;
+      return null;
+    }
+    this.laneCount++;
     const lane = new Lane(projectId, index, this.floorOf(projectId), this.modeOf(projectId) === "shadow", now, baseline);
     lanes[index] = lane;
     return lane;
@@ -246,8 +255,9 @@ export class SpikeLimiter {
       const index = (LANES as readonly string[]).indexOf(category);
       if (index < 0 || typeof baseline !== "object" || baseline === null) continue;
       const lanes = this.lanesOf(project);
-      if (lanes === OFF) continue;
+      if (lanes === OFF || lanes[index] !== undefined) continue;
       const lane = this.newLane(lanes, project, index, now, Baseline.fromState(baseline));
+      if (lane === null) break;
       if (typeof episode === "object" && episode !== null && Number.isFinite(episode.startedAt)) {
         const count = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0);
         lane.restoreEpisode({

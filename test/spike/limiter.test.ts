@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { LANES } from "../../src/spike/categories.ts";
-import { CLOCK_JUMP_MS, SpikeLimiter, Verdict, type EpisodeEvent } from "../../src/spike/limiter.ts";
+import { CLOCK_JUMP_MS, MAX_SPIKE_LANES, MAX_SPIKE_PROJECTS, SpikeLimiter, Verdict, type EpisodeEvent } from "../../src/spike/limiter.ts";
 import { NOVEL_PER_MINUTE } from "../../src/spike/lane.ts";
 import { NoveltyLog } from "../../src/spike/novelty.ts";
 import { DAY, HOUR, MINUTE, MONDAY } from "./replay.ts";
@@ -192,5 +192,20 @@ describe("the novelty lane", () => {
     expect(log.observe("k0", MONDAY + HOUR)).toBe(false);
     expect(log.observe("fresh", MONDAY + HOUR)).toBe(true);
     expect(log.observe("k500", MONDAY + 3 * HOUR)).toBe(true);
+  });
+});
+
+describe("bounds", () => {
+  test("projects and lanes are bounded: past them reports pass unlimited and are counted, memory does not grow", () => {
+    const l = new SpikeLimiter({ mode: "enforce", floor: 60 });
+    for (let p = 0; p < MAX_SPIKE_PROJECTS + 500; p++) l.check(p, "error", null, MONDAY);
+    expect(l.untracked).toBe(500);
+    expect(l.serialize(MONDAY).lanes.length).toBe(MAX_SPIKE_PROJECTS);
+    for (let p = 0; p < MAX_SPIKE_PROJECTS; p++) l.check(p, "transaction", null, MONDAY);
+    expect(l.serialize(MONDAY).lanes.length).toBe(MAX_SPIKE_LANES);
+    // an off-mode default with many unknown ids remembers at most the bound too
+    const off = new SpikeLimiter({ mode: "off", floor: 60, projects: { "1": { mode: "enforce" } } });
+    for (let p = 0; p < MAX_SPIKE_PROJECTS + 10; p++) off.check(p, "error", null, MONDAY);
+    expect(off.untracked).toBe(10);
   });
 });
