@@ -16,6 +16,12 @@ export const BURST_SECONDS = 10;
 export const EPISODE_QUIET_MS = 60_000;
 /** Most reports per lane and minute the novelty lane lets through while limited. */
 export const NOVEL_PER_MINUTE = 60;
+/** Per second, the weight the farm's past counts keep in the share (about 10 s of memory). */
+const SHARE_DECAY = 0.9;
+/** Below this decayed farm count (about 1 report a second) the split is noise: each instance takes the whole limit. */
+const MIN_FARM_FOR_SHARE = 10;
+/** The least share an instance enforces, so one that just joined the storm is not shut out. */
+const MIN_SHARE = 0.02;
 /** Longest silence folded minute by minute; a longer one is folded as this many empty minutes. */
 const MAX_GAP_MINUTES = 8 * 1440;
 
@@ -45,6 +51,19 @@ export class Lane {
   /** Reports offered in the last whole minute. */
   lastMinuteOffered = 0;
 
+  /**
+   * Farm (farm.ts): this instance's part of the farm's traffic in this lane, which scales the
+   * farm-wide limit it enforces; its counts since the last sync; the farm's counts this minute.
+   */
+  share = 1;
+  secondOffered = 0;
+  secondAccepted = 0;
+  private localSum = 0;
+  private farmSum = 0;
+  private farmOffered = 0;
+  private farmAccepted = 0;
+  private farmSeconds = 0;
+
   inEpisode = false;
   episodeStart = 0;
   lastOverAt = 0;
@@ -69,7 +88,7 @@ export class Lane {
   }
 
   private capacity(): number {
-    return Math.max(1, (this.limit * BURST_SECONDS) / 60);
+    return Math.max(1, (this.limit * this.share * BURST_SECONDS) / 60);
   }
 
   /** Counts one report; `novel` says its error group was not seen in the past hour. */
@@ -78,13 +97,15 @@ export class Lane {
     const minute = Math.floor(now / MINUTE_MS);
     if (minute !== this.minute) this.roll(minute);
     this.offered++;
-    const tokens = this.tokens + ((now - this.refilledAt) * this.limit) / MINUTE_MS;
+    this.secondOffered++;
+    const tokens = this.tokens + ((now - this.refilledAt) * this.limit * this.share) / MINUTE_MS;
     const cap = this.capacity();
     this.tokens = tokens > cap ? cap : tokens;
     this.refilledAt = now;
     if (this.tokens >= 1) {
       this.tokens -= 1;
       this.accepted++;
+      this.secondAccepted++;
       if (this.inEpisode) this.episodeAccepted++;
       return Verdict.pass;
     }
@@ -94,6 +115,7 @@ export class Lane {
     if (novel && this.novelThisMinute < NOVEL_PER_MINUTE) {
       this.novelThisMinute++;
       this.accepted++;
+      this.secondAccepted++;
       this.episodeAccepted++;
       this.episodeNovel++;
       return Verdict.novel;
@@ -128,7 +150,12 @@ export class Lane {
   /** Folds the finished minute and any silent ones after it, then sets the new minute's limit. */
   private roll(minute: number): void {
     if (minute < this.minute) return this.rebase(minute * MINUTE_MS);
-    this.baseline.fold(this.minute, this.accepted, this.offered, this.overThisMinute);
+    if (this.farmSeconds > 0) {
+      // The farm's minute, from the seconds of it synced so far (the last arrive after the roll).
+      const scale = 60 / Math.min(60, this.farmSeconds);
+      const over = this.overThisMinute || this.farmOffered > this.farmAccepted;
+      this.baseline.fold(this.minute, this.farmAccepted * scale, this.farmOffered * scale, over);
+    } else this.baseline.fold(this.minute, this.accepted, this.offered, this.overThisMinute);
     this.lastMinuteOffered = this.offered;
     const first = Math.max(this.minute + 1, minute - MAX_GAP_MINUTES);
     for (let m = first; m < minute; m++) this.baseline.fold(m, 0, 0, false);
@@ -142,6 +169,9 @@ export class Lane {
     this.offered = 0;
     this.novelThisMinute = 0;
     this.overThisMinute = false;
+    this.farmOffered = 0;
+    this.farmAccepted = 0;
+    this.farmSeconds = 0;
     this.limit = this.baseline.limit(minute, this.floor);
     const cap = this.capacity();
     if (this.tokens > cap) this.tokens = cap;
@@ -156,6 +186,31 @@ export class Lane {
     this.startMinute(Math.floor(now / MINUTE_MS));
     this.refilledAt = now;
     if (this.inEpisode) this.lastOverAt = now;
+  }
+
+  /**
+   * One synced second of the farm: `local` is what this instance was offered since the last sync,
+   * `offered` and `accepted` the whole farm's counts in `second`. The share is the ratio of
+   * exponentially decayed sums (about 10 s), so a storm that lands on this instance alone moves
+   * its share towards 1 within seconds, and the farm as a whole passes about one limit.
+   */
+  observeFarm(local: number, second: number, offered: number, accepted: number): void {
+    this.localSum = this.localSum * SHARE_DECAY + local;
+    this.farmSum = this.farmSum * SHARE_DECAY + offered;
+    this.share = this.farmSum < MIN_FARM_FOR_SHARE ? 1 : Math.min(1, Math.max(MIN_SHARE, this.localSum / this.farmSum));
+    if (Math.floor(second / 60) === this.minute) {
+      this.farmOffered += offered;
+      this.farmAccepted += accepted;
+      this.farmSeconds++;
+    }
+  }
+
+  /** Redis is unreachable: back to this instance's own limit and counts. */
+  leaveFarm(): void {
+    this.share = 1;
+    this.localSum = 0;
+    this.farmSum = 0;
+    this.farmSeconds = 0;
   }
 
   /** Observed reports per minute: the last whole minute or this one so far, whichever is higher. */

@@ -138,6 +138,16 @@ export class SpikeLimiter {
     return lane ? lane.limit : null;
   }
 
+  /** Every lane, for the farm's sync. */
+  forEachLane(fn: (lane: Lane) => void): void {
+    for (const lanes of this.projects.values()) for (const lane of lanes) if (lane) fn(lane);
+  }
+
+  /** The limiter's clock, as `check` and `tick` last advanced it. */
+  get now(): number {
+    return this.clock;
+  }
+
   episodes(): EpisodeView[] {
     return [...this.active].map((lane) => this.view(lane));
   }

@@ -6,6 +6,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
+import { FarmSync } from "./farm.ts";
 import { SpikeLimiter, type EpisodeEvent, type SpikeSettings } from "./limiter.ts";
 import type { SpikeStateStore } from "./state-store.ts";
 
@@ -29,6 +30,8 @@ export interface SpikeProtectionOptions {
   log: Logger;
   /** Where learned limits are kept across restarts (state-store.ts: stateStoreFor); none when absent. */
   store?: SpikeStateStore | null;
+  /** A farm's Redis (farm.ts): one limit and baseline per project for every instance on it; none when absent. */
+  farm?: { redis: ConstructorParameters<typeof FarmSync>[1]; prefix: string };
   now?: () => number;
 }
 
@@ -38,6 +41,7 @@ export class SpikeProtection {
   private readonly log: Logger;
   private readonly now: () => number;
   private timers: ReturnType<typeof setInterval>[] = [];
+  private readonly farm: FarmSync | null;
 
   constructor(config: Config, opts: SpikeProtectionOptions) {
     this.limiter = new SpikeLimiter(spikeSettings(config));
@@ -45,6 +49,12 @@ export class SpikeProtection {
     this.now = opts.now ?? Date.now;
     this.store = opts.store ?? null;
     this.limiter.onEpisode((e) => this.logEpisode(e));
+    this.farm = opts.farm
+      ? new FarmSync(this.limiter, opts.farm.redis, opts.farm.prefix, (up, error) => {
+          if (up) this.log.info({}, "spike protection: limits shared by the farm through Redis");
+          else this.log.error({}, `spike protection: Redis unreachable, each instance limits on its own: ${error}`);
+        })
+      : null;
   }
 
   /** Subscribes to episode starts and ends (`EpisodeEvent`); returns the unsubscribe function. */
@@ -54,7 +64,11 @@ export class SpikeProtection {
 
   start(): void {
     this.restore();
-    const tick = setInterval(() => this.limiter.tick(this.now()), TICK_MS);
+    const tick = setInterval(() => {
+      const now = this.now();
+      this.limiter.tick(now);
+      void this.farm?.sync(now);
+    }, TICK_MS);
     const save = setInterval(() => this.save(), SAVE_INTERVAL_MS);
     tick.unref?.();
     save.unref?.();

@@ -44,5 +44,8 @@ export const projectQueueKey = (keys: QueueKeys, projectId: number): string => `
 /** A flood counter. */
 export const counterKey = (prefix: string, key: number | string): string => `{${prefix}}:flood:${key}`;
 
+/** Spike protection's farm counts of one second (src/spike/farm.ts): a hash of `<project>:<lane>:o|a` → count. */
+export const spikeSecondKey = (prefix: string, second: number): string => `{${prefix}}:spike:${second}`;
+
 /** Patterns matching every key of a prefix (tests clean up with them). */
 export const keyPatterns = (prefix: string): string[] => [`{${prefix}}:*`];
