@@ -143,11 +143,6 @@ export class SpikeLimiter {
     for (const lanes of this.projects.values()) for (const lane of lanes) if (lane) fn(lane);
   }
 
-  /** The limiter's clock, as `check` and `tick` last advanced it. */
-  get now(): number {
-    return this.clock;
-  }
-
   episodes(): EpisodeView[] {
     return [...this.active].map((lane) => this.view(lane));
   }
