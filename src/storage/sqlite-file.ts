@@ -172,3 +172,16 @@ export class SpoolStatements {
     for (const st of [this.insertOne, this.remove, this.setAttempts, this.selectOne]) st.finalize();
   }
 }
+
+/** Small named documents beside the queue (Queue.readMeta/writeMeta); created on first use. */
+const META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)";
+
+export function readMeta(db: Database, name: string): string | null {
+  db.exec(META_SCHEMA);
+  return db.query<{ value: string }, [string]>("SELECT value FROM meta WHERE name = ?").get(name)?.value ?? null;
+}
+
+export function writeMeta(db: Database, name: string, value: string): void {
+  db.exec(META_SCHEMA);
+  db.query("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value").run(name, value);
+}

@@ -15,16 +15,14 @@
  * from the table at open, plus the same round-robin ring as the memory queue. `take` then reads
  * rows by primary key, and no index besides the rowid is needed.
  *
- * Leases are in memory only: at restart every taken-but-unacked row is queued again
- * (at-least-once delivery after a crash).
+ * Leases are in memory only: at restart every taken-but-unacked row is queued again (at least once).
  *
- * Space (sqlite-file.ts, sqlite-space.ts): freed pages are reused, and given back to the
- * filesystem after a storm; a full disk is healed with a reserve file while new reports are
- * refused; the files are 0600.
+ * Space (sqlite-file.ts, sqlite-space.ts): freed pages are reused and given back after a storm;
+ * a full disk heals with a reserve file while new reports are refused. The files are 0600.
  */
 import type { Database } from "bun:sqlite";
 import type { NewItem, QueuedItem } from "./item.ts";
-import { giveBackSpace, openSpoolFile, SpoolStatements, toItem, vacuumSome } from "./sqlite-file.ts";
+import { giveBackSpace, openSpoolFile, readMeta, SpoolStatements, toItem, vacuumSome, writeMeta } from "./sqlite-file.ts";
 import { isDiskFull, SpoolSpace } from "./sqlite-space.ts";
 import { StorageUnavailableError, type Queue, type QueueLimits, type QueueStats, type TakeOptions } from "./queue.ts";
 import { RoundRobinIndex } from "./round-robin.ts";
@@ -152,6 +150,9 @@ export class SqliteQueue implements Queue {
   async stats(): Promise<QueueStats> {
     return this.index.stats();
   }
+
+  readMeta = (name: string): string | null => readMeta(this.db, name);
+  writeMeta = (name: string, value: string): void => writeMeta(this.db, name, value);
 
   /** Probes on its own (at most once a second), so /healthcheck turns 200 without a report sent. */
   problem(): string | null {
