@@ -77,6 +77,9 @@ export function farmTotals(instances: InstanceCount[]): FarmTotals {
 
 async function fetchCount(url: string, timeoutMs: number, token: string | undefined): Promise<CountDocument> {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  if (res.status === 401 || res.status === 403) {
+    throw new Error(`HTTP ${res.status}: the instance has a STATS_TOKEN; ${token ? "the token given is not it" : "pass --token <token> or set CYCLOPS_STATS_TOKEN"}`);
+  }
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
   const doc = (await res.json()) as CountDocument;
   if (typeof doc?.count !== "number") throw new Error("not a cyclops /count answer");
@@ -120,7 +123,8 @@ export async function countCommand(host: string, portSpec: string, opts: { json?
     io.out(lines.join("\n") + "\n");
   }
   if (totals.missing.length) {
-    io.err(`cyclops count: no answer from ${totals.missing.join(", ")}\n`);
+    const errors = [...new Set(instances.filter((i) => i.error).map((i) => i.error))];
+    io.err(`cyclops count: no answer from ${totals.missing.join(", ")}${errors.length === 1 ? ` (${errors[0]})` : ""}\n`);
     return 1;
   }
   return 0;
