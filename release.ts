@@ -57,10 +57,19 @@ if (import.meta.main) {
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
   const sums: string[] = [];
+  const runtimes = new Map<string, string>(); // runtime's sha256 → the platform built with it
   for (const p of PLATFORMS) {
     const file = `cyclops-${pkg.version}-${p.name}`;
     const outfile = join(OUT, file);
-    await compile({ outfile, target: p.target, executablePath: runtimeOf(p.runtime, Bun.version), commit });
+    const runtime = runtimeOf(p.runtime, Bun.version);
+    const same = runtimes.get(sha256(runtime));
+    if (same) {
+      // e.g. Bun 1.4.5's x64 runtime is its baseline build: a second file would be the same bytes.
+      console.log(`skipped ${file}: Bun ${Bun.version}'s ${p.runtime} is byte-identical to the runtime of ${same}: no second copy`);
+      continue;
+    }
+    runtimes.set(sha256(runtime), file);
+    await compile({ outfile, target: p.target, executablePath: runtime, commit });
     sums.push(`${sha256(outfile)}  ${file}`);
     console.log(`built ${resolve(outfile)} (${(statSync(outfile).size / 1024 / 1024).toFixed(1)} MiB)`);
   }
