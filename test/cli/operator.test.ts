@@ -189,8 +189,12 @@ describe("errors that name the real problem: one line, exit 2", () => {
     const g = await spawnGateway(["serve", "-p", "0", "-b", "127.0.0.1"], { CYCLOPS_STATS_TOKEN: "0123456789abcdef" });
     try {
       const r = await runCli(["count", "127.0.0.1", String(g.port)], { env: { CYCLOPS_STATS_TOKEN: "" } });
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(2);
+      expect(lines(r.stderr)).toHaveLength(1);
       expect(r.stderr).toContain("pass --token <token> or set CYCLOPS_STATS_TOKEN");
+      const wrong = await runCli(["count", "127.0.0.1", String(g.port), "--token", "not-the-token"]);
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toContain("the token given is not it");
       const ok = await runCli(["count", "127.0.0.1", String(g.port), "--token", "0123456789abcdef"]);
       expect(ok.code).toBe(0);
     } finally {
