@@ -3,7 +3,6 @@
  * storage, Redis, Sentry), one line each, exit 0 only when all pass; like `nginx -t`, run before
  * deploying. `--print` shows the effective config, secrets redacted, with each value's origin.
  */
-import { Redis } from "ioredis";
 import { ConfigError, loadConfig, type LoadedConfig } from "../config/load.ts";
 import { OPTIONS, SECRET_OPTIONS, type Config, type OptionKey } from "../config/schema.ts";
 import { createKeySources } from "../keys/index.ts";
@@ -69,25 +68,17 @@ function checks(c: Config, timeoutMs: number): Check[] {
     list.push({
       name: "redis",
       async run() {
-        const redis = new Redis({
-          host: c.REDIS_HOST,
-          port: c.REDIS_PORT,
-          db: c.REDIS_DB_COUNT,
-          password: c.REDIS_PASSWORD ?? undefined,
-          lazyConnect: true,
-          connectTimeout: timeoutMs,
-          maxRetriesPerRequest: 0,
-          retryStrategy: () => null,
-        });
-        redis.on("error", () => {}); // the failure is reported by connect() below
+        const { RedisConnection, redisSettings } = await import("../redis/connection.ts");
+        const connection = new RedisConnection(redisSettings(c));
         try {
-          await redis.connect();
-          const info = await redis.info("server");
-          return `${c.REDIS_HOST}:${c.REDIS_PORT} answers (redis ${/redis_version:(\S+)/.exec(info)?.[1] ?? "?"})`;
-        } catch (e) {
-          throw new Error(`Redis at ${c.REDIS_HOST}:${c.REDIS_PORT}: ${describeError(e)}`);
+          const deadline = Date.now() + timeoutMs;
+          while (!connection.isReady && Date.now() < deadline) await Bun.sleep(50);
+          if (!connection.isReady) throw new Error(connection.problem() ?? "Redis not connected");
+          const info = await connection.client.info("server");
+          const where = connection.isCluster ? `Redis Cluster via ${c.REDIS_CLUSTER.join(",")}` : `Redis at ${c.REDIS_HOST}:${c.REDIS_PORT}`;
+          return `${where} answers (redis ${/redis_version:(\S+)/.exec(info)?.[1] ?? "?"})`;
         } finally {
-          redis.disconnect();
+          connection.client.disconnect();
         }
       },
     });

@@ -6,7 +6,7 @@
 import { ConfigError, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { VERSION } from "../version.ts";
-import type { CountDocument } from "../stats/report.ts";
+import type { CountDocument } from "../stats/count-document.ts";
 import { UsageError, type CliIO } from "./io.ts";
 
 export interface TestEventFlags {
@@ -89,7 +89,9 @@ export async function testEventCommand(flags: TestEventFlags, io: CliIO): Promis
       return 1;
     }
     if (Date.now() >= deadline) {
-      io.out(`not delivered within ${flags.wait} s: /count shows ${now.count} queued, ${now.retried} retried; is Sentry at ${config.SENTRY_BASE_URL} reachable? (cyclops check)\n`);
+      io.out(
+        `not delivered within ${flags.wait} s: /count shows ${now.count} queued, ${now.retried} retried; is Sentry at ${config.SENTRY_BASE_URL} reachable? (cyclops check)\n`,
+      );
       return 1;
     }
     await Bun.sleep(200);

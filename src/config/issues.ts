@@ -43,7 +43,10 @@ export function describeIssue(issue: Issue): string {
       return bound(issue, issue.maximum, false);
     case "invalid_format":
       if (issue.format === "url") return "must be a URL such as https://sentry.example.com";
-      return issue.format === "regex" && "pattern" in issue ? `must match ${String(issue.pattern)}` : `must be ${issue.format}`;
+      // a schema's own message ("\"host:port\"") says it better than the pattern
+      if (issue.format === "regex")
+        return issue.message.startsWith("Invalid") ? `must match ${String((issue as { pattern?: unknown }).pattern)}` : `must be ${issue.message}`;
+      return `must be ${issue.format}`;
     case "invalid_key":
       return `has a bad key: ${issue.issues[0] ? describeIssue(issue.issues[0]) : "invalid"}`;
     case "not_multiple_of":

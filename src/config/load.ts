@@ -27,7 +27,7 @@ export interface LoadedConfig {
 }
 
 /** CYCLOPS_* variables that are not options: read by the allocator restart and the tests. */
-const NON_OPTION_VARIABLES = new Set(["CYCLOPS_KEEP_FREED_MEMORY", "CYCLOPS_MAP_SLABS", "CYCLOPS_BINARY", "CYCLOPS_REQUIRE_SERVICES"]);
+const NON_OPTION_VARIABLES = new Set(["CYCLOPS_KEEP_FREED_MEMORY", "CYCLOPS_MAP_SLABS", "CYCLOPS_BINARY", "CYCLOPS_REQUIRE_SERVICES", "CYCLOPS_RELEASE_DIR"]);
 
 export function nearest(word: string, candidates: string[]): string | undefined {
   let best: string | undefined;

@@ -41,7 +41,10 @@ describe("init --dsn", () => {
     expect(r.code).toBe(0);
     const conf = JSON.parse(r.stdout);
     expect(conf.SENTRY_BASE_URL).toBe("https://sentry.example.com/sentry");
-    expect(conf.PROJECT_KEYS).toEqual([[7, KEY, "s3cret"], [8, KEY2, null]]);
+    expect(conf.PROJECT_KEYS).toEqual([
+      [7, KEY, "s3cret"],
+      [8, KEY2, null],
+    ]);
   });
 
   test("without --dsn the template says how to get a key", async () => {

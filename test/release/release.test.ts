@@ -54,13 +54,23 @@ describe.skipIf(!dir)("release files", () => {
   });
 
   test("SHA256SUMS lists every file and verifies (sha256sum -c)", async () => {
-    const listed = readFileSync(join(dir!, "SHA256SUMS"), "utf8").trim().split("\n").map((l) => l.split(/\s+/)[1]);
-    const present = readdirSync(dir!).filter((f) => f.startsWith("cyclops-")).sort();
+    const listed = readFileSync(join(dir!, "SHA256SUMS"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(/\s+/)[1]);
+    const present = readdirSync(dir!)
+      .filter((f) => f.startsWith("cyclops-"))
+      .sort();
     expect(listed.sort()).toEqual(present);
     for (const platform of ["linux-x64", "linux-arm64", "linux-x64-musl"]) expect(present).toContain(`cyclops-${pkg.version}-${platform}`);
     const check = await run(["sha256sum", "-c", "SHA256SUMS"], dir!);
     expect(check.code).toBe(0);
-    expect(check.stdout.trim().split("\n").every((l) => l.endsWith(": OK"))).toBe(true);
+    expect(
+      check.stdout
+        .trim()
+        .split("\n")
+        .every((l) => l.endsWith(": OK")),
+    ).toBe(true);
   });
 
   test("each file is an executable for its platform", () => {
@@ -82,7 +92,12 @@ describe.skipIf(!dir)("release files", () => {
     const init = await run([file("linux-x64"), "init"], work);
     expect(init.code).toBe(0);
     writeFileSync(join(work, "c.json"), init.stdout);
-    server = Bun.spawn([file("linux-x64"), "serve", "-c", "c.json", "-p", "0", "-b", "127.0.0.1"], { cwd: work, stdout: "pipe", stderr: "pipe", env: { PATH: "/usr/bin:/bin" } });
+    server = Bun.spawn([file("linux-x64"), "serve", "-c", "c.json", "-p", "0", "-b", "127.0.0.1"], {
+      cwd: work,
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { PATH: "/usr/bin:/bin" },
+    });
     const reader = (server.stderr as ReadableStream<Uint8Array>).getReader();
     let err = "";
     let port = 0;
@@ -100,17 +115,22 @@ describe.skipIf(!dir)("release files", () => {
   const armLibs = "/usr/aarch64-linux-gnu";
   const armRuns = qemu && existsSync(join(armLibs, "lib/ld-linux-aarch64.so.1"));
   if (!armRuns) console.warn("[skip] arm64 run: needs Debian's qemu-user-static and libc6-arm64-cross (.ci/services.sh installs them)");
-  test.skipIf(!armRuns)("arm64 under qemu: --version and init", async () => {
-    const version = await run([qemu!, "-L", armLibs, file("linux-arm64"), "--version"]);
-    expect(version.stdout.trim()).toMatch(VERSION_LINE);
-    const init = await run([qemu!, "-L", armLibs, file("linux-arm64"), "init", "--dsn", "https://0123456789abcdef0123456789abcdef@sentry.example.com/3"]);
-    expect(init.code).toBe(0);
-    expect(JSON.parse(init.stdout).PROJECT_KEYS).toEqual([[3, "0123456789abcdef0123456789abcdef", null]]);
-  }, 60_000);
+  test.skipIf(!armRuns)(
+    "arm64 under qemu: --version and init",
+    async () => {
+      const version = await run([qemu!, "-L", armLibs, file("linux-arm64"), "--version"]);
+      expect(version.stdout.trim()).toMatch(VERSION_LINE);
+      const init = await run([qemu!, "-L", armLibs, file("linux-arm64"), "init", "--dsn", "https://0123456789abcdef0123456789abcdef@sentry.example.com/3"]);
+      expect(init.code).toBe(0);
+      expect(JSON.parse(init.stdout).PROJECT_KEYS).toEqual([[3, "0123456789abcdef0123456789abcdef", null]]);
+    },
+    60_000,
+  );
 
   // Bun's musl build needs musl builds of libstdc++ and libgcc (Alpine: apk add libstdc++), which
   // Debian does not package: with Debian's musl alone the loader stops at libstdc++.so.6.
-  const muslRuns = existsSync("/lib/ld-musl-x86_64.so.1") && ["/lib/libstdc++.so.6", "/usr/lib/libstdc++.so.6", "/usr/local/musl/lib/libstdc++.so.6"].some(existsSync);
+  const muslRuns =
+    existsSync("/lib/ld-musl-x86_64.so.1") && ["/lib/libstdc++.so.6", "/usr/lib/libstdc++.so.6", "/usr/local/musl/lib/libstdc++.so.6"].some(existsSync);
   if (!muslRuns) console.warn("[skip] musl run: needs musl and a musl libstdc++ (Alpine's); Debian ships musl without it");
   test.skipIf(!muslRuns)("musl: --version", async () => {
     const version = await run([file("linux-x64-musl"), "--version"]);
