@@ -57,10 +57,18 @@ export const MAX_SPIKE_LANES = 20_000;
 /** A project whose mode is off: no lanes, nothing counted. */
 const OFF: Lane[] = [];
 
+/** One lane as saved: its project, lane name, baseline and active episode. */
+export interface SpikeLaneState {
+  project: number;
+  category: string;
+  baseline: BaselineState;
+  episode: EpisodeState | null;
+}
+
 export interface SpikeState {
   version: 1;
   savedAt: number;
-  lanes: Array<{ project: number; category: string; baseline: BaselineState; episode: EpisodeState | null }>;
+  lanes: SpikeLaneState[];
 }
 
 export class SpikeLimiter {
@@ -234,13 +242,26 @@ export class SpikeLimiter {
 
   /** Everything learned, for a restart (state-store.ts). The novelty memory is not kept: an hour's worth, relearned. */
   serialize(now: number): SpikeState {
-    const lanes: SpikeState["lanes"] = [];
+    return { version: 1, savedAt: now, lanes: [...this.stateChunks(Infinity)].flat() };
+  }
+
+  /**
+   * The same lanes, a few at a time: each chunk holds whole projects, about `maxLanes` lanes, so
+   * a store can write one chunk per event-loop turn (state-store.ts) and a save never stalls
+   * the gateway for longer than one chunk takes, whatever the number of lanes.
+   */
+  *stateChunks(maxLanes: number): Generator<SpikeLaneState[]> {
+    let chunk: SpikeLaneState[] = [];
     for (const [project, list] of this.projects) {
       for (const lane of list) {
-        if (lane) lanes.push({ project, category: LANES[lane.lane]!, baseline: lane.baselineState(), episode: lane.episodeState() });
+        if (lane) chunk.push({ project, category: LANES[lane.lane]!, baseline: lane.baselineState(), episode: lane.episodeState() });
+      }
+      if (chunk.length >= maxLanes) {
+        yield chunk;
+        chunk = [];
       }
     }
-    return { version: 1, savedAt: now, lanes };
+    if (chunk.length > 0) yield chunk;
   }
 
   /**
