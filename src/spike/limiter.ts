@@ -46,8 +46,8 @@ export interface EpisodeEvent {
 /** An active episode, for /count and /metrics. */
 export type EpisodeView = Omit<EpisodeEvent, "kind" | "at">;
 
-/** Retry-After of a spike-limited answer: an episode's quiet time. */
-export const SPIKE_RETRY_AFTER_S = EPISODE_QUIET_MS / 1000;
+/** Longest Retry-After of a spike-limited answer: an episode's quiet time. */
+export const SPIKE_RETRY_AFTER_MAX_S = EPISODE_QUIET_MS / 1000;
 export const CLOCK_JUMP_MS = 10 * 60_000;
 const CLOCK_BACK_TOLERANCE_MS = 2_000;
 /** Most projects and lanes kept (a lane is about 1 KB); reports past them are not limited (counted in `untracked`). */
@@ -132,12 +132,22 @@ export class SpikeLimiter {
   }
 
   /**
-   * X-Sentry-Rate-Limits value for a limited lane of `category`: SDKs that honour it pause that
-   * lane for SPIKE_RETRY_AFTER_S, long enough for the episode to end if they were its cause.
+   * Retry-After, in seconds, for a report of `projectId` in `category` just refused: the time until
+   * its lane's bucket admits the next report (a limit of 60 a minute: 1 s; of 6: up to 10 s), at
+   * least 1 and at most SPIKE_RETRY_AFTER_MAX_S. Sooner, the client would only find the bucket
+   * still empty; by then, the lane admits at its limit's pace again.
    */
-  rateLimitHeader(category: string): string {
+  retryAfter(projectId: number, category: string, now: number): number {
+    const lane = this.projects.get(projectId)?.[laneOf(category)];
+    if (!lane) return 1;
+    const seconds = Math.ceil(lane.msToNextToken(Math.max(now, this.clock)) / 1000);
+    return seconds < 1 ? 1 : seconds > SPIKE_RETRY_AFTER_MAX_S ? SPIKE_RETRY_AFTER_MAX_S : seconds;
+  }
+
+  /** X-Sentry-Rate-Limits value for a limited lane of `category`: SDKs that honour it pause that lane (and only it) for `seconds`. */
+  rateLimitHeader(category: string, seconds: number): string {
     const index = laneOf(category);
-    return `${SPIKE_RETRY_AFTER_S}:${LANE_CATEGORIES[index === NO_LANE ? 0 : index]}:project:spike_protection`;
+    return `${seconds}:${LANE_CATEGORIES[index === NO_LANE ? 0 : index]}:project:spike_protection`;
   }
 
   /** The current limit (reports per minute) of a project's lane, or null when it has none. */
