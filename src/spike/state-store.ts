@@ -84,7 +84,12 @@ export class FileStateStore implements SpikeStateStore {
   close(): void {}
 }
 
-/** A row of the spool's `meta` table (Queue.readMeta/writeMeta), on the spool's own connection. */
+/**
+ * Rows of the spool's `meta` table (Queue.readMeta/writeMeta), on the spool's own connection: one
+ * row per chunk of lanes (`spike_state:<i>`, a JSON array), written a turn apart, then the row
+ * `spike_state` naming how many there are. A crash mid-save leaves some rows new and some old,
+ * each of whole projects: every project is restored from one save or the other.
+ */
 export class SpoolStateStore implements SpikeStateStore {
   constructor(private readonly spool: Required<Pick<Queue, "readMeta" | "writeMeta">>) {}
 
@@ -94,15 +99,26 @@ export class SpoolStateStore implements SpikeStateStore {
 
   async load(): Promise<unknown> {
     const text = this.spool.readMeta(META_NAME);
-    return text === null ? null : JSON.parse(text);
+    if (text === null) return null;
+    const head = JSON.parse(text) as { version?: number; savedAt?: number; rows?: unknown; lanes?: unknown };
+    if (head.lanes !== undefined || !Number.isSafeInteger(head.rows)) return head; // one document, as saved before rows
+    const lanes: unknown[] = [];
+    for (let i = 0; i < (head.rows as number); i++) {
+      const row = this.spool.readMeta(`${META_NAME}:${i}`);
+      const parsed: unknown = row === null ? null : JSON.parse(row);
+      if (Array.isArray(parsed)) for (const lane of parsed) lanes.push(lane);
+    }
+    return { version: head.version, savedAt: head.savedAt, lanes };
   }
 
-  /** The text is built a chunk per turn; the row is then written in one statement (one transaction). */
   async save(savedAt: number, chunks: Iterable<SpikeLaneState[]>): Promise<void> {
-    const parts = [header(savedAt)];
-    for await (const text of laneTexts(chunks)) parts.push(text);
-    parts.push(FOOTER);
-    this.spool.writeMeta(META_NAME, parts.join(""));
+    let rows = 0;
+    for (const chunk of chunks) {
+      if (chunk.length === 0) continue;
+      this.spool.writeMeta(`${META_NAME}:${rows++}`, JSON.stringify(chunk));
+      await nextTurn();
+    }
+    this.spool.writeMeta(META_NAME, JSON.stringify({ version: 1, savedAt, rows }));
   }
 
   close(): void {}

@@ -187,3 +187,22 @@ test("a save is written a chunk per turn and reads back as one document, older a
   expect(doc.lanes.map((l) => l.project)).toEqual(Array.from({ length: 450 }, (_, i) => i + 1));
   expect(typeof doc.lanes[0]!.baseline.profile).toBe("string");
 });
+
+test("the spool keeps a row per chunk and the count last; a one-document state saved before rows is still read", async () => {
+  const queue = new SqliteQueue(join(dir, "rows.sqlite"), limits);
+  const store = stateStoreFor(where(null), queue)!;
+  const spike = new SpikeProtection(config, { log: silentLogger(), now: () => MONDAY, store });
+  for (let p = 1; p <= 450; p++) spike.limiter.check(p, "error", null, MONDAY);
+  await spike.save();
+  expect(JSON.parse(queue.readMeta!("spike_state")!)).toEqual({ version: 1, savedAt: MONDAY, rows: 3 });
+  expect((JSON.parse(queue.readMeta!("spike_state:2")!) as unknown[]).length).toBe(50);
+  expect(((await store.load()) as { lanes: unknown[] }).lanes.length).toBe(450);
+
+  const old = { version: 1, savedAt: MONDAY, lanes: [{ project: 5, category: "error", baseline: { minutes: 100, fast: 40, slow: 40, variance: 0, profile: Array(168).fill(-1) }, episode: null }] };
+  queue.writeMeta!("spike_state", JSON.stringify(old));
+  const restarted = new SpikeProtection(config, { log: silentLogger(), now: () => MONDAY, store });
+  await restarted.start();
+  expect(restarted.limiter.limitOf(5, "error")).toBe(120);
+  await restarted.stop();
+  await queue.close();
+});
