@@ -23,7 +23,12 @@ const lanes = [];
 for (let p = 1; p <= PROJECTS; p++) {
   for (const category of ["error", "transaction"]) {
     const profile = Array.from({ length: 168 }, () => Math.random() * 500);
-    lanes.push({ project: p, category, baseline: { minutes: 20_000, fast: 123.4567, slow: 111.1234, variance: 345.6789, hourSum: 1234.5, hourWeight: 30, profile }, episode: null });
+    lanes.push({
+      project: p,
+      category,
+      baseline: { minutes: 20_000, fast: 123.4567, slow: 111.1234, variance: 345.6789, hourSum: 1234.5, hourWeight: 30, profile },
+      episode: null,
+    });
   }
 }
 const limiter = new SpikeLimiter({ mode: "enforce", floor: 60 });
@@ -55,7 +60,9 @@ async function measure(label: string, save: () => Promise<void> | void): Promise
     await Bun.sleep(20);
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  console.log(`${label.padEnd(34)} longest stall ${med(stalls).toFixed(1).padStart(7)} ms   whole save ${med(totals).toFixed(0).padStart(6)} ms   (median of ${RUNS})`);
+  console.log(
+    `${label.padEnd(34)} longest stall ${med(stalls).toFixed(1).padStart(7)} ms   whole save ${med(totals).toFixed(0).padStart(6)} ms   (median of ${RUNS})`,
+  );
 }
 
 const dir = mkdtempSync(join(tmpdir(), "cyclops-spike-save-"));
@@ -64,7 +71,10 @@ await measure("one document, synchronous", () => writeFileSync(join(dir, "one.js
 const chunked = (store: SpikeStateStore) => () => store.save(Date.now(), limiter.stateChunks(CHUNK_LANES));
 await measure("file, a chunk per turn", chunked(new FileStateStore(join(dir, "state.json"))));
 const spool = new SqliteQueue(join(dir, "spool.sqlite"), { maxItems: 10, maxBytes: 1 << 20, newestFirst: true });
-await measure("SQLite spool, a chunk per turn", chunked(new SpoolStateStore({ readMeta: (n) => spool.readMeta!(n), writeMeta: (n, v) => spool.writeMeta!(n, v) })));
+await measure(
+  "SQLite spool, a chunk per turn",
+  chunked(new SpoolStateStore({ readMeta: (n) => spool.readMeta!(n), writeMeta: (n, v) => spool.writeMeta!(n, v) })),
+);
 await spool.close();
 if (process.argv.includes("redis")) {
   const redis = new Redis({ host: "127.0.0.1", port: 6379, enableAutoPipelining: true, enableOfflineQueue: false });

@@ -58,12 +58,7 @@ export const MAX_SPIKE_LANES = 20_000;
 const OFF: Lane[] = [];
 
 /** One lane as saved: its project, lane name, baseline and active episode. */
-export interface SpikeLaneState {
-  project: number;
-  category: string;
-  baseline: BaselineState;
-  episode: EpisodeState | null;
-}
+export type SpikeLaneState = { project: number; category: string; baseline: BaselineState; episode: EpisodeState | null };
 
 export interface SpikeState {
   version: 1;
@@ -131,12 +126,7 @@ export class SpikeLimiter {
     }
   }
 
-  /**
-   * Retry-After, in seconds, for a report of `projectId` in `category` just refused: the time until
-   * its lane's bucket admits the next report (a limit of 60 a minute: 1 s; of 6: up to 10 s), at
-   * least 1 and at most SPIKE_RETRY_AFTER_MAX_S. Sooner, the client would only find the bucket
-   * still empty; by then, the lane admits at its limit's pace again.
-   */
+  /** Retry-After (s) of a refused report: until its lane's bucket admits again (60/min: 1 s; 6/min: ≤ 10 s), 1 to SPIKE_RETRY_AFTER_MAX_S. */
   retryAfter(projectId: number, category: string, now: number): number {
     const lane = this.projects.get(projectId)?.[laneOf(category)];
     if (!lane) return 1;
@@ -255,11 +245,7 @@ export class SpikeLimiter {
     return { version: 1, savedAt: now, lanes: [...this.stateChunks(Infinity)].flat() };
   }
 
-  /**
-   * The same lanes, a few at a time: each chunk holds whole projects, about `maxLanes` lanes, so
-   * a store can write one chunk per event-loop turn (state-store.ts) and a save never stalls
-   * the gateway for longer than one chunk takes, whatever the number of lanes.
-   */
+  /** The same, in chunks of whole projects (about `maxLanes` lanes): a store writes one per event-loop turn, so a save stalls for one chunk at most. */
   *stateChunks(maxLanes: number): Generator<SpikeLaneState[]> {
     let chunk: SpikeLaneState[] = [];
     for (const [project, list] of this.projects) {

@@ -84,7 +84,9 @@ describe("@sentry/node 11 backs off when spike protection rate-limits its projec
         expect(reports.map((r) => r.statusCode)).toEqual([200]);
         const discarded = reports.flatMap((r) => r.payloads.flatMap((p) => p.discarded_events ?? []));
         expect(discarded).toContainEqual({ reason: "ratelimit_backoff", category: "error", quantity: ERRORS });
-        console.log(`@sentry/node: refused with Retry-After ${retryAfter} s; ${ERRORS} errors held back within it, the next sent ${after[0]!.sentAt - refused!.answeredAt!} ms after the refusal (answered ${after[0]!.statusCode})`);
+        console.log(
+          `@sentry/node: refused with Retry-After ${retryAfter} s; ${ERRORS} errors held back within it, the next sent ${after[0]!.sentAt - refused!.answeredAt!} ms after the refusal (answered ${after[0]!.statusCode})`,
+        );
       } finally {
         storming = false;
         await stormed;

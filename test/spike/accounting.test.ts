@@ -28,14 +28,29 @@ const auth = (projectId: number) => `Sentry sentry_version=7, sentry_client=cycl
 /** An error with an exception: its group is its type and message (no frames), so `group` names the flood key. */
 function error(projectId: number, group: string): Request {
   const body = JSON.stringify({ event_id: eventId(), level: "error", exception: { values: [{ type: `Error_${group}`, value: group }] } });
-  return new Request(`http://cyclops.test/api/${projectId}/store/`, { method: "POST", headers: { "X-Sentry-Auth": auth(projectId), "Content-Type": "application/json" }, body });
+  return new Request(`http://cyclops.test/api/${projectId}/store/`, {
+    method: "POST",
+    headers: { "X-Sentry-Auth": auth(projectId), "Content-Type": "application/json" },
+    body,
+  });
 }
 
 function transaction(projectId: number): Request {
   const id = eventId();
-  const item = JSON.stringify({ type: "transaction", event_id: id, transaction: "/checkout", start_timestamp: 1, timestamp: 2, contexts: { trace: { trace_id: id, span_id: id.slice(0, 16) } } });
+  const item = JSON.stringify({
+    type: "transaction",
+    event_id: id,
+    transaction: "/checkout",
+    start_timestamp: 1,
+    timestamp: 2,
+    contexts: { trace: { trace_id: id, span_id: id.slice(0, 16) } },
+  });
   const body = `${JSON.stringify({ event_id: id })}\n${JSON.stringify({ type: "transaction", length: Buffer.byteLength(item) })}\n${item}\n`;
-  return new Request(`http://cyclops.test/api/${projectId}/envelope/`, { method: "POST", headers: { "X-Sentry-Auth": auth(projectId), "Content-Type": "application/x-sentry-envelope" }, body });
+  return new Request(`http://cyclops.test/api/${projectId}/envelope/`, {
+    method: "POST",
+    headers: { "X-Sentry-Auth": auth(projectId), "Content-Type": "application/x-sentry-envelope" },
+    body,
+  });
 }
 
 type Tally = Record<string, number>;

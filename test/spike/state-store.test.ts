@@ -82,7 +82,8 @@ for (const topology of ["single", "cluster"] as Topology[]) {
     });
 
     test("a farm restarting keeps one baseline per project, each in its project's slot", async () => {
-      const storeOf = (c: RedisConnection) => stateStoreFor({ SPIKE_STATE_PATH: join(dir, "unused.json"), REDIS_KEY_PREFIX: prefix }, new MemoryQueue(limits), c.client);
+      const storeOf = (c: RedisConnection) =>
+        stateStoreFor({ SPIKE_STATE_PATH: join(dir, "unused.json"), REDIS_KEY_PREFIX: prefix }, new MemoryQueue(limits), c.client);
       const at = MONDAY + 120 * MINUTE;
       // Two instances of a farm: each saw projects 1 and 2 (the farm learns one baseline); a third saw project 3 too.
       const farm = [0, 1].map(() => new SpikeProtection(config, { log: silentLogger(), now: () => at, store: storeOf(connect()) }));
@@ -113,7 +114,14 @@ for (const topology of ["single", "cluster"] as Topology[]) {
       const store = new RedisStateStore(c.client, prefix);
       await c.client.sadd(spikeStateKey(prefix), "7", "8", "9");
       await c.client.set(spikeStateKey(prefix, 7), "{not json");
-      await c.client.set(spikeStateKey(prefix, 8), JSON.stringify({ version: 1, savedAt: 5, lanes: [{ project: 8, category: "error", baseline: { minutes: 100, fast: 50, slow: 50, variance: 0 }, episode: null }] }));
+      await c.client.set(
+        spikeStateKey(prefix, 8),
+        JSON.stringify({
+          version: 1,
+          savedAt: 5,
+          lanes: [{ project: 8, category: "error", baseline: { minutes: 100, fast: 50, slow: 50, variance: 0 }, episode: null }],
+        }),
+      );
       await c.client.del(spikeStateKey(prefix, 9));
       const spike = new SpikeProtection(config, { log: silentLogger(), now: () => MONDAY, store });
       await spike.start();
@@ -198,7 +206,11 @@ test("the spool keeps a row per chunk and the count last; a one-document state s
   expect((JSON.parse(queue.readMeta!("spike_state:2")!) as unknown[]).length).toBe(50);
   expect(((await store.load()) as { lanes: unknown[] }).lanes.length).toBe(450);
 
-  const old = { version: 1, savedAt: MONDAY, lanes: [{ project: 5, category: "error", baseline: { minutes: 100, fast: 40, slow: 40, variance: 0, profile: Array(168).fill(-1) }, episode: null }] };
+  const old = {
+    version: 1,
+    savedAt: MONDAY,
+    lanes: [{ project: 5, category: "error", baseline: { minutes: 100, fast: 40, slow: 40, variance: 0, profile: Array(168).fill(-1) }, episode: null }],
+  };
   queue.writeMeta!("spike_state", JSON.stringify(old));
   const restarted = new SpikeProtection(config, { log: silentLogger(), now: () => MONDAY, store });
   await restarted.start();
