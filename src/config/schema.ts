@@ -43,6 +43,16 @@ const posInt = z.number().int().min(1);
 const seconds = z.number().min(0);
 const projectKey = z.tuple([posInt, z.string().min(1), z.string().nullable()]);
 
+/** One alert sink of ALERTS. */
+const alertSink = z.strictObject({
+  url: z.string().url(),
+  format: z.enum(["json", "slack"]).default("json"),
+  name: z.string().min(1).optional(),
+  projects: z.array(posInt).optional(),
+  reasons: z.array(z.string().min(1)).optional(),
+});
+export type AlertSinkConfig = z.infer<typeof alertSink>;
+
 function opt<T>(section: string, schema: z.ZodType<T>, def: T, doc: string, normalize?: (v: unknown) => unknown): OptionDef<T> {
   return { section, schema, default: def, doc, normalize };
 }
@@ -132,6 +142,18 @@ export const OPTIONS = {
     "How report bodies are stored in Redis: zstd (level 1: about 9 µs per 2 KB report in the gateway, and less than half the bytes for Redis to copy, log to its AOF and rewrite) or none (as sent, which cyclops versions before this option also read: keep none until every instance of a farm is upgraded)."),
   REDIS_FALLBACK_TO_MEMORY: opt("redis", z.boolean(), false,
     "While Redis is down, count floods in memory instead of answering 503."),
+
+  // --- alerts and logs ---
+  LOG_LEVEL: opt("alerts and logs", z.enum(["error", "warn", "info", "debug"]), "info",
+    "Least severe log line printed: info tells the story (start, Sentry unreachable and back, drop episodes, a drop summary each minute, queue levels, shutdown) without a line per request; -v flags of `serve` override it."),
+  LOG_FORMAT: opt("alerts and logs", z.enum(["json", "pretty", "auto"]), "auto",
+    "json: one JSON object per line; pretty: readable lines for a person; auto: pretty when standard error is a terminal, else json."),
+  ALERTS: opt("alerts and logs", z.array(alertSink), [] as AlertSinkConfig[],
+    "Where drop episodes and Sentry outages are announced: a list of {\"url\", \"format\": \"json\"|\"slack\", \"name\", \"projects\": [ids], \"reasons\": [drop reasons]}; name defaults to the URL's host (URLs are never logged), absent filters match everything. `cyclops alert test` sends each a test message."),
+  ALERT_MIN_DROPS_PER_MINUTE: opt("alerts and logs", posInt, 100,
+    "Drops of one project for one reason within a minute (on one instance) that start an episode: a start alert, an episode log line and the status page's active episode."),
+  ALERT_RESOLVE_SECONDS: opt("alerts and logs", z.number().positive(), 300,
+    "Seconds without a drop of the episode's project and reason that end it (a resolve alert)."),
 } satisfies Record<string, OptionDef<any>>;
 
 export type OptionKey = keyof typeof OPTIONS;
