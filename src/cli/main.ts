@@ -26,7 +26,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     .option("-c, --conf <file>", "JSON config file (see `cyclops init`)")
     .addOption(new Option("-p, --port <port>", "port to listen on (default 9999)"))
     .option("-b, --bind <address>", "address to bind (default 0.0.0.0)")
-    .option("-v, --verbose", "-v warnings, -vv info, -vvv debug (default: errors only)", increase, 0)
+    .option("-v, --verbose", "-v warnings, -vv info, -vvv debug (default: LOG_LEVEL, info)", increase, 0)
     .action(async (opts) => {
       // Each subcommand loads only what it needs: `count` and `init` skip the whole server.
       const { serveCommand } = await import("./serve.ts");

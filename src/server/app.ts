@@ -1,5 +1,5 @@
 /**
- * The Hono application: the operator-facing routes (/healthcheck, /count, /metrics) and the 404
+ * The Hono application: the operator-facing routes (/healthcheck, /count, /metrics, /status) and the 404
  * for everything unknown. The ingest routes never reach it: the listener recognizes them first
  * (routes.ts, gateway.ts), because Hono's routing and context cost about a third of the hot
  * path's budget (docs/BENCHMARKS.md).
@@ -51,6 +51,8 @@ export function createApp(deps: Deps): Hono {
     const doc = countDocument(deps.stats, deps.queue.approxItems, deps.latency?.() ?? NO_LATENCY, deps.keys);
     return c.json(doc);
   });
+
+  deps.mountStatus?.(app);
 
   app.notFound(() => jsonError(404, "not found"));
   app.onError((err) => {

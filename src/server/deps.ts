@@ -30,6 +30,14 @@ export interface Deps {
   onQueued?: () => void;
   onStorageError?: (e: Error) => void;
   onInternalError?: (e: unknown) => void;
+  /**
+   * Each report dropped for a project (flood, sampled, rate_limited, queue_full), with its parsed
+   * error event if any: feeds drop episodes, alerts and the status page (src/status/watch.ts).
+   * Called on the ingest path: must be synchronous and cheap.
+   */
+  onDrop?: (projectId: number, reason: string, category: string, event: Record<string, unknown> | null) => void;
+  /** Mounts /status among the operator routes. */
+  mountStatus?: (app: import("hono").Hono) => void;
   /** Extra /healthcheck problems (e.g. upstream state is not one: Sentry down is no reason to stop accepting). */
   problems?: () => string[];
 }

@@ -8,7 +8,11 @@ import type { Config } from "../config/schema.ts";
 import { Forwarder } from "../forward/forwarder.ts";
 import { createKeySources } from "../keys/index.ts";
 import { KeyRegistry } from "../keys/registry.ts";
+import { registerAlertMetrics } from "../alerts/metrics.ts";
+import type { RedisLike } from "../alerts/farm.ts";
+import { redact } from "../keys/redact.ts";
 import { LogLimiter, silentLogger, type Logger } from "../log.ts";
+import { GatewayWatch } from "../status/watch.ts";
 import { Stats } from "../stats/counters.ts";
 import { LatencyWindow } from "../stats/latency.ts";
 import { Metrics } from "../stats/metrics.ts";
@@ -58,6 +62,10 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const forwarder = new Forwarder({ config, queue, stats, latency, log, version: VERSION, keyFor: (projectId) => keys.keyForProject(projectId)?.publicKey });
 
   metrics = new Metrics({ stats, queue, keys });
+  // Flood counters in Redis mean a farm: its instances agree on drop episodes through them.
+  const redis = counters.kind === "redis" ? ((counters as { connection?: { client?: RedisLike } }).connection?.client ?? null) : null;
+  const watch = new GatewayWatch({ config, log, stats, queue, keys, latency, upstream: forwarder, redis });
+  registerAlertMetrics(metrics.registry, watch.alerts);
   const deps: Deps = {
     config,
     metrics,
@@ -70,6 +78,8 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     rateLimits: (projectId, category) => forwarder.rateLimitFor(projectId, category),
     latency: () => latency.summary(),
     onQueued: () => forwarder.notify(),
+    onDrop: watch.onDrop,
+    mountStatus: (app) => watch.mount(app),
     onStorageError: (e) => {
       const suppressed = limiter.allow(`storage:${e.name}`);
       if (suppressed !== null) log.error({ suppressed }, `storage unavailable: ${e.message}`);
@@ -80,6 +90,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     },
   };
 
+  watch.warnIfNoKeys();
   await keys.start(config.UPDATE_PERIOD);
   const pipeline = new IngestPipeline(deps);
   let server!: Server<undefined>;
@@ -96,10 +107,22 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     maxRequestBodySize: Math.max(config.MAX_ENVELOPE_SIZE, config.MAX_EVENT_SIZE) + BODY_LIMIT_SLACK,
   });
   forwarder.start();
+  watch.start();
 
   const port = server.port!;
   log.info(
-    { version: VERSION, config: opts.source ?? "embedded defaults", storage: queue.kind, counters: counters.kind, keys: keys.sourceNames, listen: `${config.BIND}:${port}`, upstream: config.SENTRY_BASE_URL },
+    {
+      version: VERSION,
+      config: opts.source ?? "embedded defaults",
+      listen: `${config.BIND}:${port}`,
+      storage: queue.kind,
+      counters: counters.kind,
+      pacing: config.PACING,
+      keys: keys.status().size,
+      key_sources: keys.sourceNames,
+      upstream: redact(config.SENTRY_BASE_URL, []),
+      alerts: config.ALERTS.length,
+    },
     "cyclops started",
   );
 
@@ -117,12 +140,14 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
         const timedOut = await Promise.race([graceful.then(() => false), Bun.sleep(config.SHUTDOWN_TIMEOUT * 1000).then(() => true)]);
         if (timedOut) await server.stop(true);
         const left = await forwarder.stop(config.SHUTDOWN_TIMEOUT);
+        await watch.stop(1000);
         if (left > 0) {
           log.warn({ left, storage: queue.kind }, queue.kind === "memory" ? "stopped with undelivered reports in memory: they are lost" : "stopped; undelivered reports stay in storage for the next start");
         }
         await keys.close();
         await Promise.allSettled([queue.close(), counters.close()]);
-        log.info({}, "cyclops stopped");
+        const lost = queue.kind === "memory" ? left : 0;
+        log.info({ delivered: stats.forwarded.delivered, left: queue.kind === "memory" ? 0 : left, lost, dropped: Object.values(stats.dropped).reduce((a, b) => a + b, 0) }, "cyclops stopped");
       })();
       return stopping;
     },

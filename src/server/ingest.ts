@@ -173,6 +173,7 @@ export class IngestPipeline {
     if (limited) {
       this.deps.stats.dropped.rate_limited++;
       this.deps.stats.discard(projectId, "ratelimit_backoff", report.category);
+      this.deps.onDrop?.(projectId, "rate_limited", report.category, report.errorEvent);
       return jsonError(429, "event submission rejected with_reason: RateLimited", undefined, {
         "Retry-After": String(limited.retryAfter),
         "X-Sentry-Rate-Limits": limited.header,
@@ -230,6 +231,7 @@ export class IngestPipeline {
         stats.dropped.sampled++;
         stats.project(projectId).ignored++;
         stats.discard(projectId, "sample_rate", report.category);
+        this.deps.onDrop?.(projectId, "sampled", report.category, report.errorEvent);
         return accepted(report.eventId, "IGNORED", 0, gif);
       }
     }
@@ -279,6 +281,7 @@ export class IngestPipeline {
     stats.dropped.flood++;
     stats.project(projectId).ignored++;
     stats.discard(projectId, "event_processor", report.category);
+    this.deps.onDrop?.(projectId, "flood", report.category, report.errorEvent);
     return accepted(report.eventId, "IGNORED", cacheCount, gif);
   }
 
@@ -293,6 +296,7 @@ export class IngestPipeline {
   /** The storage refused a report: whoever drops an item reports it (client reports); failure() answers the client. */
   private notQueued(e: unknown, projectId: number, report: Report): unknown {
     this.deps.stats.discard(projectId, "queue_overflow", report.category);
+    this.deps.onDrop?.(projectId, "queue_full", report.category, report.errorEvent);
     return e;
   }
 
