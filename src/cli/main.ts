@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { VERSION } from "../version.ts";
+import { registerAlertCommand } from "./alert.ts";
 import { processIO, UsageError, type CliIO } from "./io.ts";
 
 const increase = (_: string, previous: number) => previous + 1;
@@ -55,6 +56,8 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       const { countCommand } = await import("./count.ts");
       result = await countCommand(host, ports, opts, io);
     });
+
+  registerAlertCommand(program, io, (code) => (result = code));
 
   try {
     if (argv.length === 0) {
