@@ -49,10 +49,9 @@ export class Narrator {
     } else if (level === 0 && this.queueLevel > 0) {
       this.log.info({ items: q.items, bytes: q.bytes, percent: Math.floor(fill) }, `queue back under ${QUEUE_LEVELS[0]} % of its limit`);
       this.queueLevel = 0;
-    } else if (level < this.queueLevel && level > 0) {
-      // Falling between levels is not news; passing the same level again later will be.
-      this.queueLevel = level;
     }
+    // Falling between levels is not news, and passing them again is not either until the queue
+    // was back under the first: a queue hovering at a level gives one line, not one a second.
   }
 
   /** Each minute that saw drops: one line with the counts by reason. */
