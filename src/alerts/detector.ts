@@ -43,20 +43,31 @@ interface Track {
   episode: Episode | null;
 }
 
+/**
+ * Past this many drops of a pair in one second, one drop in TITLE_SAMPLE (at random, so a periodic pattern cannot hide a title) has its title read
+ * (counted TITLE_SAMPLE times): reading a title costs about as much as the rest of `drop`.
+ */
+const TITLES_IN_FULL = 64;
+const TITLE_SAMPLE = 8;
+
 export class EpisodeDetector {
-  private readonly tracks = new Map<string, Track>();
+  /** By reason (a handful of constant strings), then project: no key string built per drop. */
+  private readonly byReason = new Map<string, Map<number, Track>>();
+  private size = 0;
   private readonly starting: Episode[] = [];
 
   constructor(private minPerMinute: number, private resolveMs: number) {}
 
   /** A report of `project` was dropped for `reason`; `event` (the parsed error event, if any) names it. */
   drop(project: number, reason: string, category: string, event: Record<string, unknown> | null, now: number, n = 1): void {
-    const key = `${project}|${reason}`;
-    let track = this.tracks.get(key);
+    let projects = this.byReason.get(reason);
+    if (!projects) this.byReason.set(reason, (projects = new Map()));
+    let track = projects.get(project);
     if (!track) {
-      if (this.tracks.size >= MAX_TRACKS) return;
+      if (this.size >= MAX_TRACKS) return;
       track = { counts: new Uint32Array(60), stamps: new Float64Array(60).fill(-1), lastDropAt: now, category, titles: new TopTitles(), episode: null };
-      this.tracks.set(key, track);
+      projects.set(project, track);
+      this.size++;
     }
     const second = Math.floor(now / 1000);
     const slot = second % 60;
@@ -64,10 +75,12 @@ export class EpisodeDetector {
       track.stamps[slot] = second;
       track.counts[slot] = 0;
     }
-    track.counts[slot]! += n;
+    const inSecond = (track.counts[slot]! += n);
     track.lastDropAt = now;
-    const title = event ? eventTitle(event) : null;
-    if (title) track.titles.add(title, n);
+    if (event && (inSecond <= TITLES_IN_FULL || Math.random() * TITLE_SAMPLE < 1)) {
+      const title = eventTitle(event);
+      if (title) track.titles.add(title, inSecond <= TITLES_IN_FULL ? n : TITLE_SAMPLE);
+    }
     if (track.episode) {
       track.episode.dropped += n;
       track.episode.lastDropAt = now;
@@ -75,7 +88,7 @@ export class EpisodeDetector {
     }
     const rate = lastMinute(track, second);
     if (rate < this.minPerMinute) return;
-    track.episode = { key, project, reason, category, startedAt: now, ratePerMinute: rate, dropped: rate, lastDropAt: now, id: null, titles: track.titles };
+    track.episode = { key: `${project}|${reason}`, project, reason, category, startedAt: now, ratePerMinute: rate, dropped: rate, lastDropAt: now, id: null, titles: track.titles };
     this.starting.push(track.episode);
   }
 
@@ -86,14 +99,12 @@ export class EpisodeDetector {
    */
   tick(now: number): EpisodeEvent[] {
     const events: EpisodeEvent[] = this.starting.splice(0).map((episode) => ({ kind: "start" as const, episode, top: episode.titles.top() }));
-    for (const [key, track] of this.tracks) {
-      if (track.episode) {
-        if (now - track.lastDropAt >= this.resolveMs) {
-          events.push({ kind: "quiet", episode: track.episode, top: track.titles.top() });
-          this.tracks.delete(key);
-        }
-      } else if (now - track.lastDropAt >= 60_000) {
-        this.tracks.delete(key);
+    for (const projects of this.byReason.values()) {
+      for (const [project, track] of projects) {
+        if (track.episode ? now - track.lastDropAt < this.resolveMs : now - track.lastDropAt < 60_000) continue;
+        if (track.episode) events.push({ kind: "quiet", episode: track.episode, top: track.titles.top() });
+        projects.delete(project);
+        this.size--;
       }
     }
     return events;
@@ -102,7 +113,7 @@ export class EpisodeDetector {
   /** Episodes in progress here, newest first. */
   active(): Episode[] {
     const out: Episode[] = [];
-    for (const track of this.tracks.values()) if (track.episode) out.push(track.episode);
+    for (const projects of this.byReason.values()) for (const track of projects.values()) if (track.episode) out.push(track.episode);
     return out.sort((a, b) => b.startedAt - a.startedAt);
   }
 
@@ -110,9 +121,9 @@ export class EpisodeDetector {
   recent(project: number, now: number): Record<string, number> {
     const out: Record<string, number> = {};
     const second = Math.floor(now / 1000);
-    for (const [key, track] of this.tracks) {
-      const bar = key.indexOf("|");
-      if (Number(key.slice(0, bar)) === project) out[key.slice(bar + 1)] = lastMinute(track, second);
+    for (const [reason, projects] of this.byReason) {
+      const track = projects.get(project);
+      if (track) out[reason] = lastMinute(track, second);
     }
     return out;
   }

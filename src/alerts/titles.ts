@@ -27,7 +27,8 @@ export function eventTitle(event: Record<string, unknown> | null): string | null
     title = str(message) ?? str((message as { formatted?: unknown } | undefined)?.formatted) ?? str(logentry?.formatted) ?? str(logentry?.message);
   }
   if (!title) return null;
-  const line = title.split("\n", 1)[0]!;
+  const newline = title.indexOf("\n");
+  const line = newline < 0 ? title : title.slice(0, newline);
   return line.length > MAX_TITLE ? `${line.slice(0, MAX_TITLE - 1)}…` : line;
 }
 

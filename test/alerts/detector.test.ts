@@ -53,6 +53,16 @@ describe("EpisodeDetector", () => {
     ]);
   });
 
+  test("in a heavy second titles are sampled, and counted about right", () => {
+    const d = new EpisodeDetector(5, 5000);
+    for (let i = 0; i < 1000; i++) d.drop(1, "flood", "error", { message: i % 4 === 0 ? "rare" : "common" }, T0);
+    const [start] = d.tick(T0);
+    const counts = Object.fromEntries(start!.top.map((t) => [t.title, t.count]));
+    expect(counts.common! + counts.rare!).toBeGreaterThan(700);
+    expect(counts.rare!).toBeGreaterThan(100);
+    expect(counts.common!).toBeGreaterThan(counts.rare! * 2);
+  });
+
   test("memory is bounded: pairs past MAX_TRACKS are not followed, and quiet pairs are forgotten", () => {
     const d = new EpisodeDetector(1000, 5000);
     for (let p = 0; p < MAX_TRACKS + 50; p++) d.drop(p, "flood", "error", null, T0);
