@@ -1,6 +1,6 @@
 /**
  * Client reports: telling Sentry, per project, what cyclops discarded, so the project's stats page
- * shows the reports that never reached it (sentry-protocol.md §7). Whoever drops an item reports
+ * shows the reports that never reached it (docs/PROTOCOL.md §7). Whoever drops an item reports
  * it; cyclops drops floods ("event_processor"), samples ("sample_rate"), queue overflow
  * ("queue_overflow"), expired items ("network_error") and items Sentry rejected ("send_error").
  *

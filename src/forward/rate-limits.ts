@@ -4,7 +4,7 @@
  * - the ingest path can answer SDKs 429 with the same Retry-After / X-Sentry-Rate-Limits while a
  *   limit lasts (so SDKs back off at the source instead of filling our queue).
  *
- * Wire format (sentry-protocol.md §6): `X-Sentry-Rate-Limits: retry_after:categories:scope:reason:namespaces`
+ * Wire format (docs/PROTOCOL.md §6): `X-Sentry-Rate-Limits: retry_after:categories:scope:reason:namespaces`
  * limits separated by commas, categories by `;`, empty categories = every category. Without that
  * header a 429's `Retry-After` (seconds or HTTP-date) applies to every category, and without
  * either, 60 s (what the SDKs do).

@@ -1,7 +1,7 @@
 /**
  * Project keys from Sentry's web API, for sentry.io or any Sentry whose database cyclops cannot
  * reach: list the organization's projects, then each project's active keys
- * (sentry-protocol.md §9). Both lists are cursor-paginated through the `Link` header.
+ * (docs/PROTOCOL.md §9). Both lists are cursor-paginated through the `Link` header.
  *
  * Failure policy: the load fails as a whole (the registry keeps its last good set) on 401/403
  * (token rejected), on a second 429 or a Retry-After longer than we wait inside one load, on 5xx,
