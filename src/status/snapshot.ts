@@ -4,19 +4,36 @@
  * age and the farm's members. Nothing secret goes in: no keys, and Sentry's URL without
  * credentials.
  */
-import type { Episode } from "../alerts/detector.ts";
-import type { FarmMember } from "../alerts/farm.ts";
-import type { TitleCount } from "../alerts/titles.ts";
 import { redact } from "../keys/redact.ts";
 import type { History, ProjectHour } from "./history.ts";
 
 /** Categories whose rate limits the page lists. */
 const LIMITED_CATEGORIES = ["error", "transaction", "default"] as const;
 
+/** A drop episode as the page shows it (src/alerts' Episode is one). */
+export interface EpisodeView {
+  project: number;
+  reason: string;
+  category: string;
+  startedAt: number;
+  dropped: number;
+  titles: { top(): TitleCount[] };
+}
+
+export interface TitleCount {
+  title: string;
+  count: number;
+}
+
+export interface FarmMember {
+  id: string;
+  seenAt: number;
+}
+
 export interface StatusSources {
   instance: string;
   history: History;
-  episodes: () => Episode[];
+  episodes: () => EpisodeView[];
   queue: () => { items: number; bytes: number; maxItems: number; maxBytes: number; oldestAgeSeconds: number | null; storage: string };
   upstream: () => { url: string; state: string; p50: number | null; p99: number | null; inFlight: number; pacing: string; maxConcurrency: number };
   rateLimit: (project: number, category: string) => { retryAfter: number } | null;
@@ -42,7 +59,7 @@ export interface StatusSnapshot {
 
 export function statusSnapshot(src: StatusSources): StatusSnapshot {
   const now = (src.now ?? Date.now)();
-  const episodes = new Map<number, Episode>();
+  const episodes = new Map<number, EpisodeView>();
   for (const e of src.episodes()) if (!episodes.has(e.project)) episodes.set(e.project, e);
   const hours = src.history.hour();
   // A project in an episode is shown even if its drops are not in the hour's history.
