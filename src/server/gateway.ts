@@ -62,8 +62,10 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const forwarder = new Forwarder({ config, queue, stats, latency, log, version: VERSION, keyFor: (projectId) => keys.keyForProject(projectId)?.publicKey });
 
   metrics = new Metrics({ stats, queue, keys });
-  // Flood counters in Redis mean a farm: its instances agree on drop episodes through them.
-  const redis = counters.kind === "redis" ? ((counters as { connection?: { client?: RedisLike } }).connection?.client ?? null) : null;
+  // Redis (counters or queue) means a farm: its instances agree on drop episodes and list
+  // themselves through it.
+  const redisOf = (store: object) => (store as { connection?: { client?: RedisLike } }).connection?.client ?? null;
+  const redis = counters.kind === "redis" ? redisOf(counters) : queue.kind === "redis" ? redisOf(queue) : null;
   const watch = new GatewayWatch({ config, log, stats, queue, keys, latency, upstream: forwarder, redis });
   registerAlertMetrics(metrics.registry, watch.alerts);
   const deps: Deps = {
