@@ -12,7 +12,7 @@ import { registerAlertMetrics } from "../alerts/metrics.ts";
 import type { RedisLike } from "../alerts/farm.ts";
 import { redact } from "../keys/redact.ts";
 import { LogLimiter, silentLogger, type Logger } from "../log.ts";
-import { GatewayWatch } from "../status/watch.ts";
+import { GatewayWatch } from "../gateway/watch.ts";
 import { Stats } from "../stats/counters.ts";
 import { LatencyWindow } from "../stats/latency.ts";
 import { Metrics } from "../stats/metrics.ts";

@@ -14,10 +14,10 @@ import type { Logger } from "../log.ts";
 import type { Stats } from "../stats/counters.ts";
 import type { LatencyWindow } from "../stats/latency.ts";
 import type { Queue } from "../storage/queue.ts";
-import { History } from "./history.ts";
-import { Narrator } from "./narrator.ts";
-import { mountStatus } from "./routes.ts";
-import { statusSnapshot, type StatusSnapshot } from "./snapshot.ts";
+import { History } from "../status/history.ts";
+import { Narrator } from "../status/narrator.ts";
+import { mountStatus } from "../status/routes.ts";
+import { statusSnapshot, type StatusSnapshot } from "../status/snapshot.ts";
 
 /** What of the forwarder the page and the outage alerts read. */
 export interface UpstreamView {
