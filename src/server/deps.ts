@@ -32,7 +32,7 @@ export interface Deps {
   onInternalError?: (e: unknown) => void;
   /**
    * Each report dropped for a project (flood, sampled, rate_limited, queue_full), with its parsed
-   * error event if any: feeds drop episodes, alerts and the status page (src/status/watch.ts).
+   * error event if any: feeds drop episodes, alerts and the status page (src/gateway/watch.ts).
    * Called on the ingest path: must be synchronous and cheap.
    */
   onDrop?: (projectId: number, reason: string, category: string, event: Record<string, unknown> | null) => void;
