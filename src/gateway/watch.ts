@@ -17,7 +17,7 @@ import type { Queue } from "../storage/queue.ts";
 import { History } from "../status/history.ts";
 import { Narrator } from "../status/narrator.ts";
 import { mountStatus } from "../status/routes.ts";
-import { statusSnapshot, type StatusSnapshot } from "../status/snapshot.ts";
+import { statusSnapshot, type SpikeEpisodeView, type StatusSnapshot } from "../status/snapshot.ts";
 
 /** What of the forwarder the page and the outage alerts read. */
 export interface UpstreamView {
@@ -52,6 +52,8 @@ export class GatewayWatch {
   private queueBytes = 0;
   private nonEmptySince: number | null = null;
   private looking = false;
+  /** Spike protection's episodes in progress, by project and category. */
+  private readonly spikes = new Map<string, SpikeEpisodeView>();
 
   constructor(private readonly p: WatchParts) {
     this.now = p.now ?? Date.now;
@@ -75,6 +77,16 @@ export class GatewayWatch {
       this.narrator.noKeysWarnedAtStart();
     }
   }
+
+  /**
+   * Spike protection's episode hook (src/spike's onEpisode): the page lists its episodes. Its
+   * drops reach the alerts like every other drop, through admission's onDropped.
+   */
+  readonly spikeEpisode = (e: SpikeEpisodeView & { kind: "start" | "end" }): void => {
+    const key = `${e.projectId}|${e.category}`;
+    if (e.kind === "end") this.spikes.delete(key);
+    else if (this.spikes.size < 10_000) this.spikes.set(key, e);
+  };
 
   mount(app: Hono): void {
     mountStatus(app, this.p.config.STATS_TOKEN, () => this.snapshot());
@@ -121,6 +133,7 @@ export class GatewayWatch {
         return { size: s.size, ageSeconds: s.loadedAt === null ? null : Math.round((this.now() - s.loadedAt) / 1000), lastError: s.lastError, sources: keys.sourceNames };
       },
       farm: () => this.members,
+      spike: () => [...this.spikes.values()],
     });
   }
 

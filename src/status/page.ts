@@ -60,6 +60,13 @@ function episodes(projects: ProjectStatus[]): string {
   return `<section><h2>Dropping now</h2>${items.join("")}</section>`;
 }
 
+function spikeEpisodes(s: StatusSnapshot): string {
+  if (s.spike.length === 0) return "";
+  const rows = s.spike.map((e) =>
+    `<tr data-spike="${e.projectId}"><th scope="row">${e.projectId}</th><td>${esc(e.category)}</td><td>${esc(e.mode)}</td><td>${Math.round(e.observedPerMinute)}</td><td>${Math.round(e.limitPerMinute)}</td><td>${e.dropped}</td><td>${esc(new Date(e.startedAt).toISOString())}</td></tr>`);
+  return `<section><h2>Spike protection</h2><table><thead><tr><th>Project</th><th>Category</th><th>Mode</th><th>Per minute</th><th>Limit</th><th>Dropped</th><th>Since</th></tr></thead><tbody>${rows.join("")}</tbody></table></section>`;
+}
+
 /** The part of the page that is refreshed live. */
 export function liveFragment(s: StatusSnapshot): string {
   const q = s.queue;
@@ -75,7 +82,7 @@ ${farm}</dl></section>`;
   const table = `<section><h2>Projects, last hour</h2><table><thead><tr><th>Project</th><th>Accepted</th><th>Delivered</th><th>Dropped</th><th>Dropped by reason</th><th>Per minute <span class="key"><i style="color:#3b6fd4">accepted</i> <i style="color:#2e9e5b">delivered</i> <i style="color:#d43b3b">dropped</i></span></th><th>Rate limits</th></tr></thead><tbody>
 ${rows || '<tr><td colspan="7">No reports in the last hour.</td></tr>'}
 </tbody></table></section>`;
-  return `<p class="meta">${esc(s.instance)} at ${esc(s.generatedAt)}</p>${facts}${episodes(s.projects)}${table}`;
+  return `<p class="meta">${esc(s.instance)} at ${esc(s.generatedAt)}</p>${facts}${episodes(s.projects)}${spikeEpisodes(s)}${table}`;
 }
 
 const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.5em}

@@ -30,6 +30,17 @@ export interface FarmMember {
   seenAt: number;
 }
 
+/** A spike-protection episode (src/spike's episode events carry these fields). */
+export interface SpikeEpisodeView {
+  projectId: number;
+  category: string;
+  mode: string;
+  startedAt: number;
+  limitPerMinute: number;
+  observedPerMinute: number;
+  dropped: number;
+}
+
 export interface StatusSources {
   instance: string;
   history: History;
@@ -39,6 +50,8 @@ export interface StatusSources {
   rateLimit: (project: number, category: string) => { retryAfter: number } | null;
   keys: () => { size: number; ageSeconds: number | null; lastError: string | null; sources: string[] };
   farm: () => FarmMember[] | null;
+  /** Spike protection's active episodes, when it runs. */
+  spike?: () => SpikeEpisodeView[];
   now?: () => number;
 }
 
@@ -54,6 +67,7 @@ export interface StatusSnapshot {
   upstream: ReturnType<StatusSources["upstream"]>;
   keys: ReturnType<StatusSources["keys"]>;
   farm: FarmMember[] | null;
+  spike: SpikeEpisodeView[];
   projects: ProjectStatus[];
 }
 
@@ -86,6 +100,7 @@ export function statusSnapshot(src: StatusSources): StatusSnapshot {
     upstream: { ...upstream, url: redact(upstream.url, []) },
     keys: src.keys(),
     farm: src.farm(),
+    spike: src.spike?.() ?? [],
     projects,
   };
 }

@@ -79,6 +79,13 @@ describe("the page", () => {
     expect(html).toContain('<noscript><meta http-equiv="refresh"');
   });
 
+  test("spike protection's episodes, when it runs", () => {
+    const src = { ...sources(history, detector, now), spike: () => [{ projectId: 4, category: "error", mode: "enforce", startedAt: T0, limitPerMinute: 120.4, observedPerMinute: 900.2, dropped: 780 }] };
+    const withSpike = liveFragment(statusSnapshot(src));
+    expect(withSpike).toContain('<tr data-spike="4"><th scope="row">4</th><td>error</td><td>enforce</td><td>900</td><td>120</td><td>780</td>');
+    expect(html).not.toContain("Spike protection");
+  });
+
   test("sparkline: three polylines scaled to the busiest minute", () => {
     const svg = sparkline([{ accepted: 0, delivered: 0, dropped: 0 }, { accepted: 10, delivered: 5, dropped: 0 }], 100, 22);
     expect(svg.match(/<polyline/g)).toHaveLength(2);
