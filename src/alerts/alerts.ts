@@ -50,6 +50,8 @@ export class Alerts {
   private outageAnnounced = false;
   private timer: ReturnType<typeof setInterval> | null = null;
   private ticking = false;
+  /** The farm's Redis failed at the last tick: said once, and once when it works again. */
+  private farmFailing = false;
 
   constructor(private readonly o: AlertsOptions) {
     this.log = o.log;
@@ -96,8 +98,11 @@ export class Alerts {
       await this.reportDrops(now);
       await this.checkResolving(now);
       this.checkUpstream(now);
+      if (this.farmFailing) this.log.info({}, "alerts: the farm's Redis answers again");
+      this.farmFailing = false;
     } catch (e) {
-      this.log.warn({ error: (e as Error).message }, "alerts: farm coordination failed; retrying next second");
+      if (!this.farmFailing) this.log.warn({ error: (e as Error).message }, "alerts: cannot agree with the farm through Redis; retrying each second");
+      this.farmFailing = true;
     } finally {
       this.ticking = false;
     }
