@@ -94,10 +94,10 @@ export class Alerts {
     if (this.ticking) return;
     this.ticking = true;
     try {
+      this.checkUpstream(now);
       for (const event of this.detector.tick(now)) await this.episodeEvent(event, now);
       await this.reportDrops(now);
       await this.checkResolving(now);
-      this.checkUpstream(now);
       if (this.farmFailing) this.log.info({}, "alerts: the farm's Redis answers again");
       this.farmFailing = false;
     } catch (e) {
