@@ -126,7 +126,8 @@ export class Alerts {
     const seconds = Math.round((episode.lastDropAt - episode.startedAt) / 1000);
     this.log.info({ ...facts, dropped: episode.dropped, duration_seconds: seconds, top }, "dropping ended");
     this.notify({ kind: "end", episode, top });
-    await this.reportDrops(now, episode);
+    // The farm's count may miss this instance's last drops, but the resolve must not be lost.
+    await this.reportDrops(now, episode).catch(() => undefined);
     this.reported.delete(episode);
     this.resolving.set(episode.key, { episode, top });
   }
