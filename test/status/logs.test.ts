@@ -38,6 +38,8 @@ describe("logs at the default level", () => {
     const warned = lines(g).filter((l) => l.level === "warn" && /no project keys configured/.test(l.msg));
     expect(warned).toHaveLength(1);
     expect(lines(g).map((l) => l.msg)).toContain("cyclops started");
+    await g.stop();
+    expect(lines(g).find((l) => l.msg === "cyclops stopped")).toMatchObject({ level: "info", delivered: 0, left: 0, lost: 0, dropped: 0 });
   });
 
   test("Sentry unreachable: a warning within seconds of the first failed send, and episode lines, nothing per request", async () => {
@@ -52,5 +54,8 @@ describe("logs at the default level", () => {
     expect(lines(g).find((l) => l.msg === "dropping started")).toMatchObject({ level: "warn", project: PROJECT, reason: "flood", top: [{ title: "same", count: expect.any(Number) }] });
     // 20 requests, a handful of lines: nothing per request at info.
     expect(lines(g).length).toBeLessThan(10);
+    // Memory storage and Sentry away: what was queued is lost at shutdown, and the line says so.
+    await g.stop();
+    expect(lines(g).find((l) => l.msg === "cyclops stopped")).toMatchObject({ delivered: 0, left: 0, lost: 1 });
   });
 });
