@@ -31,3 +31,16 @@ describe("alert bodies", () => {
     expect(sinkWants(sink, { event: "sentry_unreachable", since: "", cause: null, instance: "a" })).toBe(true);
   });
 });
+
+describe("ALERTS in the config", () => {
+  test("sinks are checked: http(s) URL, known format, no unknown field; format defaults to json", async () => {
+    const { validateOption } = await import("../../src/config/load.ts");
+    expect(validateOption("ALERTS", [{ url: "https://hooks.slack.com/services/T/B/X", format: "slack", projects: [1], reasons: ["flood"] }], "test")).toEqual([
+      { url: "https://hooks.slack.com/services/T/B/X", format: "slack", projects: [1], reasons: ["flood"] },
+    ]);
+    expect(validateOption("ALERTS", [{ url: "http://x.example/" }], "test")).toEqual([{ url: "http://x.example/", format: "json" }]);
+    expect(() => validateOption("ALERTS", [{ url: "ftp://x.example/" }], "test")).toThrow("ALERTS at 0.url: must be an http or https URL");
+    expect(() => validateOption("ALERTS", [{ url: "http://x.example/", format: "teams" }], "test")).toThrow("ALERTS at 0.format");
+    expect(() => validateOption("ALERTS", [{ url: "http://x.example/", chanel: "#ops" }], "test")).toThrow("ALERTS at 0");
+  });
+});
