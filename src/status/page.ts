@@ -9,6 +9,8 @@ import type { ProjectStatus, StatusSnapshot } from "./snapshot.ts";
 
 /** How often the page refreshes its live part. */
 export const REFRESH_MS = 1000;
+/** Most project rows on the page (the busiest; all are in ?format=json): a refresh stays under ~2 MB. */
+export const MAX_ROWS = 1000;
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 export const esc = (s: string | number): string => String(s).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
@@ -49,6 +51,13 @@ function projectRow(p: ProjectStatus): string {
   return `<tr data-project="${p.id}"${p.episode ? ' class="episode"' : ""}><th scope="row">${p.id}</th><td data-metric="accepted">${p.accepted}</td><td data-metric="delivered">${p.delivered}</td><td data-metric="dropped">${p.dropped}</td><td>${reasons}</td><td>${sparkline(p.series)}</td><td>${limits}</td></tr>`;
 }
 
+/** The `max` busiest projects (episodes first), in id order. */
+function busiest(projects: ProjectStatus[], max: number): ProjectStatus[] {
+  if (projects.length <= max) return projects;
+  const weight = (p: ProjectStatus) => (p.episode ? Infinity : p.accepted + p.delivered + p.dropped);
+  return [...projects].sort((a, b) => weight(b) - weight(a)).slice(0, max).sort((a, b) => a.id - b.id);
+}
+
 function episodes(projects: ProjectStatus[]): string {
   const active = projects.filter((p) => p.episode);
   if (active.length === 0) return `<section><h2>Dropping now</h2><p>Nothing: no project is dropping at ALERT_MIN_DROPS_PER_MINUTE or more.</p></section>`;
@@ -78,7 +87,9 @@ export function liveFragment(s: StatusSnapshot): string {
 <dt>Queue</dt><dd>${esc(q.storage)}: <span data-metric="queue-items">${q.items}</span> reports (${pct(q.items, q.maxItems)} of ${q.maxItems}), ${bytes(q.bytes)} (${pct(q.bytes, q.maxBytes)}), oldest waiting ${q.oldestAgeSeconds === null ? "–" : `≤ ${ago(q.oldestAgeSeconds)}`}</dd>
 <dt>Keys</dt><dd>${k.size} from ${k.sources.map(esc).join(", ") || "no source"}, loaded ${k.ageSeconds === null ? "never" : `${ago(k.ageSeconds)} ago`}${k.lastError ? `; last refresh failed: ${esc(k.lastError)}` : ""}</dd>
 ${farm}</dl></section>`;
-  const rows = s.projects.map(projectRow).join("\n");
+  const shown = busiest(s.projects, MAX_ROWS);
+  const hidden = s.projects.length - shown.length;
+  const rows = shown.map(projectRow).join("\n") + (hidden > 0 ? `\n<tr><td colspan="7">${hidden} quieter projects not shown (all are in ?format=json).</td></tr>` : "");
   const table = `<section><h2>Projects, last hour</h2><table><thead><tr><th>Project</th><th>Accepted</th><th>Delivered</th><th>Dropped</th><th>Dropped by reason</th><th>Per minute <span class="key"><i style="color:#3b6fd4">accepted</i> <i style="color:#2e9e5b">delivered</i> <i style="color:#d43b3b">dropped</i></span></th><th>Rate limits</th></tr></thead><tbody>
 ${rows || '<tr><td colspan="7">No reports in the last hour.</td></tr>'}
 </tbody></table></section>`;

@@ -93,3 +93,18 @@ describe("the page", () => {
     expect(svg).toContain('points="0,21 100,11"');
   });
 });
+
+test("past MAX_ROWS projects the page shows the busiest, and says how many it left out", () => {
+  const now = () => T0;
+  const history = new History(now);
+  const per = new Map<number, { processed: number; delivered: number }>();
+  for (let id = 1; id <= 1005; id++) per.set(id, { processed: id === 3 || id === 4 ? 1 : 10, delivered: 0 });
+  history.sample(per);
+  const detector = new EpisodeDetector(1, 5000);
+  detector.drop(4, "flood", "error", null, T0);
+  const html = liveFragment(statusSnapshot(sources(history, detector, now)));
+  expect(html.match(/<tr data-project=/g)).toHaveLength(1000);
+  expect(html).toContain("5 quieter projects not shown");
+  expect(html).not.toContain('data-project="3"');
+  expect(html).toContain('data-project="4"');
+});
