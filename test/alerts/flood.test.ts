@@ -89,5 +89,8 @@ await describeWith("redis", "three instances sharing Redis counters", () => {
     await expectOneOfEach(hook);
     // Every instance saw its share of the flood as an episode of its own.
     for (const n of nodes) expect(n.gateway!.deps.stats.dropped.flood).toBeGreaterThanOrEqual(10);
+    // The status page lists the farm's three members.
+    const status = (await (await fetch(`${nodes[0]!.url}/status?format=json`)).json()) as { farm: Array<{ id: string }> | null };
+    expect(status.farm?.length).toBe(3);
   }, 40_000);
 });
