@@ -20,8 +20,8 @@ export type UpstreamState = "up" | "down" | "unknown";
 export interface AlertsOptions {
   config: Pick<Config, "ALERTS" | "ALERT_MIN_DROPS_PER_MINUTE" | "ALERT_RESOLVE_SECONDS">;
   log: Logger;
-  /** This instance's name in messages and the farm's member list. */
-  instance: string;
+  /** This instance's name in messages and the farm's member list (read when needed: it may be known only once listening). */
+  instance: string | (() => string);
   farm?: FarmEpisodes;
   upstream?: () => UpstreamState;
   delivery?: DeliveryOptions;
@@ -63,6 +63,10 @@ export class Alerts {
       ...o.delivery,
       onLost: (sink, m, error) => this.log.warn({ sink: sink.label, event: m.event, error }, "alert not delivered (lost after retries)"),
     });
+  }
+
+  private get instance(): string {
+    return typeof this.o.instance === "string" ? this.o.instance : this.o.instance();
   }
 
   /** A report was dropped (ingest path: synchronous, no I/O). */
@@ -114,7 +118,7 @@ export class Alerts {
     if (event.kind === "start") {
       this.log.warn({ ...facts, rate_per_minute: episode.ratePerMinute, top }, "dropping started");
       this.notify({ kind: "start", episode, top });
-      const proposed = `${episode.key}@${episode.startedAt}@${this.o.instance}`;
+      const proposed = `${episode.key}@${episode.startedAt}@${this.instance}`;
       // Without the farm's answer, a second start is better than none.
       const claim = await this.farm.claimStart(episode.key, proposed, now).catch(() => ({ id: proposed, announce: true }));
       episode.id = claim.id;
@@ -157,11 +161,11 @@ export class Alerts {
       this.downSince ??= now;
       if (!this.outageAnnounced && now - this.downSince >= OUTAGE_ALERT_MS) {
         this.outageAnnounced = true;
-        this.delivery.send({ event: "sentry_unreachable", since: new Date(this.downSince).toISOString(), cause: null, instance: this.o.instance });
+        this.delivery.send({ event: "sentry_unreachable", since: new Date(this.downSince).toISOString(), cause: null, instance: this.instance });
       }
     } else if (state === "up" && this.downSince !== null) {
       if (this.outageAnnounced) {
-        this.delivery.send({ event: "sentry_reachable", since: new Date(this.downSince).toISOString(), down_seconds: Math.round((now - this.downSince) / 1000), instance: this.o.instance });
+        this.delivery.send({ event: "sentry_reachable", since: new Date(this.downSince).toISOString(), down_seconds: Math.round((now - this.downSince) / 1000), instance: this.instance });
       }
       this.downSince = null;
       this.outageAnnounced = false;
@@ -178,7 +182,7 @@ export class Alerts {
       rate_per_minute: e.ratePerMinute,
       top,
       started_at: new Date(e.startedAt).toISOString(),
-      instance: this.o.instance,
+      instance: this.instance,
     };
     if (kind === "start") return base;
     return { ...base, resolved_at: new Date(now).toISOString(), duration_seconds: Math.round((e.lastDropAt - e.startedAt) / 1000) };

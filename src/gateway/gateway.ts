@@ -61,9 +61,9 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   await keys.start(config.UPDATE_PERIOD);
   const server = listen(deps);
   forwarder.start();
-  watch.start();
-
   const port = server.port!;
+  watch.start(port);
+
   log.info(
     {
       version: VERSION,

@@ -44,7 +44,8 @@ const MEMBER_TTL_MS = 15_000;
 export class GatewayWatch {
   readonly alerts: Alerts;
   readonly history: History;
-  readonly instance = `${hostname()}/${process.pid}`;
+  /** How the page, the alerts and the farm name this instance: host:port once listening. */
+  private name = `${hostname()}/${process.pid}`;
   private readonly narrator: Narrator;
   private readonly now: () => number;
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -58,7 +59,7 @@ export class GatewayWatch {
   constructor(private readonly p: WatchParts) {
     this.now = p.now ?? Date.now;
     const farm = p.redis ? new RedisFarm(p.redis, p.config.REDIS_KEY_PREFIX, p.config.ALERT_RESOLVE_SECONDS * 1000) : undefined;
-    this.alerts = new Alerts({ config: p.config, log: p.log, instance: this.instance, farm, upstream: () => p.upstream.state().upstream, now: this.now });
+    this.alerts = new Alerts({ config: p.config, log: p.log, instance: () => this.name, farm, upstream: () => p.upstream.state().upstream, now: this.now });
     this.history = new History(this.now);
     this.narrator = new Narrator(p.log, p.stats, this.now());
   }
@@ -92,7 +93,9 @@ export class GatewayWatch {
     mountStatus(app, this.p.config.STATS_TOKEN, () => this.snapshot());
   }
 
-  start(): void {
+  /** The listener is open: the instance is known by its host and port from now on. */
+  start(port: number): void {
+    this.name = `${hostname()}:${port}`;
     this.alerts.start();
     this.timer ??= setInterval(() => void this.look(), 1000);
   }
@@ -106,7 +109,7 @@ export class GatewayWatch {
   snapshot(): StatusSnapshot {
     const { config, queue, keys, latency, upstream } = this.p;
     return statusSnapshot({
-      instance: this.instance,
+      instance: this.name,
       history: this.history,
       episodes: () => this.alerts.active(),
       now: this.now,
@@ -153,7 +156,7 @@ export class GatewayWatch {
       const q = await queue.stats();
       this.queueBytes = q.bytes;
       this.narrator.queue({ items: q.items, bytes: q.bytes, maxItems: config.MAX_QUEUE_ITEMS, maxBytes: config.MAX_QUEUE_BYTES });
-      if (this.alerts.farm.shared) this.members = await this.alerts.farm.members(this.instance, now, MEMBER_TTL_MS);
+      if (this.alerts.farm.shared) this.members = await this.alerts.farm.members(this.name, now, MEMBER_TTL_MS);
     } catch (e) {
       // Storage trouble is reported where it happens (healthcheck, ingest); here it only delays a look.
       log.debug({ error: (e as Error).message }, "status look failed");
