@@ -16,7 +16,11 @@ import { LogLimiter, silentLogger, type Logger } from "../log.ts";
 import { Stats } from "../stats/counters.ts";
 import { LatencyWindow } from "../stats/latency.ts";
 import { Metrics } from "../stats/metrics.ts";
+import { registerSpikeMetrics } from "../spike/metrics.ts";
+import { spikeOff, SpikeProtection } from "../spike/service.ts";
+import { stateStoreFor } from "../spike/state-store.ts";
 import { createQueue, oneStepFloodCut } from "../storage/index.ts";
+import { RedisConnection, redisSettings } from "../redis/connection.ts";
 import { createCounterStore } from "../throttle/index.ts";
 import { VERSION } from "../version.ts";
 import { Admission } from "../admission/admission.ts";
@@ -133,7 +137,19 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
   const redis = counters.kind === "redis" ? redisOf(counters) : queue.kind === "redis" ? redisOf(queue) : null;
   const watch = new GatewayWatch({ config, log, stats, queue, keys, latency, upstream: forwarder, redis });
   registerAlertMetrics(metrics.registry, watch.alerts);
+  // Spike protection: learned limits restored from the storage, ticking, saved at close; a farm
+  // on one Redis (queue or counters there) shares one limit per project through it.
+  const farmRedis = !spikeOff(config) && (config.STORAGE === "redis" || config.CACHE_IMPLEMENTATION_CLASS === "redis") ? new RedisConnection(redisSettings(config)) : null;
+  const farm = farmRedis ? { redis: farmRedis.client, prefix: config.REDIS_KEY_PREFIX } : undefined;
+  const spike = spikeOff(config) ? undefined : new SpikeProtection(config, { log, store: stateStoreFor(config, queue), farm });
+  if (spike) {
+    spike.start();
+    registerSpikeMetrics(metrics.registry, spike.limiter);
+  }
+  // The status page lists spike protection's episodes; its drops reach the alerts through admission.
+  spike?.onEpisode(watch.spikeEpisode);
   const admission = new Admission({
+    spike: spike?.limiter,
     config,
     keys,
     queue,
@@ -156,6 +172,7 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
     counters,
     stats,
     admission,
+    spikeProtection: spike,
     latency: () => latency.summary(),
     mountStatus: (app) => watch.mount(app),
     onInternalError: (e) => {
@@ -170,6 +187,8 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
     watch,
     handle: createHandler(deps),
     async close() {
+      spike?.stop(); // saves the learned limits, before the spool that may keep them closes
+      await farmRedis?.close();
       await keys.close();
       await Promise.allSettled([queue.close(), counters.close()]);
     },

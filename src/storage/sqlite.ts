@@ -270,6 +270,16 @@ export class SqliteQueue implements Queue {
     }
   }
 
+  readMeta(name: string): string | null {
+    this.db.exec(META_SCHEMA);
+    return this.db.query<{ value: string }, [string]>("SELECT value FROM meta WHERE name = ?").get(name)?.value ?? null;
+  }
+
+  writeMeta(name: string, value: string): void {
+    this.db.exec(META_SCHEMA);
+    this.db.query("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value").run(name, value);
+  }
+
   private insertRow(item: NewItem): number {
     const { auth } = item;
     return Number(
@@ -293,6 +303,9 @@ export class SqliteQueue implements Queue {
     }
   }
 }
+
+/** Small named documents beside the queue (readMeta/writeMeta); created on first use. */
+const META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)";
 
 function toItem(row: Row): QueuedItem {
   return {
