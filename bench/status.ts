@@ -33,7 +33,8 @@ for (let minute = 0; minute < 60; minute++) {
 }
 clock = now;
 for (let id = 1; id <= 20; id++) {
-  for (let i = 0; i < 50; i++) detector.drop(id, "flood", "error", { exception: { values: [{ type: "TypeError", value: `<b>undefined</b> is not a function #${i % 5}` }] } }, now);
+  for (let i = 0; i < 50; i++)
+    detector.drop(id, "flood", "error", { exception: { values: [{ type: "TypeError", value: `<b>undefined</b> is not a function #${i % 5}` }] } }, now);
 }
 
 const app = new Hono();
@@ -69,5 +70,7 @@ async function time(path: string): Promise<{ median: number; p90: number; max: n
 
 for (const path of ["/status", "/status?fragment=1", "/status?format=json"]) {
   const r = await time(path);
-  console.log(`${path.padEnd(22)} ${PROJECTS} projects: median ${r.median.toFixed(1)} ms, p90 ${r.p90.toFixed(1)} ms, max ${r.max.toFixed(1)} ms, ${(r.bytes / 1024).toFixed(0)} KiB`);
+  console.log(
+    `${path.padEnd(22)} ${PROJECTS} projects: median ${r.median.toFixed(1)} ms, p90 ${r.p90.toFixed(1)} ms, max ${r.max.toFixed(1)} ms, ${(r.bytes / 1024).toFixed(0)} KiB`,
+  );
 }

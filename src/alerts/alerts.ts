@@ -165,7 +165,12 @@ export class Alerts {
       }
     } else if (state === "up" && this.downSince !== null) {
       if (this.outageAnnounced) {
-        this.delivery.send({ event: "sentry_reachable", since: new Date(this.downSince).toISOString(), down_seconds: Math.round((now - this.downSince) / 1000), instance: this.instance });
+        this.delivery.send({
+          event: "sentry_reachable",
+          since: new Date(this.downSince).toISOString(),
+          down_seconds: Math.round((now - this.downSince) / 1000),
+          instance: this.instance,
+        });
       }
       this.downSince = null;
       this.outageAnnounced = false;

@@ -60,10 +60,17 @@ export async function attempt(sink: AlertSink, body: string, fetchImpl: typeof f
     if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
     const retryAfter = Number(res.headers.get("retry-after"));
     const retry = res.status === 429 || res.status === 408 || res.status >= 500;
-    return { ok: false, status: res.status, error: `answered ${res.status}`, retryAfterMs: res.status === 429 && retryAfter >= 0 ? retryAfter * 1000 : null, retry };
+    return {
+      ok: false,
+      status: res.status,
+      error: `answered ${res.status}`,
+      retryAfterMs: res.status === 429 && retryAfter >= 0 ? retryAfter * 1000 : null,
+      retry,
+    };
   } catch (e) {
     const name = (e as Error).name;
-    const error = name === "TimeoutError" || name === "AbortError" ? `no answer within ${timeoutMs} ms` : `unreachable (${(e as { code?: string }).code ?? name})`;
+    const error =
+      name === "TimeoutError" || name === "AbortError" ? `no answer within ${timeoutMs} ms` : `unreachable (${(e as { code?: string }).code ?? name})`;
     return { ok: false, status: null, error, retryAfterMs: null, retry: true };
   }
 }
@@ -75,9 +82,19 @@ export class AlertDelivery {
   private readonly o: Required<Omit<DeliveryOptions, "fetchImpl" | "onLost">> & Pick<DeliveryOptions, "onLost">;
   private closed = false;
 
-  constructor(readonly sinks: AlertSink[], opts: DeliveryOptions = {}) {
+  constructor(
+    readonly sinks: AlertSink[],
+    opts: DeliveryOptions = {},
+  ) {
     this.fetchImpl = opts.fetchImpl ?? fetch;
-    this.o = { timeoutMs: opts.timeoutMs ?? 10_000, attempts: opts.attempts ?? 6, baseMs: opts.baseMs ?? 1000, maxMs: opts.maxMs ?? 60_000, maxPending: opts.maxPending ?? 1000, onLost: opts.onLost };
+    this.o = {
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      attempts: opts.attempts ?? 6,
+      baseMs: opts.baseMs ?? 1000,
+      maxMs: opts.maxMs ?? 60_000,
+      maxPending: opts.maxPending ?? 1000,
+      onLost: opts.onLost,
+    };
     for (const s of sinks) this.counts[s.label] = { sent: 0, retried: 0, lost: 0 };
   }
 

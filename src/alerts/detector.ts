@@ -26,9 +26,7 @@ export interface Episode {
   titles: TopTitles;
 }
 
-export type EpisodeEvent =
-  | { kind: "start"; episode: Episode; top: TitleCount[] }
-  | { kind: "quiet"; episode: Episode; top: TitleCount[] };
+export type EpisodeEvent = { kind: "start"; episode: Episode; top: TitleCount[] } | { kind: "quiet"; episode: Episode; top: TitleCount[] };
 
 /** Most project × reason pairs followed at once; drops of further pairs are not followed. */
 export const MAX_TRACKS = 10_000;
@@ -56,7 +54,10 @@ export class EpisodeDetector {
   private size = 0;
   private readonly starting: Episode[] = [];
 
-  constructor(private minPerMinute: number, private resolveMs: number) {}
+  constructor(
+    private minPerMinute: number,
+    private resolveMs: number,
+  ) {}
 
   /** A report of `project` was dropped for `reason`; `event` (the parsed error event, if any) names it. */
   drop(project: number, reason: string, category: string, event: Record<string, unknown> | null, now: number, n = 1): void {
@@ -88,7 +89,18 @@ export class EpisodeDetector {
     }
     const rate = lastMinute(track, second);
     if (rate < this.minPerMinute) return;
-    track.episode = { key: `${project}|${reason}`, project, reason, category, startedAt: now, ratePerMinute: rate, dropped: rate, lastDropAt: now, id: null, titles: track.titles };
+    track.episode = {
+      key: `${project}|${reason}`,
+      project,
+      reason,
+      category,
+      startedAt: now,
+      ratePerMinute: rate,
+      dropped: rate,
+      lastDropAt: now,
+      id: null,
+      titles: track.titles,
+    };
     this.starting.push(track.episode);
   }
 

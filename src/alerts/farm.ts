@@ -64,7 +64,11 @@ export class RedisFarm implements FarmEpisodes {
   readonly shared = true;
   private readonly base: string;
 
-  constructor(private readonly redis: RedisLike, prefix: string, private readonly resolveMs: number) {
+  constructor(
+    private readonly redis: RedisLike,
+    prefix: string,
+    private readonly resolveMs: number,
+  ) {
     this.base = `{${prefix}}:alerts:`;
   }
 

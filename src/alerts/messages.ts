@@ -57,4 +57,5 @@ function describe(m: AlertMessage, quote: (t: string) => string): string {
 }
 
 export const plainText = (m: AlertMessage): string => describe(m, (t) => JSON.stringify(t));
-const slackText = (m: AlertMessage): string => `${m.event === "start" || m.event === "sentry_unreachable" ? ":rotating_light: " : ":white_check_mark: "}${describe(m, (t) => `\`${slackEscape(t)}\``)}`;
+const slackText = (m: AlertMessage): string =>
+  `${m.event === "start" || m.event === "sentry_unreachable" ? ":rotating_light: " : ":white_check_mark: "}${describe(m, (t) => `\`${slackEscape(t)}\``)}`;

@@ -68,7 +68,10 @@ export class TopTitles {
   }
 
   top(k = 5): TitleCount[] {
-    return [...this.counts].sort((a, b) => b[1] - a[1]).slice(0, k).map(([title, count]) => ({ title, count }));
+    return [...this.counts]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, k)
+      .map(([title, count]) => ({ title, count }));
   }
 
   get size(): number {

@@ -31,7 +31,10 @@ export async function alertTestCommand(flags: AlertTestFlags, io: CliIO, fetchIm
   if (!(timeoutMs > 0)) throw new UsageError("alert test: --timeout must be a positive number of seconds");
   const instance = `${hostname()}/${process.pid}`;
   const results = await Promise.all(
-    sinks.map(async (sink) => ({ sink, result: await attempt(sink, alertBody({ event: "test", instance, sink: sink.label }, sink.format), fetchImpl, timeoutMs) })),
+    sinks.map(async (sink) => ({
+      sink,
+      result: await attempt(sink, alertBody({ event: "test", instance, sink: sink.label }, sink.format), fetchImpl, timeoutMs),
+    })),
   );
   const failed: string[] = [];
   for (const { sink, result } of results) {

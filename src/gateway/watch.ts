@@ -133,7 +133,12 @@ export class GatewayWatch {
       rateLimit: (project, category) => upstream.rateLimitFor(project, category),
       keys: () => {
         const s = keys.status();
-        return { size: s.size, ageSeconds: s.loadedAt === null ? null : Math.round((this.now() - s.loadedAt) / 1000), lastError: s.lastError, sources: keys.sourceNames };
+        return {
+          size: s.size,
+          ageSeconds: s.loadedAt === null ? null : Math.round((this.now() - s.loadedAt) / 1000),
+          lastError: s.lastError,
+          sources: keys.sourceNames,
+        };
       },
       farm: () => this.members,
       spike: () => [...this.spikes.values()],

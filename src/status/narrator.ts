@@ -31,7 +31,11 @@ export class Narrator {
   private keysFailing = false;
   private noKeysWarned = false;
 
-  constructor(private readonly log: Logger, private readonly stats: Stats, now: number) {
+  constructor(
+    private readonly log: Logger,
+    private readonly stats: Stats,
+    now: number,
+  ) {
     this.lastDropped = { ...stats.dropped };
     this.minuteStart = now;
   }

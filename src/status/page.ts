@@ -25,7 +25,11 @@ function bytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-const SERIES_COLORS: Array<[keyof MinuteCounts, string]> = [["accepted", "#3b6fd4"], ["delivered", "#2e9e5b"], ["dropped", "#d43b3b"]];
+const SERIES_COLORS: Array<[keyof MinuteCounts, string]> = [
+  ["accepted", "#3b6fd4"],
+  ["delivered", "#2e9e5b"],
+  ["dropped", "#d43b3b"],
+];
 
 /**
  * The hour as up to three polylines, one point a minute, in whole pixels; a series that is zero
@@ -46,7 +50,9 @@ export function sparkline(series: MinuteCounts[], width = 120, height = 24): str
 }
 
 function projectRow(p: ProjectStatus): string {
-  const reasons = Object.entries(p.droppedBy).map(([r, n]) => `${esc(r)} ${n}`).join(", ");
+  const reasons = Object.entries(p.droppedBy)
+    .map(([r, n]) => `${esc(r)} ${n}`)
+    .join(", ");
   const limits = p.rateLimits.map((l) => `${esc(l.category)} ${l.retryAfter} s`).join(", ");
   return `<tr data-project="${p.id}"${p.episode ? ' class="episode"' : ""}><th scope="row">${p.id}</th><td data-metric="accepted">${p.accepted}</td><td data-metric="delivered">${p.delivered}</td><td data-metric="dropped">${p.dropped}</td><td>${reasons}</td><td>${sparkline(p.series)}</td><td>${limits}</td></tr>`;
 }
@@ -55,7 +61,10 @@ function projectRow(p: ProjectStatus): string {
 function busiest(projects: ProjectStatus[], max: number): ProjectStatus[] {
   if (projects.length <= max) return projects;
   const weight = (p: ProjectStatus) => (p.episode ? Infinity : p.accepted + p.delivered + p.dropped);
-  return [...projects].sort((a, b) => weight(b) - weight(a)).slice(0, max).sort((a, b) => a.id - b.id);
+  return [...projects]
+    .sort((a, b) => weight(b) - weight(a))
+    .slice(0, max)
+    .sort((a, b) => a.id - b.id);
 }
 
 function episodes(projects: ProjectStatus[]): string {
@@ -71,8 +80,10 @@ function episodes(projects: ProjectStatus[]): string {
 
 function spikeEpisodes(s: StatusSnapshot): string {
   if (s.spike.length === 0) return "";
-  const rows = s.spike.map((e) =>
-    `<tr data-spike="${e.projectId}"><th scope="row">${e.projectId}</th><td>${esc(e.category)}</td><td>${esc(e.mode)}</td><td>${Math.round(e.observedPerMinute)}</td><td>${Math.round(e.limitPerMinute)}</td><td>${e.dropped}</td><td>${esc(new Date(e.startedAt).toISOString())}</td></tr>`);
+  const rows = s.spike.map(
+    (e) =>
+      `<tr data-spike="${e.projectId}"><th scope="row">${e.projectId}</th><td>${esc(e.category)}</td><td>${esc(e.mode)}</td><td>${Math.round(e.observedPerMinute)}</td><td>${Math.round(e.limitPerMinute)}</td><td>${e.dropped}</td><td>${esc(new Date(e.startedAt).toISOString())}</td></tr>`,
+  );
   return `<section><h2>Spike protection</h2><table><thead><tr><th>Project</th><th>Category</th><th>Mode</th><th>Per minute</th><th>Limit</th><th>Dropped</th><th>Since</th></tr></thead><tbody>${rows.join("")}</tbody></table></section>`;
 }
 
@@ -89,7 +100,8 @@ export function liveFragment(s: StatusSnapshot): string {
 ${farm}</dl></section>`;
   const shown = busiest(s.projects, MAX_ROWS);
   const hidden = s.projects.length - shown.length;
-  const rows = shown.map(projectRow).join("\n") + (hidden > 0 ? `\n<tr><td colspan="7">${hidden} quieter projects not shown (all are in ?format=json).</td></tr>` : "");
+  const rows =
+    shown.map(projectRow).join("\n") + (hidden > 0 ? `\n<tr><td colspan="7">${hidden} quieter projects not shown (all are in ?format=json).</td></tr>` : "");
   const table = `<section><h2>Projects, last hour</h2><table><thead><tr><th>Project</th><th>Accepted</th><th>Delivered</th><th>Dropped</th><th>Dropped by reason</th><th>Per minute <span class="key"><i style="color:#3b6fd4">accepted</i> <i style="color:#2e9e5b">delivered</i> <i style="color:#d43b3b">dropped</i></span></th><th>Rate limits</th></tr></thead><tbody>
 ${rows || '<tr><td colspan="7">No reports in the last hour.</td></tr>'}
 </tbody></table></section>`;

@@ -13,7 +13,11 @@ test("Sentry unreachable for over a minute: one alert, and one when it is back; 
   }) as unknown as typeof fetch;
   const alerts = new Alerts({
     config: { ALERTS: [{ url: "http://hook.example/", format: "json", projects: [99] }], ALERT_MIN_DROPS_PER_MINUTE: 10, ALERT_RESOLVE_SECONDS: 5 },
-    log: silentLogger(), instance: "t", upstream: () => state, now: () => clock, delivery: { fetchImpl },
+    log: silentLogger(),
+    instance: "t",
+    upstream: () => state,
+    now: () => clock,
+    delivery: { fetchImpl },
   });
   const run = async (seconds: number) => {
     for (let i = 0; i < seconds; i++) {

@@ -59,7 +59,11 @@ describe("AlertDelivery", () => {
   test("a sink that refuses connections is counted lost; pending deliveries are bounded", async () => {
     const lost: string[] = [];
     const delivery = new AlertDelivery(toSinks([{ url: "http://127.0.0.1:1/x", format: "json" }]), {
-      attempts: 2, baseMs: 1, maxMs: 2, maxPending: 3, onLost: (s, _m, e) => lost.push(`${s.label}: ${e}`),
+      attempts: 2,
+      baseMs: 1,
+      maxMs: 2,
+      maxPending: 3,
+      onLost: (s, _m, e) => lost.push(`${s.label}: ${e}`),
     });
     for (let i = 0; i < 5; i++) delivery.send(message);
     expect(delivery.counts["127.0.0.1:1"]!.lost).toBe(2);

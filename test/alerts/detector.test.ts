@@ -39,7 +39,12 @@ describe("EpisodeDetector", () => {
       d.drop(2, "flood", "error", null, T0);
       d.drop(1, "sampled", "error", null, T0);
     }
-    expect(d.tick(T0).map((e) => e.episode.key).sort()).toEqual(["1|flood", "1|sampled", "2|flood"]);
+    expect(
+      d
+        .tick(T0)
+        .map((e) => e.episode.key)
+        .sort(),
+    ).toEqual(["1|flood", "1|sampled", "2|flood"]);
   });
 
   test("top titles of the episode's drops", () => {
@@ -78,7 +83,16 @@ describe("EpisodeDetector", () => {
 
 describe("titles", () => {
   test("exception type and value, else message forms, first line, bounded", () => {
-    expect(eventTitle({ exception: { values: [{ type: "A", value: "first" }, { type: "B", value: "last\nmore" }] } })).toBe("B: last");
+    expect(
+      eventTitle({
+        exception: {
+          values: [
+            { type: "A", value: "first" },
+            { type: "B", value: "last\nmore" },
+          ],
+        },
+      }),
+    ).toBe("B: last");
     expect(eventTitle({ exception: [{ type: "OldStyle" }] })).toBe("OldStyle");
     expect(eventTitle({ logentry: { formatted: "formatted msg" } })).toBe("formatted msg");
     expect(eventTitle({ message: { formatted: "msg obj" } })).toBe("msg obj");

@@ -3,14 +3,29 @@ import { alertBody, slackEscape, type AlertMessage } from "../../src/alerts/mess
 import { sinkWants } from "../../src/alerts/delivery.ts";
 
 const start: AlertMessage = {
-  event: "start", project: 7, reason: "flood", category: "error", dropped: 290, rate_per_minute: 290,
-  top: [{ title: "<!channel> <http://evil|click> & *bold* `code`", count: 290 }], started_at: "2026-01-01T00:00:00.000Z", instance: "a",
+  event: "start",
+  project: 7,
+  reason: "flood",
+  category: "error",
+  dropped: 290,
+  rate_per_minute: 290,
+  top: [{ title: "<!channel> <http://evil|click> & *bold* `code`", count: 290 }],
+  started_at: "2026-01-01T00:00:00.000Z",
+  instance: "a",
 };
 
 describe("alert bodies", () => {
   test("JSON carries the facts", () => {
     const body = JSON.parse(alertBody(start, "json"));
-    expect(body).toMatchObject({ event: "start", project: 7, reason: "flood", category: "error", dropped: 290, rate_per_minute: 290, top: start.event === "start" ? start.top : [] });
+    expect(body).toMatchObject({
+      event: "start",
+      project: 7,
+      reason: "flood",
+      category: "error",
+      dropped: 290,
+      rate_per_minute: 290,
+      top: start.event === "start" ? start.top : [],
+    });
     expect(body.text).toContain("project 7");
   });
 

@@ -25,15 +25,22 @@ describeWithTool("chromium", existsSync(CHROMIUM), "the status page in Chromium"
   let g: TestGateway;
   beforeAll(async () => {
     fake = await startFakeSentry({ keys: { [PROJECT]: [PUBLIC_KEY], 2: [OTHER[2]], 3: [OTHER[3]] } });
-    g = await startTestGateway({
-      PROJECT_KEYS: [[PROJECT, PUBLIC_KEY, null], [2, OTHER[2], null], [3, OTHER[3], null]],
-      SENTRY_BASE_URL: fake.url,
-      STATS_TOKEN: TOKEN,
-      MAX_CACHE_USES: 1,
-      URL_CACHE_EXPIRATION: 60,
-      ALERT_MIN_DROPS_PER_MINUTE: 5,
-      PACING: "adaptive",
-    }, "in-process");
+    g = await startTestGateway(
+      {
+        PROJECT_KEYS: [
+          [PROJECT, PUBLIC_KEY, null],
+          [2, OTHER[2], null],
+          [3, OTHER[3], null],
+        ],
+        SENTRY_BASE_URL: fake.url,
+        STATS_TOKEN: TOKEN,
+        MAX_CACHE_USES: 1,
+        URL_CACHE_EXPIRATION: 60,
+        ALERT_MIN_DROPS_PER_MINUTE: 5,
+        PACING: "adaptive",
+      },
+      "in-process",
+    );
     browser = await launchChromium();
   }, 90_000);
   afterAll(async () => {

@@ -18,7 +18,12 @@ interface Line {
   [k: string]: unknown;
 }
 
-const lines = (g: TestGateway): Line[] => g.stderr().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Line);
+const lines = (g: TestGateway): Line[] =>
+  g
+    .stderr()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Line);
 
 async function serve(settings: Record<string, unknown>): Promise<TestGateway> {
   const file = join(tempDir(), "cyclops.json");
@@ -43,7 +48,13 @@ describe("logs at the default level", () => {
   });
 
   test("Sentry unreachable: a warning within seconds of the first failed send, and episode lines, nothing per request", async () => {
-    g = await serve({ PROJECT_KEYS: [[PROJECT, PUBLIC_KEY, null]], SENTRY_BASE_URL: "http://127.0.0.1:1", MAX_CACHE_USES: 1, URL_CACHE_EXPIRATION: 60, ALERT_MIN_DROPS_PER_MINUTE: 5 });
+    g = await serve({
+      PROJECT_KEYS: [[PROJECT, PUBLIC_KEY, null]],
+      SENTRY_BASE_URL: "http://127.0.0.1:1",
+      MAX_CACHE_USES: 1,
+      URL_CACHE_EXPIRATION: 60,
+      ALERT_MIN_DROPS_PER_MINUTE: 5,
+    });
     for (let i = 0; i < 20; i++) expect((await sendError(g.url, "same")).status).toBe(200);
     const sentAt = Date.now();
     await until("the unreachable warning", () => lines(g!).some((l) => l.level === "warn" && /Sentry unreachable/.test(l.msg)), 5000);
@@ -51,7 +62,12 @@ describe("logs at the default level", () => {
     const down = lines(g).find((l) => /Sentry unreachable/.test(l.msg))!;
     expect(String(down.cause)).toMatch(/refused|ECONNREFUSED|connect/i);
     await until("the episode line", () => lines(g!).some((l) => l.msg === "dropping started"), 5000);
-    expect(lines(g).find((l) => l.msg === "dropping started")).toMatchObject({ level: "warn", project: PROJECT, reason: "flood", top: [{ title: "same", count: expect.any(Number) }] });
+    expect(lines(g).find((l) => l.msg === "dropping started")).toMatchObject({
+      level: "warn",
+      project: PROJECT,
+      reason: "flood",
+      top: [{ title: "same", count: expect.any(Number) }],
+    });
     // 20 requests, a handful of lines: nothing per request at info.
     expect(lines(g).length).toBeLessThan(10);
     // Memory storage and Sentry away: what was queued is lost at shutdown, and the line says so.

@@ -16,7 +16,10 @@ function sources(history: History, detector: EpisodeDetector, now: () => number)
     upstream: () => ({ url: "https://user:hunter2@sentry.example.com", state: "up", p50: 12.5, p99: 250, inFlight: 2, pacing: "adaptive", maxConcurrency: 32 }),
     rateLimit: (p, c) => (p === 2 && c === "error" ? { retryAfter: 30 } : null),
     keys: () => ({ size: 3, ageSeconds: 42, lastError: null, sources: ["static"] }),
-    farm: () => [{ id: "a/1", seenAt: T0 }, { id: "b/2", seenAt: T0 }],
+    farm: () => [
+      { id: "a/1", seenAt: T0 },
+      { id: "b/2", seenAt: T0 },
+    ],
   };
 }
 
@@ -34,7 +37,10 @@ describe("History", () => {
     const [p1, p2] = h.hour();
     expect(p1).toMatchObject({ id: 1, accepted: 10, delivered: 9, dropped: 4, droppedBy: { flood: 4 } });
     expect(p1!.series).toHaveLength(MINUTES);
-    expect(p1!.series.slice(-2)).toEqual([{ accepted: 3, delivered: 1, dropped: 4 }, { accepted: 7, delivered: 8, dropped: 0 }]);
+    expect(p1!.series.slice(-2)).toEqual([
+      { accepted: 3, delivered: 1, dropped: 4 },
+      { accepted: 7, delivered: 8, dropped: 0 },
+    ]);
     expect(p2).toMatchObject({ id: 2, dropped: 1, droppedBy: { sampled: 1 } });
     // An hour later, the old minutes are gone.
     now += 60 * 60_000;
@@ -45,7 +51,12 @@ describe("History", () => {
 describe("the page", () => {
   const now = () => T0;
   const history = new History(now);
-  history.sample(new Map([[1, { processed: 7, delivered: 6 }], [2, { processed: 1, delivered: 0 }]]));
+  history.sample(
+    new Map([
+      [1, { processed: 7, delivered: 6 }],
+      [2, { processed: 1, delivered: 0 }],
+    ]),
+  );
   const detector = new EpisodeDetector(3, 5000);
   for (let i = 0; i < 5; i++) detector.drop(1, "flood", "error", { message: "<script>alert(1)</script>" }, T0);
   history.drop(1, "flood", 5);
@@ -53,7 +64,9 @@ describe("the page", () => {
   const html = statusPage(snap);
 
   test("rows carry data-project and data-metric counters", () => {
-    expect(html).toContain('<tr data-project="1" class="episode"><th scope="row">1</th><td data-metric="accepted">7</td><td data-metric="delivered">6</td><td data-metric="dropped">5</td>');
+    expect(html).toContain(
+      '<tr data-project="1" class="episode"><th scope="row">1</th><td data-metric="accepted">7</td><td data-metric="delivered">6</td><td data-metric="dropped">5</td>',
+    );
     expect(html).toContain('<tr data-project="2"><th scope="row">2</th><td data-metric="accepted">1</td>');
   });
 
@@ -80,14 +93,24 @@ describe("the page", () => {
   });
 
   test("spike protection's episodes, when it runs", () => {
-    const src = { ...sources(history, detector, now), spike: () => [{ projectId: 4, category: "error", mode: "enforce", startedAt: T0, limitPerMinute: 120.4, observedPerMinute: 900.2, dropped: 780 }] };
+    const src = {
+      ...sources(history, detector, now),
+      spike: () => [{ projectId: 4, category: "error", mode: "enforce", startedAt: T0, limitPerMinute: 120.4, observedPerMinute: 900.2, dropped: 780 }],
+    };
     const withSpike = liveFragment(statusSnapshot(src));
     expect(withSpike).toContain('<tr data-spike="4"><th scope="row">4</th><td>error</td><td>enforce</td><td>900</td><td>120</td><td>780</td>');
     expect(html).not.toContain("Spike protection");
   });
 
   test("sparkline: three polylines scaled to the busiest minute", () => {
-    const svg = sparkline([{ accepted: 0, delivered: 0, dropped: 0 }, { accepted: 10, delivered: 5, dropped: 0 }], 100, 22);
+    const svg = sparkline(
+      [
+        { accepted: 0, delivered: 0, dropped: 0 },
+        { accepted: 10, delivered: 5, dropped: 0 },
+      ],
+      100,
+      22,
+    );
     expect(svg.match(/<polyline/g)).toHaveLength(2);
     expect(svg).toContain('points="0,21 100,1"');
     expect(svg).toContain('points="0,21 100,11"');

@@ -18,15 +18,28 @@ afterAll(async () => {
 
 test("a spike shows on /status and as a drop episode", async () => {
   fake = await startFakeSentry({ keys: { [PROJECT]: [PUBLIC_KEY] } });
-  g = await startTestGateway({
-    PROJECT_KEYS: [[PROJECT, PUBLIC_KEY, null]], SENTRY_BASE_URL: fake.url,
-    SPIKE_PROTECTION: "enforce", SPIKE_MIN_PER_MINUTE: 10, ALERT_MIN_DROPS_PER_MINUTE: 5, MAX_CACHE_USES: 1000,
-  }, "in-process");
+  g = await startTestGateway(
+    {
+      PROJECT_KEYS: [[PROJECT, PUBLIC_KEY, null]],
+      SENTRY_BASE_URL: fake.url,
+      SPIKE_PROTECTION: "enforce",
+      SPIKE_MIN_PER_MINUTE: 10,
+      ALERT_MIN_DROPS_PER_MINUTE: 5,
+      MAX_CACHE_USES: 1000,
+    },
+    "in-process",
+  );
   // One error over and over (each new error group would pass by the novelty lane).
   for (let i = 0; i < 60; i++) expect((await sendError(g.url, "the same error")).status).toBe(200);
   expect(g.gateway!.deps.stats.dropped.spike).toBeGreaterThan(0);
-  await until("the spike episode on the page", async () => (await (await fetch(`${g!.url}/status?fragment=1`)).text()).includes(`<tr data-spike="${PROJECT}">`), 5000);
-  const json = (await (await fetch(`${g.url}/status?format=json`)).json()) as { projects: Array<{ id: number; episode: { reason: string } | null; droppedBy: Record<string, number> }> };
+  await until(
+    "the spike episode on the page",
+    async () => (await (await fetch(`${g!.url}/status?fragment=1`)).text()).includes(`<tr data-spike="${PROJECT}">`),
+    5000,
+  );
+  const json = (await (await fetch(`${g.url}/status?format=json`)).json()) as {
+    projects: Array<{ id: number; episode: { reason: string } | null; droppedBy: Record<string, number> }>;
+  };
   const p = json.projects.find((x) => x.id === PROJECT)!;
   expect(p.episode?.reason).toBe("spike");
   expect(p.droppedBy.spike).toBe(g.gateway!.deps.stats.dropped.spike);
