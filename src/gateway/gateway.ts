@@ -179,6 +179,7 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
       const suppressed = limiter.allow("internal");
       if (suppressed !== null) log.error({ err: e, suppressed }, "internal error while handling a request");
     },
+    onBodyUnread: (reason) => log.debug({ reason }, "request body not received"),
   };
 
   return {
