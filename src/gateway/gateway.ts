@@ -61,9 +61,10 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const parts = await build(config, log);
   const { deps, forwarder, watch } = parts;
   const { keys, queue, counters, stats } = deps;
-  watch.warnIfNoKeys();
   await keys.start(config.UPDATE_PERIOD);
   const server = listen(deps);
+  // After the listener opened: a start that fails (address in use) says that one thing only.
+  watch.warnIfNoKeys();
   forwarder.start();
   const port = server.port!;
   watch.start(port);
