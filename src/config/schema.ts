@@ -45,7 +45,7 @@ const projectKey = z.tuple([posInt, z.string().min(1), z.string().nullable()]);
 
 /** One alert sink of ALERTS. */
 const alertSink = z.strictObject({
-  url: z.string().url().regex(/^https?:\/\//i, "must be an http or https URL"),
+  url: z.string().url().regex(/^https?:\/\//i, "an http or https URL"),
   format: z.enum(["json", "slack"]).default("json"),
   name: z.string().min(1).optional(),
   projects: z.array(posInt).optional(),
