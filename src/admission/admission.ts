@@ -13,7 +13,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import type { KeyRegistry } from "../keys/registry.ts";
-import { OUTCOMES } from "../outcome/outcomes.ts";
+import { OUTCOMES, type DropReason } from "../outcome/outcomes.ts";
 import type { Auth } from "../protocol/auth.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { getFloodKey, groupingHash } from "../protocol/grouping.ts";
@@ -48,6 +48,11 @@ export interface AdmissionDeps {
   onQueued?: () => void;
   /** The storage or the counters are down (not merely full). */
   onStorageError?: (e: Error) => void;
+  /**
+   * Each report dropped here (an outcome of the dropped series), with its parsed error event if
+   * any: drop episodes, alerts and the status page (src/gateway/watch.ts). Synchronous and cheap.
+   */
+  onDropped?: (projectId: number, reason: DropReason, category: string, event: Record<string, unknown> | null) => void;
 }
 
 const forbidden = () => new ProtocolError(403, "event submission rejected with_reason: ProjectId");
@@ -148,6 +153,7 @@ export class Admission {
   /** Records the verdict, once, as its outcome declares. */
   private end(v: Verdict, projectId: number, report: Report): Verdict {
     this.deps.stats.record(v.outcome, projectId, report.category);
+    if (v.outcome.series === "dropped") this.deps.onDropped?.(projectId, v.outcome.name as DropReason, report.category, report.errorEvent);
     if (v.outcome === OUTCOMES.accepted) this.deps.onQueued?.();
     return v;
   }
