@@ -118,6 +118,10 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
       const suppressed = limiter.allow(`storage:${e.name}`);
       if (suppressed !== null) log.error({ suppressed }, `storage unavailable: ${e.message}`);
     },
+    onInternalError: (e) => {
+      const suppressed = limiter.allow("internal");
+      if (suppressed !== null) log.error({ err: e, suppressed }, "internal error while admitting a held report");
+    },
   });
   const deps: Deps = {
     config,

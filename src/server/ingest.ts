@@ -3,9 +3,11 @@
  *
  *   request → authenticate → decode (src/protocol/) → admission (src/admission/) → answer
  *
- * What becomes of a report (rate-limited, sampled, flood-cut, queued, refused) is admission's
- * decision; this file reads the request, hands admission the decoded report and its key, and
- * answers the verdict (answer.ts). The only promise besides reading the body is the storage's
+ * What becomes of a report (rate-limited, sampled, flood-cut, queued, refused, held while keys
+ * load) is admission's decision; this file reads the request, hands admission the decoded report
+ * and its key, and answers the verdict (answer.ts). The key is checked before the body is read
+ * wherever the credentials allow (headers, query, an envelope's first line), and the body is read
+ * within the bodies-in-flight budget (body-reader.ts). The only promise besides reading the body is the storage's
  * durability promise (SQLite group commit, Redis acknowledgement), and with memory storage and
  * memory counters there is none. Protocol errors are mapped to Sentry's answers in one place,
  * `failure()`.
@@ -22,6 +24,7 @@ import { OUTCOMES, type Outcome } from "../outcome/outcomes.ts";
 import type { Stats } from "../stats/counters.ts";
 import type { Config } from "../config/schema.ts";
 import { answer } from "./answer.ts";
+import { joined, OverBudget, readHead, readRest, RequestBody } from "./body-reader.ts";
 import { GcSchedule } from "./gc-schedule.ts";
 import { jsonError, preflight } from "./responses.ts";
 
@@ -57,7 +60,12 @@ interface Incoming {
   isEnvelope: boolean;
   /** From X-Sentry-Auth, Authorization or the query; null for an envelope that carries a dsn instead. */
   auth: Auth | null;
+  /** The project the URL names, null on the legacy path. */
   projectId: number | null;
+  /** The key's project once checked; null while keys have never loaded (held); undefined until checked. */
+  verified: number | null | undefined;
+  /** Content-Length, null for a chunked body. */
+  declared: number | null;
   /** Body limit: MAX_ENVELOPE_SIZE or MAX_EVENT_SIZE. */
   limit: number;
   url: string;
@@ -100,10 +108,50 @@ export class IngestPipeline {
     } catch (e) {
       return this.failure(e);
     }
-    return req.arrayBuffer().then(
-      (received) => this.received(request, received, clientIp),
-      (e: unknown) => this.failure(e),
+    return this.read(request, req, clientIp);
+  }
+
+  /**
+   * Reads a POST body within the budget. The common case, credentials in the request and a small
+   * body with a Content-Length, is one `arrayBuffer()` (Bun's fast path; its bytes were taken from
+   * the budget first); larger or chunked bodies are read chunk by chunk into one buffer, and an
+   * envelope whose key is only in its header is checked after its first line.
+   */
+  private read(request: Incoming, req: Request, clientIp: ClientIp): Answer {
+    const body = new RequestBody(this.deps.admission.bodies);
+    const { declared } = request;
+    try {
+      if (request.auth === null && request.contentEncoding === null) return this.readEnvelope(request, req, body, clientIp);
+      if (declared !== null && declared <= WHOLE_READ_BYTES) {
+        body.take(declared);
+        return req.arrayBuffer().then(
+          (received) => this.received(request, (body.received = new Uint8Array(received)), body, clientIp),
+          (e: unknown) => this.failure(e, request, body),
+        );
+      }
+    } catch (e) {
+      return this.failure(e, request, body);
+    }
+    const reader = req.body?.getReader() ?? null;
+    return readRest(reader, body, [], declared, request.limit).then(
+      (received) => this.received(request, (body.received = received), body, clientIp),
+      (e: unknown) => (reader?.cancel().catch(() => {}), this.failure(e, request, body)),
     );
+  }
+
+  /** An envelope without request credentials: its header's dsn is checked before the rest is read. */
+  private async readEnvelope(request: Incoming, req: Request, body: RequestBody, clientIp: ClientIp): Promise<Response> {
+    const reader = req.body?.getReader() ?? null;
+    try {
+      const head = reader === null ? { chunks: [], done: true } : await readHead(reader, body);
+      request.auth = envelopeAuth(joined(head.chunks));
+      request.verified = this.deps.admission.authorize(request.auth, request.projectId);
+      const received = await readRest(head.done ? null : reader, body, head.chunks, request.declared, request.limit);
+      return await this.received(request, (body.received = received), body, clientIp);
+    } catch (e) {
+      reader?.cancel().catch(() => {});
+      return this.failure(e, request, body);
+    }
   }
 
   /** What the request line and headers say, checked before the body is read. */
@@ -123,71 +171,87 @@ export class IngestPipeline {
     if (!auth && !isEnvelope) throw new ProtocolError(401, Detail.missingAuth);
     const limit = isEnvelope ? config.MAX_ENVELOPE_SIZE : config.MAX_EVENT_SIZE;
     let sentryData: string | null = null;
+    let declared: number | null = null;
     if (isGet) {
       sentryData = sentryDataParam(query);
       if (sentryData === null) throw new ProtocolError(400, "missing sentry_data query parameter");
     } else {
-      const declared = Number(headers.get("content-length") ?? 0);
-      if (declared > limit) throw new ProtocolError(413, Detail.bodyTooLarge);
+      const length = headers.get("content-length");
+      declared = length === null ? null : Number(length);
+      if (declared !== null && declared > limit) throw new ProtocolError(413, Detail.bodyTooLarge);
     }
-    return { isGet, isEnvelope, auth, projectId, limit, url, contentEncoding, sentryData };
+    // The key is checked before the body is read: an unknown key costs no buffering.
+    const verified = auth === null ? undefined : this.deps.admission.authorize(auth, projectId);
+    return { isGet, isEnvelope, auth, projectId, verified, declared, limit, url, contentEncoding, sentryData };
   }
 
-  /** A POST body has arrived: decode it and take the report in. */
-  private received(request: Incoming, received: ArrayBuffer, clientIp: ClientIp): Answer {
-    let raw: Uint8Array | null = null;
+  /**
+   * A POST body has arrived: undo its Content-Encoding and take the report in. Inflation is capped
+   * at the budget's room as well as the size limit; past the room (not the limit) it is the
+   * budget's 429, not a 413.
+   */
+  private received(request: Incoming, received: Uint8Array, body: RequestBody, clientIp: ClientIp): Answer {
     try {
       if (received.byteLength > request.limit) throw new ProtocolError(413, Detail.bodyTooLarge);
-      raw = decodeContentEncoding(new Uint8Array(received), request.contentEncoding, request.limit);
-      return this.decoded(request, raw, clientIp, received);
+      let raw = received;
+      if (request.contentEncoding !== null) {
+        const cap = Math.min(request.limit, this.deps.admission.bodies.available);
+        try {
+          raw = decodeContentEncoding(received, request.contentEncoding, cap);
+        } catch (e) {
+          if (e instanceof ProtocolError && e.status === 413 && cap < request.limit) throw new OverBudget("no room to inflate the body");
+          throw e;
+        }
+        if (raw !== received) body.take((body.decoded = raw).byteLength); // fits: inflated within the room
+      }
+      return this.decoded(request, raw, clientIp, body);
     } catch (e) {
-      releaseBuffers(received, raw);
-      return this.failure(e);
+      return this.failure(e, request, body);
     }
   }
 
   /**
-   * Answers admission's verdict, and releases the body's buffers once the storage is done with
-   * them: every storage has copied (memory, Redis) or written (SQLite) the body by the time its
-   * push settles, and nothing else refers to it, so its memory goes back at once instead of at
-   * the next collection and the next request reuses warm memory (see releaseBuffers).
+   * Answers admission's verdict, and releases the body (its buffers and its share of the budget)
+   * once the storage is done with it (see RequestBody.release).
    */
-  private settle(decided: Verdict | Promise<Verdict>, report: Report, gif: boolean, received: ArrayBuffer | null, raw: Uint8Array): Answer {
+  private settle(decided: Verdict | Promise<Verdict>, report: Report, gif: boolean, body: RequestBody | null): Answer {
     if (!(decided instanceof Promise)) {
-      releaseBuffers(received, raw);
+      body?.release();
       return answer(decided, report.eventId, gif);
     }
     return decided.then(
       (v) => {
-        releaseBuffers(received, raw);
+        body?.release();
         return answer(v, report.eventId, gif);
       },
-      (e: unknown) => {
-        releaseBuffers(received, raw);
-        return this.failure(e);
-      },
+      (e: unknown) => this.failure(e, null, body),
     );
   }
 
-  /** Authenticates and decodes the body, and hands the report to admission. */
-  private decoded(request: Incoming, raw: Uint8Array, clientIp: ClientIp, received: ArrayBuffer | null): Answer {
+  /** Authenticates (if not yet) and decodes the body, and hands the report to admission. */
+  private decoded(request: Incoming, raw: Uint8Array, clientIp: ClientIp, body: RequestBody | null): Answer {
     if (raw.byteLength === 0) throw new ProtocolError(400, Detail.emptyBody);
-    let auth = request.auth;
-    if (!auth && request.isEnvelope) {
-      // Relay reads the header as request metadata that must carry a dsn (EnvelopeParams).
-      const dsn = parseEnvelopeHeader(raw).dsn;
-      if (typeof dsn !== "string") throw new ProtocolError(401, Detail.badEnvelopeAuth);
-      const parsed = parseDsn(dsn);
-      auth = { publicKey: parsed.publicKey, secretKey: parsed.secretKey, client: null, version: 7 };
-    }
-    if (!auth) throw new ProtocolError(401, Detail.missingAuth);
-
     const { admission } = this.deps;
-    const projectId = admission.authorize(auth, request.projectId);
-    const report = request.isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey) : decodeEvent(raw, auth.client, request.limit);
+    let auth = request.auth;
+    // A compressed envelope without request credentials: its header is read once inflated.
+    if (!auth && request.isEnvelope) auth = request.auth = envelopeAuth(raw);
+    if (!auth) throw new ProtocolError(401, Detail.missingAuth);
+    const projectId = request.verified === undefined ? (request.verified = admission.authorize(auth, request.projectId)) : request.verified;
     const url = request.url;
     const floodUrl = request.isGet ? url.slice(url.indexOf("/", 8)) : null;
-    return this.settle(admission.admit(report, projectId, auth, clientIp, floodUrl), report, request.isGet, received, raw);
+    const limit = request.limit;
+    if (projectId === null) {
+      // Keys never loaded yet: a well-formed report is held until they are (admission/held.ts).
+      const urlProject = request.projectId;
+      if (request.isEnvelope && urlProject === null) return this.settle(admission.keysPending(null), NO_REPORT, request.isGet, body);
+      const publicKey = auth.publicKey;
+      const client = auth.client;
+      const decode = request.isEnvelope ? (bytes: Uint8Array, project: number) => decodeEnvelope(bytes, project, publicKey) : (bytes: Uint8Array) => decodeEvent(bytes, client, limit);
+      const report = decode(raw, urlProject ?? 0);
+      return this.settle(admission.hold(report, decode, auth, urlProject, clientIp, floodUrl), report, request.isGet, body);
+    }
+    const report = request.isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey) : decodeEvent(raw, auth.client, limit);
+    return this.settle(admission.admit(report, projectId, auth, clientIp, floodUrl), report, request.isGet, body);
   }
 
   /**
@@ -209,9 +273,18 @@ export class IngestPipeline {
     return auth;
   }
 
-  /** The one map from failures to Sentry's answers. */
-  private failure(e: unknown): Response {
+  /**
+   * The one map from failures to Sentry's answers, and the one place a failed request's body is
+   * released. `request` is null once admission has the report (its failures are bugs).
+   */
+  private failure(e: unknown, request: Incoming | null = null, body: RequestBody | null = null): Response {
+    body?.release();
     const { stats } = this.deps;
+    if (e instanceof OverBudget && request !== null) {
+      const projectId = typeof request.verified === "number" ? request.verified : null;
+      // The body was never read: a store body is an error event; an envelope's category is unknown.
+      return answer(this.deps.admission.overBudget(projectId, request.isEnvelope ? null : "error", e.message), null, false);
+    }
     if (e instanceof ProtocolError) {
       stats.record(REJECTIONS.get(e.status) ?? OUTCOMES.invalid, null, null);
       return jsonError(e.status, e.detail, e.causes);
@@ -222,17 +295,19 @@ export class IngestPipeline {
   }
 }
 
-/**
- * Detaches the request's body buffer and a decoded copy of it, which frees their memory now.
- * Left to the collector, every body of a storm stays allocated until the next collection, and
- * with the allocator keeping freed pages (src/cli/allocator.ts) that high-water mark stays
- * resident; freed at once, the next request's body lands in the same, already-mapped memory.
- */
-function releaseBuffers(received: ArrayBuffer | null, decoded: Uint8Array | null): void {
-  if (received === null) return;
-  const other = decoded?.buffer;
-  if (other !== undefined && other !== received && other instanceof ArrayBuffer && !other.detached) other.transfer(0);
-  if (!received.detached) received.transfer(0);
+/** Bodies up to this many bytes with a Content-Length are read whole by Bun (arrayBuffer), above it into one preallocated buffer. */
+const WHOLE_READ_BYTES = 64 * 1024;
+
+/** The answer of a report never decoded: no event id. */
+const NO_REPORT = { eventId: null } as Report;
+
+/** Credentials from an envelope header's dsn (Relay reads it as request metadata, EnvelopeParams). */
+function envelopeAuth(head: Uint8Array): Auth {
+  if (head.byteLength === 0) throw new ProtocolError(400, Detail.emptyBody);
+  const dsn = parseEnvelopeHeader(head).dsn;
+  if (typeof dsn !== "string") throw new ProtocolError(401, Detail.badEnvelopeAuth);
+  const parsed = parseDsn(dsn);
+  return { publicKey: parsed.publicKey, secretKey: parsed.secretKey, client: null, version: 7 };
 }
 
 /**
