@@ -65,7 +65,7 @@ export const OPTIONS = {
   SHUTDOWN_TIMEOUT: opt("server", seconds, 10,
     "Seconds to finish in-flight work and drain the memory queue on SIGTERM before exiting."),
   MAX_INFLIGHT_BYTES: opt("server", posInt, 67108864,
-    "Most bytes of request bodies being read and decoded at once (64 MiB); a report whose body does not fit is answered 429 with Retry-After before it is read. Resident memory stays below MAX_QUEUE_BYTES + this + MAX_PENDING_BYTES + 128 MiB for the runtime (test/e2e/overload.test.ts)."),
+    "Most bytes of request bodies being read and decoded at once (64 MiB); a report whose body does not fit is answered 429 with Retry-After before it is read. Resident memory stays below MAX_QUEUE_BYTES + this + MAX_PENDING_BYTES + 192 MiB for the runtime and decoding garbage (test/e2e/overload.test.ts)."),
   MAX_PENDING_BYTES: opt("server", posInt, 16777216,
     "Most body bytes of reports held while project keys load for the first time (16 MiB): answered 200, checked and forwarded once keys arrive (held in memory: lost if cyclops stops first); past it 429 with Retry-After."),
 
