@@ -174,7 +174,11 @@ export class Admission {
 
   /** A report that cannot be held while keys load (no room left, or no project to hold it for): keys_pending. */
   keysPending(category: string | null): Verdict {
-    const why = { detail: "project keys not loaded yet", message: `reports held while keys load are at MAX_PENDING_BYTES (${this.held.maxBytes})`, retryAfter: KEYS_RETRY_AFTER };
+    const why = {
+      detail: "project keys not loaded yet",
+      message: `reports held while keys load are at MAX_PENDING_BYTES (${this.held.maxBytes})`,
+      retryAfter: KEYS_RETRY_AFTER,
+    };
     return this.end(refused(OUTCOMES.keys_pending, why, category), null, category);
   }
 

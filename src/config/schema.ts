@@ -136,6 +136,10 @@ export const OPTIONS = {
     "How report bodies are stored in Redis: zstd (level 1: about 9 µs per 2 KB report in the gateway, and less than half the bytes for Redis to copy, log to its AOF and rewrite) or none (as sent, which cyclops versions before this option also read: keep none until every instance of a farm is upgraded)."),
   REDIS_FALLBACK_TO_MEMORY: opt("redis", z.boolean(), false,
     "While Redis is down, count floods in memory instead of answering 429."),
+  REDIS_CLUSTER: opt("redis", z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, "\"host:port\"")), [] as string[],
+    "Seed nodes of a Redis Cluster, as [\"host:port\", ...]; when set, the queue and the counters use the cluster (REDIS_HOST, REDIS_PORT and REDIS_DB_COUNT are unused). One reachable seed suffices."),
+  REDIS_WAIT_REPLICAS: opt("redis", nonNegInt, 0,
+    "Replicas that must have a report before it is answered 200 (Redis WAIT, once per event-loop turn); 0 answers once the master has it, which a failover can lose."),
 } satisfies Record<string, OptionDef<any>>;
 
 export type OptionKey = keyof typeof OPTIONS;

@@ -12,10 +12,8 @@
  * memory counters there is none. Protocol errors are mapped to Sentry's answers in one place,
  * `failure()`.
  */
-import { extractAuth, formDecode, type Auth } from "../protocol/auth.ts";
+import type { Auth } from "../protocol/auth.ts";
 import { checkContentEncoding, decodeContentEncoding, decodeSentryData } from "../protocol/body.ts";
-import { parseDsn } from "../protocol/dsn.ts";
-import { parseEnvelopeHeader } from "../protocol/envelope.ts";
 import { Detail, ProtocolError } from "../protocol/errors.ts";
 import { decodeEnvelope, decodeEvent, ENVELOPE_CONTENT_TYPE, type Report } from "../protocol/report.ts";
 import type { Admission, ClientIp } from "../admission/admission.ts";
@@ -25,6 +23,7 @@ import type { Stats } from "../stats/counters.ts";
 import type { Config } from "../config/schema.ts";
 import { answer } from "./answer.ts";
 import { joined, OverBudget, readHead, readRest, RequestBody } from "./body-reader.ts";
+import { CredentialCache, envelopeAuth, sentryDataParam } from "./credentials.ts";
 import { GcSchedule } from "./gc-schedule.ts";
 import { jsonError, preflight } from "./responses.ts";
 
@@ -79,6 +78,7 @@ const COLLECT_EVERY_REQUESTS = 1000;
 
 export class IngestPipeline {
   private readonly gc = new GcSchedule(COLLECT_EVERY_REQUESTS);
+  private readonly credentials = new CredentialCache();
 
   constructor(private readonly deps: IngestDeps) {}
 
@@ -164,7 +164,7 @@ export class IngestPipeline {
     const headers = req.headers;
     const contentEncoding = headers.get("content-encoding");
     checkContentEncoding(contentEncoding);
-    const auth: Auth | null = this.authOf(headers.get("x-sentry-auth"), headers.get("authorization"), query);
+    const auth: Auth | null = this.credentials.of(headers.get("x-sentry-auth"), headers.get("authorization"), query);
 
     // Envelopes without request auth carry it in their header's dsn.
     const isEnvelope = route === "envelope" || headers.get("content-type")?.startsWith(ENVELOPE_CONTENT_TYPE) === true;
@@ -246,31 +246,14 @@ export class IngestPipeline {
       if (request.isEnvelope && urlProject === null) return this.settle(admission.keysPending(null), NO_REPORT, request.isGet, body);
       const publicKey = auth.publicKey;
       const client = auth.client;
-      const decode = request.isEnvelope ? (bytes: Uint8Array, project: number) => decodeEnvelope(bytes, project, publicKey) : (bytes: Uint8Array) => decodeEvent(bytes, client, limit);
+      const decode = request.isEnvelope
+        ? (bytes: Uint8Array, project: number) => decodeEnvelope(bytes, project, publicKey)
+        : (bytes: Uint8Array) => decodeEvent(bytes, client, limit);
       const report = decode(raw, urlProject ?? 0);
       return this.settle(admission.hold(report, decode, auth, urlProject, clientIp, floodUrl), report, request.isGet, body);
     }
     const report = request.isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey) : decodeEvent(raw, auth.client, limit);
     return this.settle(admission.admit(report, projectId, auth, clientIp, floodUrl), report, request.isGet, body);
-  }
-
-  /**
-   * Parsed credentials, remembered by their header text: an SDK sends the same X-Sentry-Auth on
-   * every report, so a flood parses it once. Only header-only credentials are remembered (a query
-   * with sentry_ parameters takes part in the parse and may carry sentry_data); the cache is
-   * bounded and parsed values are never mutated.
-   */
-  private readonly authCache = new Map<string, Auth | null>();
-
-  private authOf(xSentryAuth: string | null, authorization: string | null, query: string): Auth | null {
-    if (query.includes("sentry_")) return extractAuth({ xSentryAuth, authorization, query });
-    const cacheKey = authorization === null ? (xSentryAuth ?? "") : `${xSentryAuth ?? ""}\n${authorization}`;
-    const cached = this.authCache.get(cacheKey);
-    if (cached !== undefined) return cached;
-    const auth = extractAuth({ xSentryAuth, authorization, query }); // throws for bad credentials: not cached
-    if (this.authCache.size >= 4096) this.authCache.clear();
-    this.authCache.set(cacheKey, auth);
-    return auth;
   }
 
   /**
@@ -300,23 +283,3 @@ const WHOLE_READ_BYTES = 64 * 1024;
 
 /** The answer of a report never decoded: no event id. */
 const NO_REPORT = { eventId: null } as Report;
-
-/** Credentials from an envelope header's dsn (Relay reads it as request metadata, EnvelopeParams). */
-function envelopeAuth(head: Uint8Array): Auth {
-  if (head.byteLength === 0) throw new ProtocolError(400, Detail.emptyBody);
-  const dsn = parseEnvelopeHeader(head).dsn;
-  if (typeof dsn !== "string") throw new ProtocolError(401, Detail.badEnvelopeAuth);
-  const parsed = parseDsn(dsn);
-  return { publicKey: parsed.publicKey, secretKey: parsed.secretKey, client: null, version: 7 };
-}
-
-/**
- * `sentry_data` from a raw query string, form-decoded as the auth parameters are (protocol/auth.ts,
- * like Relay's url crate: an invalid escape stays as written); null when absent.
- */
-function sentryDataParam(query: string): string | null {
-  for (const part of query.split("&")) {
-    if (part.startsWith("sentry_data=")) return formDecode(part.slice(12));
-  }
-  return null;
-}

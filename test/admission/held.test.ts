@@ -26,7 +26,10 @@ afterEach(async () => {
 async function gatewayWithoutKeys(flags: Partial<Config> = {}): Promise<{ g: Parts; keysArrive: () => Promise<void> }> {
   const path = join(tmpdir(), `cyclops-held-${crypto.randomUUID()}.sqlite`);
   files.push(path);
-  const { config } = loadConfig({ env: {}, flags: { SENTRY_BASE_URL: "http://127.0.0.1:1", CLIENT_REPORTS: false, DB_BACKEND: "sqlite", DB_PATH: path, URL_CACHE_EXPIRATION: 0, ...flags } });
+  const { config } = loadConfig({
+    env: {},
+    flags: { SENTRY_BASE_URL: "http://127.0.0.1:1", CLIENT_REPORTS: false, DB_BACKEND: "sqlite", DB_PATH: path, URL_CACHE_EXPIRATION: 0, ...flags },
+  });
   parts = await build(config);
   const g = parts;
   expect(await g.deps.keys.refresh()).toBe(false);

@@ -15,7 +15,21 @@ import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { startFakeSentry, type FakeSentry } from "../helpers/fake-sentry.ts";
 import { createSentryDb } from "../helpers/sentry-db.ts";
-import { expectAlive, FAKE_SENTRY_KEYS, Fixture, freePort, isRefusal, KEY, newEventId, PROJECT, runLoad, sendEvent, waitForDelivery, waitUntil, type SendResult } from "./helpers.ts";
+import {
+  expectAlive,
+  FAKE_SENTRY_KEYS,
+  Fixture,
+  freePort,
+  isRefusal,
+  KEY,
+  newEventId,
+  PROJECT,
+  runLoad,
+  sendEvent,
+  waitForDelivery,
+  waitUntil,
+  type SendResult,
+} from "./helpers.ts";
 
 const MiB = 1024 * 1024;
 /**
@@ -58,7 +72,9 @@ function holdEnvelope(port: number, size: number, head: string, headers: string,
   });
   socket.on("close", () => (h.closed = true));
   socket.on("error", () => {});
-  socket.write(`POST /api/${PROJECT}/envelope/ HTTP/1.1\r\nHost: cyclops\r\nContent-Type: application/x-sentry-envelope\r\nContent-Length: ${size}\r\n${headers}\r\n`);
+  socket.write(
+    `POST /api/${PROJECT}/envelope/ HTTP/1.1\r\nHost: cyclops\r\nContent-Type: application/x-sentry-envelope\r\nContent-Length: ${size}\r\n${headers}\r\n`,
+  );
   socket.write(head);
   h.sent = head.length;
   const pump = () => {
@@ -116,7 +132,11 @@ describe("issue 18 through the process", () => {
     );
     const all = [...keyless, ...keyed];
     // Every connection answered, or holding all but its last byte.
-    await waitUntil(() => (expectAlive(g), all.every((h) => status(h) !== "none" || h.sent >= size - 1)), 60_000, () => `connections still sending: ${all.filter((h) => status(h) === "none" && h.sent < size - 1).length}`);
+    await waitUntil(
+      () => (expectAlive(g), all.every((h) => status(h) !== "none" || h.sent >= size - 1)),
+      60_000,
+      () => `connections still sending: ${all.filter((h) => status(h) === "none" && h.sent < size - 1).length}`,
+    );
     await Bun.sleep(500); // the last bytes sent reach the server
     // A valid report meanwhile: the queue has no room for another 900 KB report, but for a small one.
     const duringFull = await sendEvent(g.url, newEventId(), "a valid report while 110 bodies are held");
@@ -176,12 +196,18 @@ describe("issue 18 through the process", () => {
         sentry.received
           .flatMap((r) => r.envelope?.items ?? [])
           .filter((i) => i.headers.type === "client_report")
-          .flatMap((i) => ((i.json as { rate_limited_events?: Array<{ reason: string; category: string; quantity: number }> }).rate_limited_events ?? []))
+          .flatMap((i) => (i.json as { rate_limited_events?: Array<{ reason: string; category: string; quantity: number }> }).rate_limited_events ?? [])
           .filter((e) => e.reason === "queue_full" && e.category === "error")
           .reduce((n, e) => n + e.quantity, 0);
-      await waitUntil(() => reported() >= refused, 30_000, () => `client reports count ${reported()} of ${refused} refusals`);
+      await waitUntil(
+        () => reported() >= refused,
+        30_000,
+        () => `client reports count ${reported()} of ${refused} refusals`,
+      );
       const count = (await (await fetch(`${g.url}/count`)).json()) as { delivered: number; expired: number };
-      console.log(`[overload item 3] 1200 sent: ${result.acked.length} answered 200, ${refused} answered 429 (all with Retry-After and X-Sentry-Rate-Limits); ${d.delivered} delivered, ${d.missing.length} missing; client reports: ${reported()} rate-limited queue_full`);
+      console.log(
+        `[overload item 3] 1200 sent: ${result.acked.length} answered 200, ${refused} answered 429 (all with Retry-After and X-Sentry-Rate-Limits); ${d.delivered} delivered, ${d.missing.length} missing; client reports: ${reported()} rate-limited queue_full`,
+      );
       expect(d.missing).toEqual([]);
       expect(reported()).toBe(refused);
       expect(count.expired).toBe(0);
@@ -211,7 +237,9 @@ describe("issue 18 through the process", () => {
       await db.drop();
     }
     const d = await waitForDelivery(ids, fake, 20_000);
-    console.log(`[overload item 5] 20 sent before the keys: ${answers.filter((a) => a.status === 200).length} answered 200, ${d.delivered} delivered, ${d.duplicates} duplicates`);
+    console.log(
+      `[overload item 5] 20 sent before the keys: ${answers.filter((a) => a.status === 200).length} answered 200, ${d.delivered} delivered, ${d.duplicates} duplicates`,
+    );
     expect([d.missing, d.duplicates]).toEqual([[], 0]);
     expect((await fetch(`${g.url}/healthcheck`)).status).toBe(200);
   }, 60_000);

@@ -17,7 +17,10 @@ afterEach(async () => {
 });
 
 async function gateway(flags: Partial<Config>): Promise<Parts> {
-  const { config } = loadConfig({ env: {}, flags: { SENTRY_BASE_URL: "http://127.0.0.1:1", CLIENT_REPORTS: false, PROJECT_KEYS: MATRIX_KEYS, URL_CACHE_EXPIRATION: 0, ...flags } });
+  const { config } = loadConfig({
+    env: {},
+    flags: { SENTRY_BASE_URL: "http://127.0.0.1:1", CLIENT_REPORTS: false, PROJECT_KEYS: MATRIX_KEYS, URL_CACHE_EXPIRATION: 0, ...flags },
+  });
   parts = await build(config);
   await parts.deps.keys.refresh();
   return parts;
@@ -42,7 +45,11 @@ function stalledBody(first: string): { stream: ReadableStream<Uint8Array>; pulle
 
 const auth = (key: string) => ({ "X-Sentry-Auth": `Sentry sentry_version=7, sentry_client=t/1, sentry_key=${key}` });
 
-function post(path: string, body: ConstructorParameters<typeof Request>[1] extends infer I ? (I extends { body?: infer B } ? B : never) : never, headers: Record<string, string>): Request {
+function post(
+  path: string,
+  body: ConstructorParameters<typeof Request>[1] extends infer I ? (I extends { body?: infer B } ? B : never) : never,
+  headers: Record<string, string>,
+): Request {
   return new Request(`http://cyclops.test${path}`, { method: "POST", headers, body });
 }
 
@@ -64,7 +71,9 @@ describe("the key is checked before the body is read", () => {
   test("an envelope with its key only in the header's dsn: answered after its first line (403 unknown, 401 none)", async () => {
     const g = await gateway({});
     const unknown = stalledBody(`{"dsn":"http://${UNKNOWN_KEY}@127.0.0.1/${PROJECT}"}\n{"type":"event","length":19000000}\n`);
-    const res = await answered(g.handle(post(`/api/${PROJECT}/envelope/`, unknown.stream, { "Content-Type": "application/x-sentry-envelope", "Content-Length": "19000000" })));
+    const res = await answered(
+      g.handle(post(`/api/${PROJECT}/envelope/`, unknown.stream, { "Content-Type": "application/x-sentry-envelope", "Content-Length": "19000000" })),
+    );
     expect(res.status).toBe(403);
     const none = stalledBody(`{"event_id":"${"a".repeat(32)}"}\n`);
     const res2 = await answered(g.handle(post(`/api/${PROJECT}/envelope/`, none.stream, { "Content-Type": "application/x-sentry-envelope" })));
@@ -78,7 +87,11 @@ describe("the key is checked before the body is read", () => {
 
   test("an envelope whose dsn is known is read whole and accepted", async () => {
     const g = await gateway({});
-    const res = await g.handle(post(`/api/${PROJECT}/envelope/`, envelopeOf(eventJson(), { dsn: `http://${KEY}@127.0.0.1/${PROJECT}` }), { "Content-Type": "application/x-sentry-envelope" }));
+    const res = await g.handle(
+      post(`/api/${PROJECT}/envelope/`, envelopeOf(eventJson(), { dsn: `http://${KEY}@127.0.0.1/${PROJECT}` }), {
+        "Content-Type": "application/x-sentry-envelope",
+      }),
+    );
     expect(res.status).toBe(200);
     expect(g.deps.queue.approxItems).toBe(1);
     expect(g.deps.admission.bodies.bytes).toBe(0);
@@ -100,7 +113,15 @@ describe("MAX_INFLIGHT_BYTES", () => {
     expect(refused.headers.get("retry-after")).toBe("2");
     expect(refused.headers.get("x-sentry-rate-limits")).toBe("2:error:organization:bodies_in_flight");
     expect(store.pulled()).toBe(0);
-    const env = await answered(g.handle(post(`/api/${PROJECT}/envelope/`, stalledBody("{").stream, { ...auth(KEY), "Content-Length": "400000", "Content-Type": "application/x-sentry-envelope" })));
+    const env = await answered(
+      g.handle(
+        post(`/api/${PROJECT}/envelope/`, stalledBody("{").stream, {
+          ...auth(KEY),
+          "Content-Length": "400000",
+          "Content-Type": "application/x-sentry-envelope",
+        }),
+      ),
+    );
     // An envelope's category is unknown without its body: none named, meaning all.
     expect(env.headers.get("x-sentry-rate-limits")).toBe("2::organization:bodies_in_flight");
     expect(g.deps.stats.dropped.bodies_in_flight).toBe(2);
