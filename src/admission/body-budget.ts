@@ -23,7 +23,7 @@ export class BodyBudget {
 
   /** Takes `n` bytes; false, taking nothing, when they do not fit. */
   take(n: number): boolean {
-    if (n > this.max - this.held) return false;
+    if (!(n >= 0 && n <= this.max - this.held)) return false; // NaN never fits
     this.held += n;
     return true;
   }

@@ -177,7 +177,8 @@ export class IngestPipeline {
       if (sentryData === null) throw new ProtocolError(400, "missing sentry_data query parameter");
     } else {
       const length = headers.get("content-length");
-      declared = length === null ? null : Number(length);
+      // Bun's parser refuses a malformed length; one that is not a count is read as chunked.
+      declared = length === null || !/^\d{1,15}$/.test(length) ? null : Number(length);
       if (declared !== null && declared > limit) throw new ProtocolError(413, Detail.bodyTooLarge);
     }
     // The key is checked before the body is read: an unknown key costs no buffering.
