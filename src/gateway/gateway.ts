@@ -104,7 +104,6 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
   });
   const forwarder = new Forwarder({ config, queue, stats, latency, log, version: VERSION, keyFor: (projectId) => keys.keyForProject(projectId)?.publicKey });
 
-  metrics = new Metrics({ stats, queue, keys });
   const admission = new Admission({
     config,
     keys,
@@ -122,6 +121,12 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
       const suppressed = limiter.allow("internal");
       if (suppressed !== null) log.error({ err: e, suppressed }, "internal error while admitting a held report");
     },
+  });
+  metrics = new Metrics({
+    stats,
+    queue,
+    keys,
+    ingestMemory: () => ({ bodiesInFlightBytes: admission.bodies.bytes, heldReports: admission.heldReports.count, heldBytes: admission.heldReports.bytes }),
   });
   const deps: Deps = {
     config,

@@ -73,6 +73,7 @@ test("held while keys load: answered 200 with the event id, admitted when the ke
   expect((await g.handle(store("{not json"))).status).toBe(400);
   const { stats, queue, admission } = g.deps;
   expect(admission.heldReports.count).toBe(4);
+  expect(await (await g.handle(new Request("http://cyclops.test/metrics"))).text()).toContain("cyclops_held_reports 4");
   expect(queue.approxItems).toBe(0);
   expect(stats.processed).toBe(0);
 

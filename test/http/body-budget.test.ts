@@ -106,6 +106,7 @@ describe("MAX_INFLIGHT_BYTES", () => {
     const pending = held.map((b) => g.handle(post(`/api/${PROJECT}/store/`, b.stream, { ...auth(KEY), "Content-Length": "400000" })));
     await Bun.sleep(10);
     expect(g.deps.admission.bodies.bytes).toBe(800_000);
+    expect(await (await g.handle(new Request("http://cyclops.test/metrics"))).text()).toContain("cyclops_bodies_in_flight_bytes 800000");
 
     const store = stalledBody("{");
     const refused = await answered(g.handle(post(`/api/${PROJECT}/store/`, store.stream, { ...auth(KEY), "Content-Length": "400000" })));
