@@ -43,6 +43,9 @@ const posInt = z.number().int().min(1);
 const seconds = z.number().min(0);
 const projectKey = z.tuple([posInt, z.string().min(1), z.string().nullable()]);
 
+const spikeMode = z.enum(["off", "shadow", "enforce"]);
+const spikeProject = z.object({ SPIKE_PROTECTION: spikeMode.optional(), SPIKE_MIN_PER_MINUTE: posInt.optional() }).strict();
+
 function opt<T>(section: string, schema: z.ZodType<T>, def: T, doc: string, normalize?: (v: unknown) => unknown): OptionDef<T> {
   return { section, schema, default: def, doc, normalize };
 }
@@ -140,6 +143,18 @@ export const OPTIONS = {
     "Seed nodes of a Redis Cluster, as [\"host:port\", ...]; when set, the queue and the counters use the cluster (REDIS_HOST, REDIS_PORT and REDIS_DB_COUNT are unused). One reachable seed suffices."),
   REDIS_WAIT_REPLICAS: opt("redis", nonNegInt, 0,
     "Replicas that must have a report before it is answered 200 (Redis WAIT, once per event-loop turn); 0 answers once the master has it, which a failover can lose."),
+
+  // --- spike protection (src/spike/, docs/SPIKE-PROTECTION.md) ---
+  SPIKE_PROTECTION: opt("spike", spikeMode, "shadow" as "off" | "shadow" | "enforce",
+    "Per-project limits learned from each project's own traffic: off, shadow (learn, count would-drops in /metrics and logs, drop nothing) or enforce. shadow by default: a gateway upgraded in place keeps delivering everything while it learns, and shows what enforce would have dropped before anyone turns it on."),
+  SPIKE_MIN_PER_MINUTE: opt("spike", posInt, 60,
+    "Floor of every spike limit in reports per minute per project and category, and the limit while a project has no history."),
+  SPIKE_RESPONSE: opt("spike", z.enum(["accept", "rate-limit"]), "accept" as "accept" | "rate-limit",
+    "What a spike-limited client is answered: accept (200, dropped, so SDKs keep sending and new errors still arrive) or rate-limit (429 with Retry-After and X-Sentry-Rate-Limits naming spike_protection, for that project and category only)."),
+  SPIKE_PROJECTS: opt("spike", z.record(z.string().regex(/^\d+$/), spikeProject), {} as Record<string, { SPIKE_PROTECTION?: "off" | "shadow" | "enforce"; SPIKE_MIN_PER_MINUTE?: number }>,
+    "Per-project overrides, e.g. {\"7\": {\"SPIKE_PROTECTION\": \"enforce\", \"SPIKE_MIN_PER_MINUTE\": 10}}."),
+  SPIKE_STATE_PATH: opt("spike", z.string().min(1).nullable(), null,
+    "File the learned baselines are kept in across restarts with memory or redis storage (null: relearned at each start); with sqlite storage they are kept in the spool (table meta)."),
 } satisfies Record<string, OptionDef<any>>;
 
 export type OptionKey = keyof typeof OPTIONS;

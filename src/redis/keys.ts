@@ -50,5 +50,8 @@ export const projectsKey = (prefix: string): string => `{${prefix}}:queue:projec
 export const counterKey = (prefix: string, key: number | string, projectId?: number): string =>
   projectId === undefined ? `{${prefix}}:flood:${key}` : `${projectTag(prefix, projectId)}:flood:${key}`;
 
+/** Spike protection's farm counts of one second (src/spike/farm.ts): a hash of `<project>:<lane>:o|a` → count; one key, so one slot. */
+export const spikeSecondKey = (prefix: string, second: number): string => `{${prefix}}:spike:${second}`;
+
 /** Patterns matching every key of a prefix (tests clean up with them). */
 export const keyPatterns = (prefix: string): string[] => [`{${prefix}}:*`, `{${prefix}:*}:*`];

@@ -13,6 +13,31 @@ export class OverBudget extends Error {
   override name = "OverBudget";
 }
 
+/** The body could not be read: the client closed the connection mid-body, or sent a broken chunked body. */
+export class BodyUnread extends Error {
+  override name = "BodyUnread";
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+/** The next chunk; a failed read is the client's (BodyUnread). */
+async function next(reader: Reader): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }> {
+  try {
+    return await reader.read();
+  } catch (e) {
+    throw new BodyUnread(e);
+  }
+}
+
+/** A 413 from inflation capped at the budget's room rather than the size limit is the budget's 429. */
+export function inflateFailure(e: unknown, cap: number, limit: number): unknown {
+  return e instanceof ProtocolError && e.status === 413 && cap < limit ? new OverBudget("no room to inflate the body") : e;
+}
+
+/** Bodies up to this many bytes with a Content-Length are read whole by Bun (arrayBuffer), above it into one preallocated buffer. */
+export const WHOLE_READ_BYTES = 64 * 1024;
+
 /** Longest envelope header line read before the key is checked (Relay's header lines are far shorter). */
 export const MAX_HEAD_BYTES = 64 * 1024;
 
@@ -69,7 +94,7 @@ export async function readHead(reader: Reader, body: RequestBody): Promise<{ chu
   const chunks: Uint8Array[] = [];
   let length = 0;
   for (;;) {
-    const { value, done } = await reader.read();
+    const { value, done } = await next(reader);
     if (done) return { chunks, done: true };
     body.take(value.byteLength);
     chunks.push(value);
@@ -93,7 +118,7 @@ export async function readRest(reader: Reader | null, body: RequestBody, head: U
     for (const c of head) at = copy(out, c, at);
     body.give(headBytes);
     while (reader !== null) {
-      const { value, done } = await reader.read();
+      const { value, done } = await next(reader);
       if (done) break;
       at = copy(out, value, at);
     }
@@ -102,7 +127,7 @@ export async function readRest(reader: Reader | null, body: RequestBody, head: U
   const chunks = head;
   let length = headBytes;
   while (reader !== null) {
-    const { value, done } = await reader.read();
+    const { value, done } = await next(reader);
     if (done) break;
     length += value.byteLength;
     if (length > limit) throw new ProtocolError(413, Detail.bodyTooLarge);

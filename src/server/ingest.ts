@@ -13,7 +13,7 @@
  * `failure()`.
  */
 import type { Auth } from "../protocol/auth.ts";
-import { checkContentEncoding, decodeContentEncoding, decodeSentryData } from "../protocol/body.ts";
+import { checkContentEncoding, decodeContentEncodingBounded, decodeSentryData } from "../protocol/body.ts";
 import { Detail, ProtocolError } from "../protocol/errors.ts";
 import { decodeEnvelope, decodeEvent, ENVELOPE_CONTENT_TYPE, type Report } from "../protocol/report.ts";
 import type { Admission, ClientIp } from "../admission/admission.ts";
@@ -22,7 +22,7 @@ import { OUTCOMES, type Outcome } from "../outcome/outcomes.ts";
 import type { Stats } from "../stats/counters.ts";
 import type { Config } from "../config/schema.ts";
 import { answer } from "./answer.ts";
-import { joined, OverBudget, readHead, readRest, RequestBody } from "./body-reader.ts";
+import { BodyUnread, inflateFailure, joined, OverBudget, readHead, readRest, RequestBody, WHOLE_READ_BYTES } from "./body-reader.ts";
 import { CredentialCache, envelopeAuth, sentryDataParam } from "./credentials.ts";
 import { GcSchedule } from "./gc-schedule.ts";
 import { jsonError, preflight } from "./responses.ts";
@@ -36,6 +36,8 @@ export interface IngestDeps {
   stats: Stats;
   admission: Admission;
   onInternalError?: (e: unknown) => void;
+  /** A client closed the connection before its body arrived: worth a debug line, no more. */
+  onBodyUnread?: (reason: string) => void;
 }
 
 /** The rejection outcome of a protocol error's status (403 unknown key, 413 too large, else invalid). */
@@ -126,7 +128,7 @@ export class IngestPipeline {
         body.take(declared);
         return req.arrayBuffer().then(
           (received) => this.received(request, (body.received = new Uint8Array(received)), body, clientIp),
-          (e: unknown) => this.failure(e, request, body),
+          (e: unknown) => this.failure(new BodyUnread(e), request, body),
         );
       }
     } catch (e) {
@@ -189,22 +191,28 @@ export class IngestPipeline {
   /**
    * A POST body has arrived: undo its Content-Encoding and take the report in. Inflation is capped
    * at the budget's room as well as the size limit; past the room (not the limit) it is the
-   * budget's 429, not a 413.
+   * budget's 429, not a 413 (inflateFailure).
    */
   private received(request: Incoming, received: Uint8Array, body: RequestBody, clientIp: ClientIp): Answer {
+    let raw: Uint8Array | Promise<Uint8Array> = received;
+    const cap = Math.min(request.limit, this.deps.admission.bodies.available);
     try {
       if (received.byteLength > request.limit) throw new ProtocolError(413, Detail.bodyTooLarge);
-      let raw = received;
-      if (request.contentEncoding !== null) {
-        const cap = Math.min(request.limit, this.deps.admission.bodies.available);
-        try {
-          raw = decodeContentEncoding(received, request.contentEncoding, cap);
-        } catch (e) {
-          if (e instanceof ProtocolError && e.status === 413 && cap < request.limit) throw new OverBudget("no room to inflate the body");
-          throw e;
-        }
-        if (raw !== received) body.take((body.decoded = raw).byteLength); // fits: inflated within the room
-      }
+      // Large compressed bodies inflate off the event loop (protocol/content-encoding.ts).
+      if (request.contentEncoding !== null) raw = decodeContentEncodingBounded(received, request.contentEncoding, cap);
+    } catch (e) {
+      return this.failure(inflateFailure(e, cap, request.limit), request, body);
+    }
+    if (!(raw instanceof Promise)) return this.inflated(request, received, raw, body, clientIp);
+    return raw.then(
+      (inflated) => this.inflated(request, received, inflated, body, clientIp),
+      (e: unknown) => this.failure(inflateFailure(e, cap, request.limit), request, body),
+    );
+  }
+
+  private inflated(request: Incoming, received: Uint8Array, raw: Uint8Array, body: RequestBody, clientIp: ClientIp): Answer {
+    try {
+      if (raw !== received) body.take((body.decoded = raw).byteLength); // inflated within the room (or, inflated off the loop, 429 if others took it)
       return this.decoded(request, raw, clientIp, body);
     } catch (e) {
       return this.failure(e, request, body);
@@ -247,13 +255,14 @@ export class IngestPipeline {
       if (request.isEnvelope && urlProject === null) return this.settle(admission.keysPending(null), NO_REPORT, request.isGet, body);
       const publicKey = auth.publicKey;
       const client = auth.client;
+      const maxEvent = this.deps.config.MAX_EVENT_SIZE;
       const decode = request.isEnvelope
-        ? (bytes: Uint8Array, project: number) => decodeEnvelope(bytes, project, publicKey)
+        ? (bytes: Uint8Array, project: number) => decodeEnvelope(bytes, project, publicKey, maxEvent)
         : (bytes: Uint8Array) => decodeEvent(bytes, client, limit);
       const report = decode(raw, urlProject ?? 0);
       return this.settle(admission.hold(report, decode, auth, urlProject, clientIp, floodUrl), report, request.isGet, body);
     }
-    const report = request.isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey) : decodeEvent(raw, auth.client, limit);
+    const report = request.isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey, this.deps.config.MAX_EVENT_SIZE) : decodeEvent(raw, auth.client, limit);
     return this.settle(admission.admit(report, projectId, auth, clientIp, floodUrl), report, request.isGet, body);
   }
 
@@ -264,6 +273,11 @@ export class IngestPipeline {
   private failure(e: unknown, request: Incoming | null = null, body: RequestBody | null = null): Response {
     body?.release();
     const { stats } = this.deps;
+    if (e instanceof BodyUnread) {
+      // The client closed the connection mid-body: its fault, and no one hears the answer.
+      this.deps.onBodyUnread?.(e.message);
+      e = new ProtocolError(400, Detail.readBody, [e.message.toLowerCase()]);
+    }
     if (e instanceof OverBudget && request !== null) {
       const projectId = typeof request.verified === "number" ? request.verified : null;
       // The body was never read: a store body is an error event; an envelope's category is unknown.
@@ -278,9 +292,6 @@ export class IngestPipeline {
     return jsonError(500, "internal error");
   }
 }
-
-/** Bodies up to this many bytes with a Content-Length are read whole by Bun (arrayBuffer), above it into one preallocated buffer. */
-const WHOLE_READ_BYTES = 64 * 1024;
 
 /** The answer of a report never decoded: no event id. */
 const NO_REPORT = { eventId: null } as Report;

@@ -82,6 +82,12 @@ export interface Queue {
   readonly approxItems: number;
   /** Health of the backing store, for /healthcheck. null when healthy. */
   problem(): string | null;
+  /**
+   * Durable storages that can keep a small named document in their own file (SQLite), so state
+   * that must outlive a restart (spike protection's learned limits) lives with the storage.
+   */
+  readMeta?(name: string): string | null;
+  writeMeta?(name: string, value: string): void;
   /** Shared storages: resolves once connected (rejects after `timeoutMs`), so start-up need not 503. */
   waitReady?(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
