@@ -148,19 +148,27 @@ describe("issue 18 through the process", () => {
     const during = memoryOf(pid);
     const keylessAnswers = tally(keyless.map(status));
     const keyedAnswers = tally(keyed.map(status));
+    const inFlight = async () => Number(/^cyclops_bodies_in_flight_bytes (\d+)$/m.exec(await (await fetch(`${g.url}/metrics`)).text())?.[1]);
+    const heldDuring = await inFlight();
     for (const h of all) h.socket.destroy();
-    await Bun.sleep(300);
+    // The three bodies cut off mid-read give their share of the budget back.
+    await waitUntil(
+      async () => (await inFlight()) === 0,
+      5000,
+      () => "the budget was not given back after the connections closed",
+    );
     const after = memoryOf(pid);
     const bound = QUEUE + 64 + 16 + RUNTIME_MIB; // MAX_QUEUE_BYTES + MAX_INFLIGHT_BYTES + MAX_PENDING_BYTES (defaults) + the constant
     console.log(
       `[overload item 1] RSS idle ${idle.now.toFixed(0)} MiB, with ${queued} reports (${((queued * fill.length) / MiB).toFixed(0)} MiB) queued ${full.now.toFixed(0)} MiB, ` +
         `peak ${during.peak.toFixed(0)} MiB (bound ${bound} MiB), after the connections closed ${after.now.toFixed(0)} MiB; ` +
-        `keyless answers ${JSON.stringify(keylessAnswers)}, keyed ${JSON.stringify(keyedAnswers)}; a valid event ${duringFull.status}, a small envelope ${okEnvelope.status}`,
+        `bodies in flight ${(heldDuring / MiB).toFixed(0)} MiB; keyless answers ${JSON.stringify(keylessAnswers)}, keyed ${JSON.stringify(keyedAnswers)}; a valid event ${duringFull.status}, a small envelope ${okEnvelope.status}`,
     );
     expect([duringFull.status, okEnvelope.status]).toEqual([200, 200]);
     expect(keylessAnswers).toEqual({ "401": 100 });
     // 64 MiB of budget holds three 19 MiB bodies; the other seven were refused before reading.
     expect(keyedAnswers).toEqual({ none: 3, "429": 7 });
+    expect(heldDuring).toBe(3 * size);
     expect(during.peak).toBeLessThan(bound);
     expectAlive(g);
   }, 120_000);
