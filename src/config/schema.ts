@@ -69,8 +69,8 @@ export const OPTIONS = {
     "Seconds to finish in-flight work and drain the memory queue on SIGTERM before exiting."),
   MAX_INFLIGHT_BYTES: opt("server", posInt, 67108864,
     "Most bytes of request bodies being read and decoded at once (64 MiB); a report whose body does not fit is answered 429 with Retry-After before it is read. Resident memory stays below MAX_QUEUE_BYTES + this + MAX_PENDING_BYTES + 192 MiB for the runtime and decoding garbage (test/e2e/overload.test.ts)."),
-  MAX_PENDING_BYTES: opt("server", posInt, 16777216,
-    "Most body bytes of reports held while project keys load for the first time (16 MiB): answered 200, checked and forwarded once keys arrive (held in memory: lost if cyclops stops first); past it 429 with Retry-After."),
+  MAX_PENDING_BYTES: opt("server", nonNegInt, 16777216,
+    "Most body bytes of reports held while project keys load for the first time (16 MiB): answered 200, checked and forwarded once keys arrive; past it 429 with Retry-After. Held in memory even with sqlite or redis storage, so lost if cyclops stops before keys load; 0 holds none (429 instead)."),
 
   // --- upstream ---
   SENTRY_BASE_URL: opt("upstream", z.string().url(), "http://localhost:9000",

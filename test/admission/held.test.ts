@@ -127,3 +127,12 @@ test("an envelope on the legacy path, which names no project, cannot be held: 42
   expect(res.status).toBe(429);
   expect(res.headers.get("x-sentry-rate-limits")).toBe("10::organization:keys_pending");
 });
+
+test("MAX_PENDING_BYTES 0 holds nothing: 429 keys_pending until the keys load", async () => {
+  const { g, keysArrive } = await gatewayWithoutKeys({ MAX_PENDING_BYTES: 0 });
+  const res = await g.handle(store(eventJson()));
+  expect(res.status).toBe(429);
+  expect(res.headers.get("x-sentry-rate-limits")).toBe("10:error:organization:keys_pending");
+  await keysArrive();
+  expect((await g.handle(store(eventJson()))).status).toBe(200);
+});
