@@ -12,6 +12,13 @@ command -v mysqld_safe >/dev/null || need+=(mariadb-server)
 command -v chromium >/dev/null || need+=(chromium)
 python3 -c 'import sentry_sdk' 2>/dev/null || [ -f /usr/lib/python3/dist-packages/sentry_sdk/__init__.py ] || need+=(python3-sentry-sdk)
 command -v wrk >/dev/null || need+=(wrk)
+# Release checks (test/release, test/deploy): the arm64 file under qemu with arm64 glibc, musl's
+# loader, readelf, and systemd-analyze for the unit.
+command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
+[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
+[ -e /lib/ld-musl-x86_64.so.1 ] || need+=(musl)
+command -v readelf >/dev/null || need+=(binutils)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   echo "services: installing ${need[*]}"
   apt-get update -qq

@@ -46,6 +46,11 @@ const projectKey = z.tuple([posInt, z.string().min(1), z.string().nullable()]);
 const spikeMode = z.enum(["off", "shadow", "enforce"]);
 const spikeProject = z.object({ SPIKE_PROTECTION: spikeMode.optional(), SPIKE_MIN_PER_MINUTE: posInt.optional() }).strict();
 
+/** `[id, key]` is a modern key without a secret: the same as `[id, key, null]`. */
+function withoutSecret(v: unknown): unknown {
+  return Array.isArray(v) ? v.map((e) => (Array.isArray(e) && e.length === 2 ? [...e, null] : e)) : v;
+}
+
 function opt<T>(section: string, schema: z.ZodType<T>, def: T, doc: string, normalize?: (v: unknown) => unknown): OptionDef<T> {
   return { section, schema, default: def, doc, normalize };
 }
@@ -111,7 +116,8 @@ export const OPTIONS = {
 
   // --- keys ---
   PROJECT_KEYS: opt("keys", z.array(projectKey), [] as Array<[number, string, string | null]>,
-    "Static keys: a list of [project_id, public_key, secret_key]; combined with DB_BACKEND's keys."),
+    "Static keys: a list of [project_id, public_key, secret_key or null] (a modern key may leave the secret out); combined with DB_BACKEND's keys. `cyclops init --dsn <DSN>` writes them from Sentry's DSNs.",
+    withoutSecret),
   DB_BACKEND: opt("keys", z.enum(["none", "sqlite", "postgres", "mysql", "sentry-api"]), "none",
     "Where to load project keys from besides PROJECT_KEYS. The original defaulted to mysql; none needs no server."),
   UPDATE_PERIOD: opt("keys", z.number().positive(), 120, "Seconds between reloads of project keys from DB_BACKEND."),
@@ -168,6 +174,9 @@ export const DEPRECATED_ALIASES: Record<string, OptionKey> = {
   MYSQL_USER: "DB_USER",
   MYSQL_PASS: "DB_PASS",
 };
+
+/** Options whose values are secrets: never shown in an error or a log; redacted by `check --print`. */
+export const SECRET_OPTIONS: ReadonlySet<OptionKey> = new Set<OptionKey>(["STATS_TOKEN", "DB_PASS", "REDIS_PASSWORD", "SENTRY_API_TOKEN"]);
 
 export const envVarOf = (key: string): string => `CYCLOPS_${key}`;
 
