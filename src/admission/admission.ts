@@ -15,7 +15,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import type { KeyRegistry } from "../keys/registry.ts";
-import { OUTCOMES } from "../outcome/outcomes.ts";
+import { OUTCOMES, type DropReason } from "../outcome/outcomes.ts";
 import type { Auth } from "../protocol/auth.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { getFloodKey, groupingHash } from "../protocol/grouping.ts";
@@ -54,6 +54,11 @@ export interface AdmissionDeps {
   onStorageError?: (e: Error) => void;
   /** A held report failed to be admitted for a reason that is no refusal (a bug). */
   onInternalError?: (e: unknown) => void;
+  /**
+   * Each report dropped here (an outcome of the dropped series), with its parsed error event if
+   * any: drop episodes, alerts and the status page (src/gateway/watch.ts). Synchronous and cheap.
+   */
+  onDropped?: (projectId: number, reason: DropReason, category: string, event: Record<string, unknown> | null) => void;
 }
 
 /** Seconds a client waits after a refusal for bodies in flight: they are read within seconds. */
@@ -103,11 +108,11 @@ export class Admission {
   admit(report: Report, projectId: number, auth: Auth, clientIp: ClientIp, floodUrl: string | null): Verdict | Promise<Verdict> {
     const { config, counters } = this.deps;
     const limit = this.deps.rateLimits?.(projectId, report.category);
-    if (limit) return this.end(rateLimited(OUTCOMES.rate_limited, limit), projectId, report.category);
+    if (limit) return this.end(rateLimited(OUTCOMES.rate_limited, limit), projectId, report.category, report.errorEvent);
 
     if (report.sampleable) {
       const share = config.IGNORE_PERCENTAGE[projectId];
-      if (share !== undefined && share > 0 && Math.random() * 100 < share) return this.end(verdict(OUTCOMES.sampled, 0), projectId, report.category);
+      if (share !== undefined && share > 0 && Math.random() * 100 < share) return this.end(verdict(OUTCOMES.sampled, 0), projectId, report.category, report.errorEvent);
     }
 
     // The error group: the spike check's novelty lane and the flood cut share it.
@@ -122,7 +127,7 @@ export class Admission {
       // Counters and queue in one storage: count and queue in one step (see AdmissionDeps.pushCounted).
       const flood = { key: floodKey, windowSeconds: config.URL_CACHE_EXPIRATION, maxUses: config.MAX_CACHE_USES };
       return pushCounted(newItem(report, projectId, auth, clientIp), flood).then(
-        (cacheCount) => this.end(verdict(cacheCount > config.MAX_CACHE_USES ? OUTCOMES.flood : OUTCOMES.accepted, cacheCount), projectId, report.category),
+        (cacheCount) => this.end(verdict(cacheCount > config.MAX_CACHE_USES ? OUTCOMES.flood : OUTCOMES.accepted, cacheCount), projectId, report.category, report.errorEvent),
         (e: unknown) => this.refused(e, projectId, report),
       );
     }
@@ -140,7 +145,7 @@ export class Admission {
   }
 
   private counted(report: Report, projectId: number, auth: Auth, clientIp: ClientIp, cacheCount: number): Verdict | Promise<Verdict> {
-    if (cacheCount > this.deps.config.MAX_CACHE_USES) return this.end(verdict(OUTCOMES.flood, cacheCount), projectId, report.category);
+    if (cacheCount > this.deps.config.MAX_CACHE_USES) return this.end(verdict(OUTCOMES.flood, cacheCount), projectId, report.category, report.errorEvent);
     return this.enqueue(report, projectId, auth, clientIp, cacheCount);
   }
 
@@ -151,20 +156,21 @@ export class Admission {
     } catch (e) {
       return this.refused(e, projectId, report);
     }
-    if (!pushed) return this.end(verdict(OUTCOMES.accepted, cacheCount), projectId, report.category);
+    if (!pushed) return this.end(verdict(OUTCOMES.accepted, cacheCount), projectId, report.category, report.errorEvent);
     return pushed.then(
-      () => this.end(verdict(OUTCOMES.accepted, cacheCount), projectId, report.category),
+      () => this.end(verdict(OUTCOMES.accepted, cacheCount), projectId, report.category, report.errorEvent),
       (e: unknown) => this.refused(e, projectId, report),
     );
   }
 
   /** Over the project's spike limit: answered per SPIKE_RESPONSE, reported to Sentry as spike_protection. */
   private spiked(spike: SpikeLimiter, projectId: number, report: Report): Verdict {
-    if (this.deps.config.SPIKE_RESPONSE === "accept") return this.end(verdict(OUTCOMES.spike, 0), projectId, report.category);
+    if (this.deps.config.SPIKE_RESPONSE === "accept") return this.end(verdict(OUTCOMES.spike, 0), projectId, report.category, report.errorEvent);
     return this.end(
       rateLimited(OUTCOMES.spike, { retryAfter: SPIKE_RETRY_AFTER_S, header: spike.rateLimitHeader(report.category) }),
       projectId,
       report.category,
+      report.errorEvent,
     );
   }
 
@@ -177,7 +183,7 @@ export class Admission {
     const full = e instanceof QueueFullError;
     if (!full) this.deps.onStorageError?.(e);
     const why = { detail: "failed to queue envelope", message: e.message, retryAfter: e.retryAfter };
-    return this.end(refused(full ? OUTCOMES.queue_full : OUTCOMES.storage_unavailable, why, report.category), projectId, report.category);
+    return this.end(refused(full ? OUTCOMES.queue_full : OUTCOMES.storage_unavailable, why, report.category), projectId, report.category, report.errorEvent);
   }
 
   /**
@@ -231,7 +237,7 @@ export class Admission {
       }
       if (projectId === null) {
         const reportTo = h.projectId !== null && this.deps.keys.keyForProject(h.projectId) !== undefined ? h.projectId : null;
-        this.deps.stats.record(OUTCOMES.held_unknown_key, reportTo, h.category);
+        this.end(verdict(OUTCOMES.held_unknown_key, 0), reportTo, h.category);
         continue;
       }
       try {
@@ -244,8 +250,9 @@ export class Admission {
   }
 
   /** Records the verdict, once, as its outcome declares. */
-  private end(v: Verdict, projectId: number | null, category: string | null): Verdict {
+  private end(v: Verdict, projectId: number | null, category: string | null, event: Record<string, unknown> | null = null): Verdict {
     this.deps.stats.record(v.outcome, projectId, category);
+    if (v.outcome.series === "dropped" && projectId !== null && category !== null) this.deps.onDropped?.(projectId, v.outcome.name as DropReason, category, event);
     if (v.outcome === OUTCOMES.accepted) this.deps.onQueued?.();
     return v;
   }

@@ -43,6 +43,15 @@ const posInt = z.number().int().min(1);
 const seconds = z.number().min(0);
 const projectKey = z.tuple([posInt, z.string().min(1), z.string().nullable()]);
 
+/** One alert sink of ALERTS. */
+const alertSink = z.strictObject({
+  url: z.string().url().regex(/^https?:\/\//i, "an http or https URL"),
+  format: z.enum(["json", "slack"]).default("json"),
+  name: z.string().min(1).optional(),
+  projects: z.array(posInt).optional(),
+  reasons: z.array(z.string().min(1)).optional(),
+});
+export type AlertSinkConfig = z.infer<typeof alertSink>;
 const spikeMode = z.enum(["off", "shadow", "enforce"]);
 const spikeProject = z.object({ SPIKE_PROTECTION: spikeMode.optional(), SPIKE_MIN_PER_MINUTE: posInt.optional() }).strict();
 
@@ -161,6 +170,18 @@ export const OPTIONS = {
     "Per-project overrides, e.g. {\"7\": {\"SPIKE_PROTECTION\": \"enforce\", \"SPIKE_MIN_PER_MINUTE\": 10}}."),
   SPIKE_STATE_PATH: opt("spike", z.string().min(1).nullable(), null,
     "File the learned baselines are kept in across restarts with memory or redis storage (null: relearned at each start); with sqlite storage they are kept in the spool (table meta)."),
+
+  // --- alerts and logs ---
+  LOG_LEVEL: opt("alerts and logs", z.enum(["error", "warn", "info", "debug"]), "info",
+    "Least severe log line printed: info tells the story (start, Sentry unreachable and back, drop episodes, a drop summary each minute, queue levels, shutdown) without a line per request; -v flags of `serve` override it."),
+  LOG_FORMAT: opt("alerts and logs", z.enum(["json", "pretty", "auto"]), "auto",
+    "json: one JSON object per line; pretty: readable lines for a person; auto: pretty when standard error is a terminal, else json."),
+  ALERTS: opt("alerts and logs", z.array(alertSink), [] as AlertSinkConfig[],
+    "Where drop episodes and Sentry outages are announced: a list of {\"url\", \"format\": \"json\"|\"slack\", \"name\", \"projects\": [ids], \"reasons\": [drop reasons]}; name defaults to the URL's host (URLs are never logged), absent filters match everything. `cyclops alert test` sends each a test message."),
+  ALERT_MIN_DROPS_PER_MINUTE: opt("alerts and logs", posInt, 100,
+    "Drops of one project for one reason within a minute (on one instance) that start an episode: a start alert, an episode log line and the status page's active episode."),
+  ALERT_RESOLVE_SECONDS: opt("alerts and logs", z.number().positive(), 300,
+    "Seconds without a drop of the episode's project and reason that end it (a resolve alert)."),
 } satisfies Record<string, OptionDef<any>>;
 
 export type OptionKey = keyof typeof OPTIONS;
