@@ -131,7 +131,13 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
   });
   const forwarder = new Forwarder({ config, queue, stats, latency, log, version: VERSION, keyFor: (projectId) => keys.keyForProject(projectId)?.publicKey });
 
-  metrics = new Metrics({ stats, queue, keys });
+  metrics = new Metrics({
+    stats,
+    queue,
+    keys,
+    // Read at collection time, once admission (below) exists.
+    ingestMemory: () => ({ bodiesInFlightBytes: admission.bodies.bytes, heldReports: admission.heldReports.count, heldBytes: admission.heldReports.bytes }),
+  });
   // Redis (counters or queue) means a farm: its instances agree on drop episodes and list
   // themselves through it.
   const redisOf = (store: object) => (store as { connection?: { client?: RedisLike } }).connection?.client ?? null;
@@ -162,6 +168,10 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
     onStorageError: (e) => {
       const suppressed = limiter.allow(`storage:${e.name}`);
       if (suppressed !== null) log.error({ suppressed }, `storage unavailable: ${e.message}`);
+    },
+    onInternalError: (e) => {
+      const suppressed = limiter.allow("internal");
+      if (suppressed !== null) log.error({ err: e, suppressed }, "internal error while admitting a held report");
     },
     onDropped: watch.onDrop,
   });

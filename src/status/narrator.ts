@@ -47,7 +47,7 @@ export class Narrator {
     for (const l of QUEUE_LEVELS) if (fill >= l) level = l;
     if (level > this.queueLevel) {
       const facts = { items: q.items, bytes: q.bytes, max_items: q.maxItems, max_bytes: q.maxBytes, percent: Math.floor(fill) };
-      if (level === 100) this.log.error(facts, "queue full: new reports are refused with 503 until Sentry takes some");
+      if (level === 100) this.log.error(facts, "queue full: new reports are refused with 429 until Sentry takes some");
       else this.log.warn(facts, `queue passed ${level} % of its limit`);
       this.queueLevel = level;
     } else if (level === 0 && this.queueLevel > 0) {

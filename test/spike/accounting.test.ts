@@ -2,7 +2,7 @@
  * Issue 19 item 6, over one run that mixes every way a report can end at ingest: for every
  * project and category, the reports answered 200 equal what Sentry received plus what cyclops
  * reported to it as dropped (client reports), exactly; and the refused (queue full) equal what it
- * reported as queue_overflow. Two projects, errors and transactions, through the in-process
+ * reported as rate-limited, queue_full. Two projects, errors and transactions, through the in-process
  * gateway (build().handle) in front of the fake Sentry: a flood of one error (the flood cut),
  * IGNORE_PERCENTAGE on project 1 (sampling), spike protection in enforce with the novelty lane, and
  * a queue that fills while the forwarder is stopped. Everything is counted from what the fake
@@ -110,9 +110,10 @@ test("over floods, sampling, spikes and a full queue, answered 200 = delivered +
       const type = item.headers.type as string;
       if (type === "event" || type === "transaction") add(delivered, `${r.projectId}:${type === "event" ? "error" : type}`);
       if (type !== "client_report") continue;
-      for (const d of (item.json as { discarded_events: Array<{ reason: string; category: string; quantity: number }> }).discarded_events) {
+      // Drops answered 200 are discarded_events; cyclops's own 429s (queue full) rate_limited_events.
+      const report = item.json as Record<"discarded_events" | "rate_limited_events", Array<{ reason: string; category: string; quantity: number }> | undefined>;
+      for (const d of [...(report.discarded_events ?? []), ...(report.rate_limited_events ?? [])])
         add((reported[d.reason] ??= {}), `${r.projectId}:${d.category}`, d.quantity);
-      }
     }
   }
   const droppedAfter200 = ["spike_protection", "sample_rate", "event_processor"];
@@ -120,11 +121,11 @@ test("over floods, sampling, spikes and a full queue, answered 200 = delivered +
     .sort()
     .map((pc) => {
       const each = droppedAfter200.map((reason) => reported[reason]?.[pc] ?? 0);
-      return { pc, answered: answered[pc] ?? 0, delivered: delivered[pc] ?? 0, each, refused: refused[pc] ?? 0, overflow: reported.queue_overflow?.[pc] ?? 0 };
+      return { pc, answered: answered[pc] ?? 0, delivered: delivered[pc] ?? 0, each, refused: refused[pc] ?? 0, overflow: reported.queue_full?.[pc] ?? 0 };
     });
   for (const l of lines) {
     console.log(
-      `project:category ${l.pc}: answered 200 ${l.answered} = delivered ${l.delivered} + spike ${l.each[0]} + sampled ${l.each[1]} + flood ${l.each[2]}; refused ${l.refused} = queue_overflow ${l.overflow}`,
+      `project:category ${l.pc}: answered 200 ${l.answered} = delivered ${l.delivered} + spike ${l.each[0]} + sampled ${l.each[1]} + flood ${l.each[2]}; refused ${l.refused} = queue_full ${l.overflow}`,
     );
   }
   for (const l of lines) {
@@ -133,7 +134,7 @@ test("over floods, sampling, spikes and a full queue, answered 200 = delivered +
   }
   // The run did mix them all: each way out was taken, on both projects and categories.
   expect(lines.map((l) => l.pc)).toEqual(["1:error", "1:transaction", "2:error", "2:transaction"]);
-  for (const reason of [...droppedAfter200, "queue_overflow"]) expect(Object.values(reported[reason] ?? {}).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  for (const reason of [...droppedAfter200, "queue_full"]) expect(Object.values(reported[reason] ?? {}).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
   expect(reported.spike_protection?.["1:transaction"]).toBeGreaterThan(0);
   expect(reported.sample_rate?.["2:error"] ?? 0).toBe(0); // sampling is project 1's only
   expect(fake.violations).toEqual([]);

@@ -22,7 +22,7 @@ describe("Narrator", () => {
     expect(out.map((l) => `${l.level} ${l.msg}`)).toEqual([
       "warn queue passed 50 % of its limit",
       "warn queue passed 80 % of its limit",
-      "error queue full: new reports are refused with 503 until Sentry takes some",
+      "error queue full: new reports are refused with 429 until Sentry takes some",
       "info queue back under 50 % of its limit",
       "warn queue passed 50 % of its limit",
       "warn queue passed 80 % of its limit",
