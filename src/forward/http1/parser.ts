@@ -45,7 +45,7 @@ const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const EMPTY = new Uint8Array(0);
 
-type State = "head" | "length" | "chunk-size" | "chunk-data" | "chunk-data-end" | "trailers" | "until-close" | "done";
+type State = "head" | "length" | "chunk-size" | "chunk-data" | "chunk-data-end" | "trailers" | "until-close" | "done" | "finished";
 
 export class ResponseParser {
   private state: State = "head";
@@ -116,8 +116,13 @@ export class ResponseParser {
           pos = chunk.length;
           break;
         case "done":
+          this.state = "finished";
           this.extra = chunk.length - pos;
           return this.finish();
+        case "finished":
+          // One response per parser: later bytes are only counted.
+          this.extra += chunk.length - pos;
+          return null;
       }
     }
     return null;
@@ -129,7 +134,7 @@ export class ResponseParser {
   /** The connection closed: completes a body read until close; else the answer was cut. */
   end(): ParsedResponse {
     if (this.state === "until-close") {
-      this.state = "done";
+      this.state = "finished";
       return this.finish();
     }
     throw new ResponseParseError(this.started ? "connection closed mid-response" : "connection closed before any response");
