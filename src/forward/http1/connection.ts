@@ -93,19 +93,15 @@ export class Connection {
 
   /** Closes the connection, failing the request in flight (if any) with `err`. */
   destroy(err: Error | null): void {
+    // Detached first: terminate() runs the close handler at once, which must not fail it twice.
+    const ex = this.exchange;
+    this.exchange = null;
     if (!this.closed) {
       this.closed = true;
       this.socket?.terminate();
       this.events.onClosed(this, err);
     }
-    this.fail(err ?? new Http1NetworkError("connection closed", "ECONNRESET"));
-  }
-
-  private fail(err: Error): void {
-    const ex = this.exchange;
-    if (ex === null) return;
-    this.exchange = null;
-    ex.reject(err);
+    ex?.reject(err ?? new Http1NetworkError("connection closed", "ECONNRESET"));
   }
 
   onData(chunk: Uint8Array): void {
