@@ -6,8 +6,6 @@
  * throws a ResponseParseError: the caller treats it as a network error (Sentry gave no answer
  * we can trust), never as Sentry's verdict.
  */
-import { Buffer } from "node:buffer";
-
 export class ResponseParseError extends Error {
   override name = "ResponseParseError";
   readonly code = "HTTP_PARSE";
@@ -44,6 +42,8 @@ const LF = 10;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const EMPTY = new Uint8Array(0);
+/** Header bytes as text. (The Encoding standard's latin1 is windows-1252: it differs only in 0x80-0x9F, which no header we read holds.) */
+const LATIN1 = new TextDecoder("latin1");
 
 type State = "head" | "length" | "chunk-size" | "chunk-data" | "chunk-data-end" | "trailers" | "until-close" | "done" | "finished";
 
@@ -72,7 +72,12 @@ export class ResponseParser {
     let pos = 0;
     while (pos < chunk.length || this.state === "done") {
       switch (this.state) {
-        case "head":
+        case "head": {
+          const end = this.headEnd(chunk, pos);
+          if (end < 0) return null;
+          pos = end;
+          break;
+        }
         case "chunk-size":
         case "trailers": {
           const end = this.lineEnd(chunk, pos);
@@ -143,7 +148,7 @@ export class ResponseParser {
   /** Index just past the LF ending the line that starts in pending + chunk[pos..], or -1. */
   private lineEnd(chunk: Uint8Array, pos: number): number {
     const i = chunk.indexOf(LF, pos);
-    const limit = this.state === "head" || this.state === "trailers" ? this.limits.maxHeadBytes : 1024;
+    const limit = this.state === "trailers" ? this.limits.maxHeadBytes : 1024;
     if (i < 0) {
       if (this.pending.length + chunk.length - pos > limit) throw new ResponseParseError("response head too large");
       return -1;
@@ -169,27 +174,45 @@ export class ResponseParser {
       this.pending = EMPTY;
     }
     if (bytes.length < 2 || bytes[bytes.length - 2] !== CR) throw new ResponseParseError("line not ended by CRLF");
-    const line = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length - 2).toString("latin1");
+    const line = LATIN1.decode(bytes.subarray(0, bytes.length - 2));
     if (this.state === "chunk-size") return this.onChunkSize(line);
-    if (this.state === "trailers") {
-      if (line === "") this.state = "done";
-      return;
-    }
-    this.onHeadLine(line);
+    if (line === "") this.state = "done";
   }
 
-  private headLines: string[] = [];
-
-  private onHeadLine(line: string): void {
-    if (line !== "") {
-      this.headLines.push(line);
-      // The whole head is bounded, not only each line.
-      if (this.headLines.length > 256) throw new ResponseParseError("too many response headers");
-      return;
+  /**
+   * Finds the head's end (CRLF CRLF) in pending + chunk[pos..] and parses the head; returns the
+   * index in chunk just past it, or -1 when more bytes are needed (kept in pending).
+   */
+  private headEnd(chunk: Uint8Array, pos: number): number {
+    const carried = this.pending.length;
+    let buf = chunk;
+    let from = pos;
+    if (carried > 0) {
+      this.appendPending(chunk.subarray(pos));
+      buf = this.pending;
+      from = 0;
     }
-    if (this.headLines.length === 0) throw new ResponseParseError("empty response head");
-    const lines = this.headLines;
-    this.headLines = [];
+    // Search from where the last push stopped, less the 3 bytes a split CRLF CRLF may straddle.
+    let i = buf.indexOf(LF, Math.max(from, carried - 3));
+    while (i >= 0) {
+      if (i === from || buf[i - 1] !== CR) throw new ResponseParseError("line not ended by CRLF");
+      if (i - 3 >= from && buf[i - 2] === LF && buf[i - 3] === CR) break;
+      i = buf.indexOf(LF, i + 1);
+    }
+    if (i < 0) {
+      if (buf.length - from > this.limits.maxHeadBytes) throw new ResponseParseError("response head too large");
+      if (carried === 0) this.appendPending(chunk.subarray(pos));
+      return -1;
+    }
+    if (i + 1 - from > this.limits.maxHeadBytes) throw new ResponseParseError("response head too large");
+    this.pending = EMPTY;
+    this.onHead(LATIN1.decode(buf.subarray(from, i - 3)));
+    return carried > 0 ? pos + (i + 1 - carried) : i + 1;
+  }
+
+  private onHead(head: string): void {
+    const lines = head.split("\r\n");
+    if (lines.length > 256) throw new ResponseParseError("too many response headers");
     const m = STATUS_LINE.exec(lines[0]!);
     if (!m) throw new ResponseParseError(`malformed status line: ${JSON.stringify(lines[0]!.slice(0, 60))}`);
     const http11 = m[1] === "1";
@@ -211,8 +234,8 @@ export class ResponseParser {
     }
     this.status = status;
     this.headers = new ResponseHeaders(map);
-    const connection = (map.get("connection") ?? "").toLowerCase();
-    this.keepAlive = http11 && !connection.split(",").some((t) => t.trim() === "close");
+    const connection = map.get("connection");
+    this.keepAlive = http11 && (connection === undefined || !connection.toLowerCase().split(",").some((t) => t.trim() === "close"));
     this.startBody(status, map);
   }
 
@@ -229,9 +252,10 @@ export class ResponseParser {
       if (cl !== undefined) this.keepAlive = false;
       this.state = "chunk-size";
     } else if (cl !== undefined) {
-      const values = new Set(cl.split(",").map((v) => v.trim()));
-      if (values.size !== 1) throw new ResponseParseError("conflicting content-length");
-      const v = [...values][0]!;
+      // Repeated headers arrive joined ("5, 5"): equal values are one length, others a conflict.
+      const values = cl.includes(",") ? new Set(cl.split(",").map((v) => v.trim())) : null;
+      if (values !== null && values.size !== 1) throw new ResponseParseError("conflicting content-length");
+      const v = values === null ? cl : [...values][0]!;
       if (!/^\d{1,15}$/.test(v)) throw new ResponseParseError("malformed content-length");
       const n = Number(v);
       if (n > this.limits.maxBodyBytes) throw new ResponseParseError(`response body over ${this.limits.maxBodyBytes} bytes`);

@@ -10,6 +10,20 @@ const FRAMING = new Set(["host", "content-length", "transfer-encoding", "connect
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const UNSAFE_VALUE = /[\r\n\0]|[^\x00-\xff]/;
 
+/** Header names seen, and whether the client sends them (false: framing it writes itself). The forwarder uses a handful. */
+const checkedNames = new Map<string, boolean>();
+
+function sendable(name: string): boolean {
+  let ok = checkedNames.get(name);
+  if (ok === undefined) {
+    if (!HEADER_NAME.test(name)) throw new TypeError(`invalid header name: ${JSON.stringify(name.slice(0, 40))}`);
+    ok = !FRAMING.has(name.toLowerCase());
+    // Bounded: a caller with endless distinct names only loses the cache.
+    if (checkedNames.size < 256) checkedNames.set(name, ok);
+  }
+  return ok;
+}
+
 export interface Target {
   /** host[:port] as the Host header carries it. */
   host: string;
@@ -22,9 +36,8 @@ export function serializePost(target: Target, headers: Record<string, string>, b
   let head = `POST ${target.path} HTTP/1.1\r\nhost: ${target.host}\r\n`;
   for (const name in headers) {
     const value = headers[name]!;
-    if (!HEADER_NAME.test(name)) throw new TypeError(`invalid header name: ${JSON.stringify(name.slice(0, 40))}`);
     if (UNSAFE_VALUE.test(value)) throw new TypeError(`invalid value for header ${name}`);
-    if (FRAMING.has(name.toLowerCase())) continue;
+    if (!sendable(name)) continue;
     head += `${name}: ${value}\r\n`;
   }
   head += `content-length: ${body.length}\r\n\r\n`;
