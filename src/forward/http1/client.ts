@@ -33,7 +33,7 @@ export type PostFn = (url: string, headers: Record<string, string>, body: Uint8A
 
 export interface Http1Client {
   post: PostFn;
-  /** Closes every connection; requests waiting or in flight fail. */
+  /** Closes every connection; requests waiting or in flight fail; later requests open new ones. */
   close(): void;
   /** Connections open or opening, per origin (for tests and metrics). */
   connections(): number;
@@ -177,7 +177,6 @@ export function createHttp1Client(options: Http1ClientOptions): Http1Client {
   const opts = { idleTimeoutMs: 4000, maxBodyBytes: DEFAULT_LIMITS.maxBodyBytes, ...options };
   const limits: ParserLimits = { ...DEFAULT_LIMITS, maxBodyBytes: opts.maxBodyBytes };
   const pools = new Map<string, OriginPool>();
-  let closed = false;
 
   const poolFor = (key: string): OriginPool => {
     let pool = pools.get(key);
@@ -228,7 +227,6 @@ export function createHttp1Client(options: Http1ClientOptions): Http1Client {
   };
 
   const post: PostFn = async (url, headers, body, signal) => {
-    if (closed) throw new Http1NetworkError("client closed", "ECONNABORTED");
     signal?.throwIfAborted();
     const { key, path } = splitUrl(url);
     const pool = poolFor(key);
@@ -253,7 +251,6 @@ export function createHttp1Client(options: Http1ClientOptions): Http1Client {
   return {
     post,
     close() {
-      closed = true;
       const err = new Http1NetworkError("client closed", "ECONNABORTED");
       for (const pool of pools.values()) pool.close(err);
     },

@@ -17,9 +17,6 @@ export class ResponseHeaders {
   get(name: string): string | null {
     return this.map.get(name.toLowerCase()) ?? null;
   }
-  has(name: string): boolean {
-    return this.map.has(name.toLowerCase());
-  }
 }
 
 export interface ParsedResponse {
@@ -149,12 +146,8 @@ export class ResponseParser {
   private lineEnd(chunk: Uint8Array, pos: number): number {
     const i = chunk.indexOf(LF, pos);
     const limit = this.state === "trailers" ? this.limits.maxHeadBytes : 1024;
-    if (i < 0) {
-      if (this.pending.length + chunk.length - pos > limit) throw new ResponseParseError("response head too large");
-      return -1;
-    }
-    if (this.pending.length + i - pos > limit) throw new ResponseParseError("response head too large");
-    return i + 1;
+    if (this.pending.length + (i < 0 ? chunk.length : i) - pos > limit) throw new ResponseParseError("response head too large");
+    return i < 0 ? -1 : i + 1;
   }
 
   private appendPending(bytes: Uint8Array): void {
