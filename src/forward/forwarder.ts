@@ -1,12 +1,14 @@
 /**
  * Takes items from the queue and sends them to Sentry at the pace Sentry bears.
  *
- * The loop: while allowed by the pacer (one at a time spaced by p90, or an adaptive concurrency
- * limit), by the outage backoff and by Sentry's per-project rate limits, lease items
+ * The loop: while allowed by the pacer (an adaptive concurrency limit, or one at a time spaced by
+ * p90), by the outage backoff and by Sentry's per-project rate limits, lease items
  * (`queue.take` does round-robin across projects and newest-first), send each (upstream.ts), and
  * settle it from the one classification in upstream.ts: ack, release, or drop and count.
- * It never spins: with nothing to do it waits for `notify()` (ingest pushed), a completion, or a
- * 50 ms timer (other instances may push into a shared storage; paused projects come due).
+ * It never spins: with nothing to do it waits for `notify()` (ingest pushed), enough completions,
+ * or a 50 ms timer (other instances may push into a shared storage; paused projects come due).
+ * Slots are refilled in batches (a quarter of the limit at a time), so a fast Sentry costs one
+ * loop turn and one `take` per several events rather than per event.
  * Nothing Sentry does (garbage, hangs, resets, redirects, refusals) can throw out of the loop.
  */
 import type { Config } from "../config/schema.ts";
@@ -15,9 +17,11 @@ import type { LatencyWindow } from "../stats/latency.ts";
 import type { QueuedItem } from "../storage/item.ts";
 import type { Queue } from "../storage/queue.ts";
 import { sendClientReports } from "./client-reports.ts";
+import { LoopLag } from "./loop-lag.ts";
 import { Backoff, Outage, createPacer, type Pacer, type UpstreamState } from "./pacer.ts";
 import { RateLimits, type LimitAnswer } from "./rate-limits.ts";
-import { buildRequest, expiryOf, itemCategoryOf, send, userAgent, type Outcome, type Outgoing } from "./upstream.ts";
+import { TimeoutSweep } from "./timeouts.ts";
+import { buildRequest, expiryOf, itemCategoryOf, send, userAgent, type Outcome, type Outgoing, type SendOptions } from "./upstream.ts";
 
 /** The logging the forwarder needs; a pino logger satisfies it. */
 export interface Log {
@@ -41,6 +45,8 @@ export interface ForwarderOptions {
   /** Outage backoff bounds (default 1 s → 60 s, as Relay) and jitter source; tests shorten them. */
   backoff?: { baseMs: number; maxMs: number };
   random?: () => number;
+  /** The event loop's lag, taken out of response times before the pacer reads them; tests inject one. */
+  loopLag?: { readonly ms: number; start(): void; stop(): void };
 }
 
 export type { UpstreamState };
@@ -66,6 +72,9 @@ export class Forwarder {
   private readonly loggedCauses = new Set<string>();
   private readonly abort = new AbortController();
   private readonly settling = new Set<Promise<void>>();
+  private readonly loopLag: { readonly ms: number; start(): void; stop(): void };
+  private readonly timeouts = new TimeoutSweep();
+  private readonly sendOpts: SendOptions;
 
   private inFlight = 0;
   private running = false;
@@ -89,11 +98,20 @@ export class Forwarder {
     this.keyFor = opts.keyFor ?? ((id) => this.learnedKeys.get(id));
     this.pacer = createPacer(this.cfg.PACING, this.latency, this.cfg.MAX_DUMP_INTERVAL, this.cfg.MAX_CONCURRENCY);
     this.outage = new Outage(new Backoff(opts.backoff?.baseMs ?? 1000, opts.backoff?.maxMs ?? 60_000, opts.random));
+    this.loopLag = opts.loopLag ?? new LoopLag();
+    this.sendOpts = {
+      fetchImpl: this.fetchImpl,
+      timeoutMs: this.cfg.UPSTREAM_TIMEOUT * 1000,
+      signal: this.abort.signal,
+      now: this.now,
+      armTimeout: (ms, expire) => this.timeouts.arm(ms, expire),
+    };
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.loopLag.start();
     this.loopDone = this.loop();
     if (this.cfg.CLIENT_REPORTS) {
       this.reportTimer = setInterval(() => void this.reportDiscards(), this.cfg.CLIENT_REPORT_INTERVAL * 1000);
@@ -126,6 +144,7 @@ export class Forwarder {
       this.abort.abort();
       await Promise.allSettled([...this.settling]);
     }
+    this.loopLag.stop();
     return this.queue.approxItems;
   }
 
@@ -172,7 +191,7 @@ export class Forwarder {
       }
       // While Sentry is down, a single request probes it.
       const limit = this.outage.state === "down" ? 1 : this.pacer.limit;
-      if (this.inFlight >= limit) {
+      if (limit - this.inFlight < this.refillBatch(limit)) {
         await this.wait(IDLE_MS);
         continue;
       }
@@ -215,7 +234,8 @@ export class Forwarder {
         this.inFlight--;
         this.stats.inFlight = this.inFlight;
         this.settling.delete(p);
-        this.wake();
+        const limit = this.outage.state === "down" ? 1 : this.pacer.limit;
+        if (limit - this.inFlight >= this.refillBatch(limit)) this.wake();
       });
     this.settling.add(p);
   }
@@ -240,11 +260,13 @@ export class Forwarder {
       return;
     }
     this.pacer.started(now);
-    const { outcome, latencyMs } = await send(buildRequest(item, this.cfg, this.version), this.sendOptions());
+    const { outcome, latencyMs } = await send(buildRequest(item, this.cfg, this.version), this.sendOpts);
     const done = this.now();
     if (latencyMs !== null) this.latency.record(latencyMs);
     if (outcome.kind !== "aborted") {
-      this.pacer.completed(done, { latencyMs: latencyMs ?? 0, ok: outcome.kind !== "unavailable", inFlight: this.inFlight });
+      // What the loop's own lag added to the answer is not Sentry's latency (loop-lag.ts).
+      const sentryMs = Math.max(0, (latencyMs ?? 0) - this.loopLag.ms);
+      this.pacer.completed(done, { latencyMs: sentryMs, ok: outcome.kind !== "unavailable", inFlight: this.inFlight });
     }
     await this.settle(item, outcome, done);
   }
@@ -318,14 +340,18 @@ export class Forwarder {
       contentType: "application/x-sentry-envelope",
       body,
     };
-    const { outcome } = await send(buildRequest(report, { ...this.cfg, FORWARD_SECRET_KEY: false }, this.version), this.sendOptions());
+    const { outcome } = await send(buildRequest(report, { ...this.cfg, FORWARD_SECRET_KEY: false }, this.version), this.sendOpts);
     if (outcome.kind === "delivered") return true;
     if (outcome.kind !== "aborted") this.logOnce(`client_report:${projectId}:${outcome.kind}`, "warn", { projectId, outcome }, "client report not accepted; will retry");
     return false;
   }
 
-  private sendOptions() {
-    return { fetchImpl: this.fetchImpl, timeoutMs: this.cfg.UPSTREAM_TIMEOUT * 1000, signal: this.abort.signal, now: this.now };
+  /**
+   * Free slots the loop waits for before taking more: a quarter of the limit, so a full window
+   * is refilled in a few takes, not one per completion; with nothing in flight, any one.
+   */
+  private refillBatch(limit: number): number {
+    return this.inFlight === 0 ? 1 : Math.max(1, Math.floor(limit / 4));
   }
 
   private logOnce(cause: string, level: "warn" | "error", obj: object, msg: string): void {

@@ -1,14 +1,16 @@
 /**
  * How fast cyclops sends to Sentry. Pure: every method takes `now` (ms), so tests drive a fake clock.
  *
- * original (PACING "original", the default): the original cyclops's idea, with its bugs fixed.
+ * original (PACING "original"): the original cyclops's idea, with its bugs fixed.
  *   One request in flight; a new one starts no sooner than `interval` after the previous start,
  *   where interval = p90 of the last MAX_REQUESTS_TO_AVERAGE response times (a true percentile,
  *   where the original averaged the fastest 90 %), capped at MAX_DUMP_INTERVAL ms (which the
  *   original computed and never applied). A slow Sentry thus gets at most one request per
  *   response time, and a fast one is never held back more than MAX_DUMP_INTERVAL.
  *
- * adaptive (PACING "adaptive"): several requests in flight under a concurrency limit that follows
+ * adaptive (PACING "adaptive", the default since issue 17: one request at a time delivered ~750
+ *   reports/s to a Sentry that answers at once, far below what cyclops ingests): several
+ *   requests in flight under a concurrency limit that follows
  *   Sentry's latency, after TCP Vegas and Netflix concurrency-limits' Gradient2:
  *   - the "no-load" baseline is the lowest response time of the last 10 to 20 seconds (Vegas's
  *     BaseRTT, windowed as BBR's min_rtt), so a Sentry that became slower for good is re-learned
@@ -16,8 +18,13 @@
  *     very load it should measure: against a Sentry whose latency grows with requests in flight,
  *     it let the limit climb to MAX_CONCURRENCY at 4× the idle latency (bench/);
  *   - the current latency is a short exponential moving average (last ~10 answers);
- *   - on each answer, gradient = clamp(TOLERANCE × baseline / short, 0.5, 1): 1 while latency
- *     stays within TOLERANCE (1.4×) of the baseline, smaller as queueing inside Sentry inflates it;
+ *   - on each answer, gradient = clamp((TOLERANCE × baseline + SLACK_MS) / short, 0.5, 1): 1 while
+ *     latency stays within TOLERANCE (1.4×) of the baseline, smaller as queueing inside Sentry
+ *     inflates it. SLACK_MS (3 ms) is jitter of the path, not queueing at Sentry: against a Sentry
+ *     that answers in 0.3 ms, a 1 ms scheduling hiccup of a shared core read as 3× the baseline
+ *     and held the limit at 1 (issue 17); Sentry's own answers take tens of ms;
+ *   - the latencies it is given are Sentry's: the forwarder takes its own event loop's lag out
+ *     (loop-lag.ts), so ingest keeping the loop busy is not read as Sentry slowing down;
  *   - within tolerance the limit grows by two requests per round trip (2 / limit per answer, as
  *     Vegas's additive increase); past it, it moves 20 % of the way to limit × gradient. Growing
  *     only while latency is within tolerance keeps Sentry near 1.4× its idle latency; Gradient2's
@@ -77,6 +84,8 @@ export class OriginalPacer implements Pacer {
 }
 
 const TOLERANCE = 1.4;
+/** Latency within this many ms over TOLERANCE × baseline still counts as flat (see the top comment). */
+const SLACK_MS = 3;
 /** Additive increase while latency is within tolerance: requests added per round trip. */
 const GROWTH_PER_ROUND_TRIP = 2;
 const SMOOTHING = 0.2;
@@ -135,7 +144,7 @@ export class AdaptivePacer implements Pacer {
     const baseline = Math.min(this.windowMin, this.previousMin);
     // App-limited: the limit was not the bottleneck, so this sample says nothing about growing it.
     if (c.inFlight < this.current / 2) return;
-    const gradient = Math.max(0.5, Math.min(1, (TOLERANCE * baseline) / short));
+    const gradient = Math.max(0.5, Math.min(1, (TOLERANCE * baseline + SLACK_MS) / short));
     const next = gradient >= 1 ? this.current + GROWTH_PER_ROUND_TRIP / this.current : this.current * (1 - SMOOTHING + gradient * SMOOTHING);
     this.current = Math.max(1, Math.min(this.maxConcurrency, next));
   }

@@ -41,12 +41,12 @@ export function expiryOf(item: QueuedItem, nowMs: number, config: Pick<Config, "
 }
 
 /**
- * Data category of an item, for rate limits and client reports: "error" for store bodies (as the
- * issue allows, without parsing the JSON again); for envelopes the category of the main item
- * (event, else transaction, else the first), as ingest picks it. Only called when needed (an item
- * dropped, or a project with an active limit), so the common path parses nothing.
+ * Data category of an item, for rate limits and client reports: the one ingest queued with it;
+ * else (storages that do not keep it) "error" for store bodies, and for envelopes the category of
+ * the main item (event, else transaction, else the first), as ingest picks it.
  */
-export function itemCategoryOf(item: Pick<QueuedItem, "endpoint" | "body">): string {
+export function itemCategoryOf(item: Pick<QueuedItem, "endpoint" | "body" | "category">): string {
+  if (item.category !== undefined) return item.category;
   if (item.endpoint === "store") return "error";
   try {
     const env = parseEnvelope(item.body);
@@ -79,25 +79,34 @@ export function endpointUrl(baseUrl: string, projectId: number, endpoint: "store
 export interface UpstreamRequest {
   url: string;
   headers: Record<string, string>;
-  /** gzip-compressed body. */
+  /** The body as sent (gzip-compressed when UPSTREAM_COMPRESSION is gzip). */
   body: Uint8Array;
 }
+
+/** gzip level for UPSTREAM_COMPRESSION gzip: level 1 keeps most of the saving for less than half the CPU of 6 (docs/BENCHMARKS.md). */
+const GZIP_LEVEL = 1;
 
 /** What a request is built from: a queued item, or a client report cyclops writes itself. */
 export type Outgoing = Pick<QueuedItem, "projectId" | "endpoint" | "auth" | "clientIp" | "contentType" | "body">;
 
-export function buildRequest(item: Outgoing, config: Pick<Config, "SENTRY_BASE_URL" | "FORWARD_SECRET_KEY">, version: string): UpstreamRequest {
+export function buildRequest(
+  item: Outgoing,
+  config: Pick<Config, "SENTRY_BASE_URL" | "FORWARD_SECRET_KEY" | "UPSTREAM_COMPRESSION">,
+  version: string,
+): UpstreamRequest {
+  const gzip = config.UPSTREAM_COMPRESSION === "gzip";
   const headers: Record<string, string> = {
     "x-sentry-auth": authHeader(item.auth, version, config.FORWARD_SECRET_KEY),
     "content-type": item.contentType,
-    "content-encoding": "gzip",
     "user-agent": userAgent(version),
   };
+  if (gzip) headers["content-encoding"] = "gzip";
   if (item.clientIp) {
     headers["x-sentry-forwarded-for"] = item.clientIp;
     headers["x-forwarded-for"] = item.clientIp;
   }
-  return { url: endpointUrl(config.SENTRY_BASE_URL, item.projectId, item.endpoint), headers, body: Bun.gzipSync(item.body as Uint8Array<ArrayBuffer>) };
+  const body = gzip ? Bun.gzipSync(item.body as Uint8Array<ArrayBuffer>, { level: GZIP_LEVEL }) : item.body;
+  return { url: endpointUrl(config.SENTRY_BASE_URL, item.projectId, item.endpoint), headers, body };
 }
 
 export interface SendOptions {
@@ -106,12 +115,33 @@ export interface SendOptions {
   /** Aborted by stop(): the outcome is `aborted`, not a failure. */
   signal: AbortSignal;
   now: () => number;
+  /**
+   * Arms the request's timeout: calls `expire` after `timeoutMs` unless the returned function is
+   * called first. Default: a timer per request; the forwarder passes its shared sweep (timeouts.ts).
+   */
+  armTimeout?: (timeoutMs: number, expire: () => void) => () => void;
 }
+
+class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
+const timerPerRequest = (ms: number, expire: () => void): (() => void) => {
+  const t = setTimeout(expire, ms);
+  return () => clearTimeout(t);
+};
 
 /** Sends one request; never throws. */
 export async function send(req: UpstreamRequest, opts: SendOptions): Promise<SendResult> {
   const started = opts.now();
-  const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]);
+  // One controller per request, aborted by stop() or by the timeout: cheaper than
+  // AbortSignal.any over AbortSignal.timeout (two signals and a timer per request).
+  const controller = new AbortController();
+  const onStop = () => controller.abort(opts.signal.reason);
+  if (opts.signal.aborted) return { outcome: { kind: "aborted" }, latencyMs: null };
+  opts.signal.addEventListener("abort", onStop, { once: true });
+  const disarm = (opts.armTimeout ?? timerPerRequest)(opts.timeoutMs, () => controller.abort(new TimeoutError("timeout")));
+  const signal = controller.signal;
   try {
     const res = await opts.fetchImpl(req.url, { method: "POST", headers: req.headers, body: req.body, redirect: "manual", signal });
     // Read the whole answer inside the timeout: a Sentry that sends headers and then hangs is a timeout.
@@ -120,9 +150,13 @@ export async function send(req: UpstreamRequest, opts: SendOptions): Promise<Sen
     return { outcome: classifyResponse(res.status, res.headers, text, opts.now()), latencyMs };
   } catch (err) {
     if (opts.signal.aborted) return { outcome: { kind: "aborted" }, latencyMs: null };
-    const outcome = classifyError(err, opts.timeoutMs);
+    // Aborted and not by stop(): our timeout, whatever error the fetch rejected with.
+    const outcome = classifyError(signal.aborted ? new TimeoutError("timeout") : err, opts.timeoutMs);
     // A timeout is an answer about Sentry's speed; a refused connection (0 ms) is not.
     return { outcome, latencyMs: outcome.kind === "unavailable" && outcome.cause.startsWith("timeout") ? opts.now() - started : null };
+  } finally {
+    disarm();
+    opts.signal.removeEventListener("abort", onStop);
   }
 }
 
@@ -139,6 +173,7 @@ export function classifyResponse(status: number, headers: Headers, body: string,
 
 export function classifyError(err: unknown, timeoutMs: number): Outcome {
   const e = err as { name?: string; code?: string; message?: string } | null;
+  // A fetch aborted by our timeout rejects with the abort reason (a TimeoutError) or an AbortError.
   if (e?.name === "TimeoutError") return { kind: "unavailable", status: null, cause: `timeout after ${timeoutMs} ms` };
   const code = e?.code ? `${e.code}: ` : "";
   const message = (e?.message ?? String(err)).split("\n")[0]!.slice(0, 200);

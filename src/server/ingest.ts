@@ -340,6 +340,7 @@ function newItem(report: Report, projectId: number, auth: Auth, clientIp: Client
     body: report.body,
     eventId: report.eventId,
     receivedAt: Date.now(),
+    category: report.category,
   };
 }
 

@@ -206,7 +206,9 @@ describe("Sentry's refusals", () => {
   test("429 with Retry-After pauses that project only; the others keep flowing", async () => {
     sentry = await startFakeSentry();
     sentry.setBehaviour({ rateLimit: { projectId: 1, retryAfter: 2 } });
-    h = harness({ SENTRY_BASE_URL: sentry.url });
+    // One request at a time, so exactly one of project 1's reports meets the 429 (with several in
+    // flight, the others already on the wire meet it too).
+    h = harness({ SENTRY_BASE_URL: sentry.url, PACING: "original" });
     const a = [storeItem(1), storeItem(1), storeItem(1)];
     const b = Array.from({ length: 20 }, () => storeItem(2));
     for (const item of [...a, ...b]) h.queue.push(item);
