@@ -53,11 +53,17 @@ async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number, what: 
   }
 }
 
-export async function forwardingThroughput(pacing: "original" | "adaptive", template: string, events: number, maxSeconds: number): Promise<ThroughputResult> {
+export async function forwardingThroughput(
+  pacing: "original" | "adaptive",
+  template: string,
+  events: number,
+  maxSeconds: number,
+  extra: Record<string, unknown> = {},
+): Promise<ThroughputResult> {
   const fake = await startFakeUpstream(0, 0);
   let cyclops: Server | null = null;
   try {
-    cyclops = await startCyclops(baseConfig({ SENTRY_BASE_URL: fake.url, PACING: pacing }));
+    cyclops = await startCyclops(baseConfig({ SENTRY_BASE_URL: fake.url, PACING: pacing, ...extra }));
     const server = cyclops;
     const warm = 300;
     await postEvents(server, template, warm, 8);

@@ -20,7 +20,7 @@ import { sendClientReports } from "./client-reports.ts";
 import { LoopLag } from "./loop-lag.ts";
 import { Backoff, Outage, createPacer, type Pacer, type UpstreamState } from "./pacer.ts";
 import { RateLimits, type LimitAnswer } from "./rate-limits.ts";
-import { TimeoutSweep } from "./timeouts.ts";
+import { SharedDeadlines } from "./timeouts.ts";
 import { buildRequest, expiryOf, itemCategoryOf, send, userAgent, type Outcome, type Outgoing, type SendOptions } from "./upstream.ts";
 
 /** The logging the forwarder needs; a pino logger satisfies it. */
@@ -73,7 +73,7 @@ export class Forwarder {
   private readonly abort = new AbortController();
   private readonly settling = new Set<Promise<void>>();
   private readonly loopLag: { readonly ms: number; start(): void; stop(): void };
-  private readonly timeouts = new TimeoutSweep();
+  private readonly deadlines: SharedDeadlines;
   private readonly sendOpts: SendOptions;
 
   private inFlight = 0;
@@ -99,12 +99,16 @@ export class Forwarder {
     this.pacer = createPacer(this.cfg.PACING, this.latency, this.cfg.MAX_DUMP_INTERVAL, this.cfg.MAX_CONCURRENCY);
     this.outage = new Outage(new Backoff(opts.backoff?.baseMs ?? 1000, opts.backoff?.maxMs ?? 60_000, opts.random));
     this.loopLag = opts.loopLag ?? new LoopLag();
+    this.deadlines = new SharedDeadlines(this.cfg.UPSTREAM_TIMEOUT * 1000);
     this.sendOpts = {
       fetchImpl: this.fetchImpl,
       timeoutMs: this.cfg.UPSTREAM_TIMEOUT * 1000,
       signal: this.abort.signal,
       now: this.now,
-      armTimeout: (ms, expire) => this.timeouts.arm(ms, expire),
+      deadline: () => {
+        const slot = this.deadlines.acquire();
+        return { slot, release: () => this.deadlines.release(slot) };
+      },
     };
   }
 
@@ -141,7 +145,9 @@ export class Forwarder {
       if (this.settling.size > 0 && left > 0) {
         await Promise.race([Promise.allSettled([...this.settling]), Bun.sleep(left)]);
       }
+      // The stop signal first, so the requests aborted next read as stopped, not as timed out.
       this.abort.abort();
+      this.deadlines.abortAll(this.abort.signal.reason);
       await Promise.allSettled([...this.settling]);
     }
     this.loopLag.stop();

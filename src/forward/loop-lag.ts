@@ -15,9 +15,13 @@ export class LoopLag {
     private readonly now: () => number = performance.now.bind(performance),
   ) {}
 
-  /** Lag of the loop lately, in ms: the larger of the last two ticks' lateness. */
+  /**
+   * Lag of the loop lately, in ms: the larger of the last two ticks' lateness and of how overdue
+   * the next tick is now (a stall still going on: answers are handled before the timer runs).
+   */
   get ms(): number {
-    return Math.max(this.last, this.previous);
+    const overdue = this.timer === null ? 0 : this.now() - this.expected;
+    return Math.max(this.last, this.previous, overdue);
   }
 
   start(): void {

@@ -26,7 +26,9 @@
  *   - the latencies it is given are Sentry's: the forwarder takes its own event loop's lag out
  *     (loop-lag.ts), so ingest keeping the loop busy is not read as Sentry slowing down;
  *   - within tolerance the limit grows by two requests per round trip (2 / limit per answer, as
- *     Vegas's additive increase); past it, it moves 20 % of the way to limit × gradient. Growing
+ *     Vegas's additive increase); past it, it moves 20 % of the way to limit × gradient per round
+ *     trip (0.2 × (1 − gradient) per answer), so a burst of answers that one hiccup delayed
+ *     together cannot collapse it (per answer, 30 late answers took it from 32 to 1). Growing
  *     only while latency is within tolerance keeps Sentry near 1.4× its idle latency; Gradient2's
  *     always-on √limit headroom settled near 2× and overshot at start (bench/);
  *   - it only grows while it is being used (in flight ≥ limit / 2), so an idle period cannot
@@ -145,7 +147,11 @@ export class AdaptivePacer implements Pacer {
     // App-limited: the limit was not the bottleneck, so this sample says nothing about growing it.
     if (c.inFlight < this.current / 2) return;
     const gradient = Math.max(0.5, Math.min(1, (TOLERANCE * baseline + SLACK_MS) / short));
-    const next = gradient >= 1 ? this.current + GROWTH_PER_ROUND_TRIP / this.current : this.current * (1 - SMOOTHING + gradient * SMOOTHING);
+    // Both steps are per round trip, spread over its `current` answers: one burst of late answers
+    // (all delayed by the same hiccup) moves the limit once, not once per answer.
+    const next = gradient >= 1
+      ? this.current + GROWTH_PER_ROUND_TRIP / this.current
+      : this.current - SMOOTHING * (1 - gradient);
     this.current = Math.max(1, Math.min(this.maxConcurrency, next));
   }
 }

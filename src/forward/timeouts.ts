@@ -1,54 +1,91 @@
 /**
- * Request timeouts for the forwarder without a timer per request: every request gets the same
- * timeout, so deadlines arrive in the order requests start, and one timer set for the oldest
- * deadline serves them all. Arming and disarming are a Map insert and delete.
+ * Request timeouts for the forwarder without an AbortController, a listener and a timer per
+ * request: requests that start within the same slot (a tenth of the timeout, at most 1 s) share
+ * one controller, and one timer per slot aborts it once every request of the slot is overdue,
+ * if any of them is still pending. A request thus times out between timeoutMs and
+ * timeoutMs + slotMs after it started. `abortAll` (stop) aborts every live slot.
  */
-export class TimeoutSweep {
-  private readonly pending = new Map<number, { deadline: number; expire: () => void }>();
-  private nextId = 0;
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private timerAt = Number.POSITIVE_INFINITY;
+export interface DeadlineSlot {
+  readonly signal: AbortSignal;
+  /** True once this slot's deadline aborted it (a timeout, not a stop). */
+  timedOut: boolean;
+}
 
-  constructor(private readonly now: () => number = performance.now.bind(performance)) {}
+class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
 
-  /** Calls `expire` once `timeoutMs` have passed, unless the returned disarm is called first. */
-  arm(timeoutMs: number, expire: () => void): () => void {
-    const id = this.nextId++;
-    const deadline = this.now() + timeoutMs;
-    this.pending.set(id, { deadline, expire });
-    if (deadline < this.timerAt) this.schedule(deadline);
-    return () => {
-      this.pending.delete(id);
-    };
+interface Slot extends DeadlineSlot {
+  controller: AbortController;
+  pending: number;
+  endsAt: number;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+export class SharedDeadlines {
+  private current: Slot | null = null;
+  private readonly live = new Set<Slot>();
+  private readonly slotMs: number;
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly now: () => number = performance.now.bind(performance),
+  ) {
+    this.slotMs = Math.max(1, Math.min(1000, timeoutMs / 10));
   }
 
-  get size(): number {
-    return this.pending.size;
-  }
-
-  /** Fires every entry that is due; the timer calls it, tests may too. */
-  sweep(): void {
-    this.timer = null;
-    this.timerAt = Number.POSITIVE_INFINITY;
+  /** The slot a request starting now joins; give it back with `release` when the request settles. */
+  acquire(): DeadlineSlot {
     const now = this.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (const [id, entry] of this.pending) {
-      if (entry.deadline > now) {
-        // Deadlines grow with insertion order for one timeout, but not across different ones.
-        next = Math.min(next, entry.deadline);
-        continue;
-      }
-      this.pending.delete(id);
-      entry.expire();
+    let slot = this.current;
+    if (slot === null || now >= slot.endsAt) {
+      const controller = new AbortController();
+      slot = { controller, signal: controller.signal, timedOut: false, pending: 0, endsAt: now + this.slotMs, timer: null };
+      const s = slot;
+      s.timer = setTimeout(() => this.expire(s), this.slotMs + this.timeoutMs);
+      // Pending requests keep the process alive by themselves; the deadline must not.
+      (s.timer as { unref?: () => void }).unref?.();
+      this.current = slot;
+      this.live.add(slot);
     }
-    if (next !== Number.POSITIVE_INFINITY) this.schedule(next);
+    slot.pending++;
+    return slot;
   }
 
-  private schedule(at: number): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(() => this.sweep(), Math.max(0, at - this.now()));
-    // Pending requests keep the process alive by themselves; the sweep must not.
-    (this.timer as { unref?: () => void }).unref?.();
+  release(slot: DeadlineSlot): void {
+    const s = slot as Slot;
+    s.pending--;
+    if (s.pending === 0 && s !== this.current) this.drop(s);
+  }
+
+  /** Requests in flight under a deadline. */
+  get pending(): number {
+    let n = 0;
+    for (const s of this.live) n += s.pending;
+    return n;
+  }
+
+  abortAll(reason: unknown): void {
+    for (const s of this.live) {
+      s.controller.abort(reason);
+      this.drop(s);
+    }
+    this.current = null;
+  }
+
+  /** The timer's work: abort the slot if any request in it is still pending. Tests call it. */
+  expire(s: Slot): void {
+    if (s.pending > 0) {
+      s.timedOut = true;
+      s.controller.abort(new TimeoutError(`timeout after ${this.timeoutMs} ms`));
+    }
+    this.drop(s);
+    if (this.current === s) this.current = null;
+  }
+
+  private drop(s: Slot): void {
+    if (s.timer !== null) clearTimeout(s.timer);
+    s.timer = null;
+    this.live.delete(s);
   }
 }

@@ -17,6 +17,7 @@ import type { Config } from "../config/schema.ts";
 import { envelopeMainItem, itemCategory, parseEnvelope } from "../protocol/envelope.ts";
 import type { QueuedItem } from "../storage/item.ts";
 import { limitsFromResponse, type ParsedLimit } from "./rate-limits.ts";
+import type { DeadlineSlot } from "./timeouts.ts";
 
 export type Outcome =
   | { kind: "delivered"; status: number; limits: ParsedLimit[] }
@@ -66,14 +67,19 @@ export function authHeader(
   forwardSecret: boolean,
 ): string {
   // A comma would split the header's fields: keep the client name parseable.
-  const client = (auth.client ?? userAgent(version)).replace(/,/g, " ");
+  const raw = auth.client ?? userAgent(version);
+  const client = raw.includes(",") ? raw.replace(/,/g, " ") : raw;
   let header = `Sentry sentry_key=${auth.publicKey}, sentry_version=7, sentry_client=${client}`;
   if (forwardSecret && auth.secretKey) header += `, sentry_secret=${auth.secretKey}`;
   return header;
 }
 
+/** The last base URL trimmed: every request of a process has the same one. */
+let trimmed = { from: "", to: "" };
+
 export function endpointUrl(baseUrl: string, projectId: number, endpoint: "store" | "envelope"): string {
-  return `${baseUrl.replace(/\/+$/, "")}/api/${projectId}/${endpoint}/`;
+  if (trimmed.from !== baseUrl) trimmed = { from: baseUrl, to: baseUrl.replace(/\/+$/, "") };
+  return `${trimmed.to}/api/${projectId}/${endpoint}/`;
 }
 
 export interface UpstreamRequest {
@@ -116,32 +122,41 @@ export interface SendOptions {
   signal: AbortSignal;
   now: () => number;
   /**
-   * Arms the request's timeout: calls `expire` after `timeoutMs` unless the returned function is
-   * called first. Default: a timer per request; the forwarder passes its shared sweep (timeouts.ts).
+   * A deadline shared with other requests (timeouts.ts), which also aborts on stop; without one,
+   * the request gets a controller and timer of its own.
    */
-  armTimeout?: (timeoutMs: number, expire: () => void) => () => void;
+  deadline?: () => { slot: DeadlineSlot; release(): void };
 }
 
 class TimeoutError extends Error {
   override name = "TimeoutError";
 }
 
-const timerPerRequest = (ms: number, expire: () => void): (() => void) => {
-  const t = setTimeout(expire, ms);
-  return () => clearTimeout(t);
-};
+/** A controller and timer for one request, aborted by stop() or its own timeout. */
+function ownDeadline(opts: SendOptions): { slot: DeadlineSlot; release(): void } {
+  const controller = new AbortController();
+  const slot: DeadlineSlot = { signal: controller.signal, timedOut: false };
+  const onStop = () => controller.abort(opts.signal.reason);
+  opts.signal.addEventListener("abort", onStop, { once: true });
+  const timer = setTimeout(() => {
+    slot.timedOut = true;
+    controller.abort(new TimeoutError("timeout"));
+  }, opts.timeoutMs);
+  return {
+    slot,
+    release() {
+      clearTimeout(timer);
+      opts.signal.removeEventListener("abort", onStop);
+    },
+  };
+}
 
 /** Sends one request; never throws. */
 export async function send(req: UpstreamRequest, opts: SendOptions): Promise<SendResult> {
   const started = opts.now();
-  // One controller per request, aborted by stop() or by the timeout: cheaper than
-  // AbortSignal.any over AbortSignal.timeout (two signals and a timer per request).
-  const controller = new AbortController();
-  const onStop = () => controller.abort(opts.signal.reason);
   if (opts.signal.aborted) return { outcome: { kind: "aborted" }, latencyMs: null };
-  opts.signal.addEventListener("abort", onStop, { once: true });
-  const disarm = (opts.armTimeout ?? timerPerRequest)(opts.timeoutMs, () => controller.abort(new TimeoutError("timeout")));
-  const signal = controller.signal;
+  const deadline = opts.deadline ? opts.deadline() : ownDeadline(opts);
+  const signal = deadline.slot.signal;
   try {
     const res = await opts.fetchImpl(req.url, { method: "POST", headers: req.headers, body: req.body, redirect: "manual", signal });
     // Read the whole answer inside the timeout: a Sentry that sends headers and then hangs is a timeout.
@@ -150,13 +165,12 @@ export async function send(req: UpstreamRequest, opts: SendOptions): Promise<Sen
     return { outcome: classifyResponse(res.status, res.headers, text, opts.now()), latencyMs };
   } catch (err) {
     if (opts.signal.aborted) return { outcome: { kind: "aborted" }, latencyMs: null };
-    // Aborted and not by stop(): our timeout, whatever error the fetch rejected with.
-    const outcome = classifyError(signal.aborted ? new TimeoutError("timeout") : err, opts.timeoutMs);
+    // Aborted by the deadline: a timeout, whatever error the fetch rejected with.
+    const outcome = classifyError(deadline.slot.timedOut ? new TimeoutError("timeout") : err, opts.timeoutMs);
     // A timeout is an answer about Sentry's speed; a refused connection (0 ms) is not.
     return { outcome, latencyMs: outcome.kind === "unavailable" && outcome.cause.startsWith("timeout") ? opts.now() - started : null };
   } finally {
-    disarm();
-    opts.signal.removeEventListener("abort", onStop);
+    deadline.release();
   }
 }
 

@@ -103,7 +103,11 @@ export function encodeItem(item: NewItem & { attempts?: number }, allocate: (byt
 
 type Layout = [number, number, Endpoint, string, string | null, string | null, number, string | null, string, string | null, number, number, string?];
 
-export function decodeItem(id: string, bytes: Uint8Array): QueuedItem {
+/**
+ * `view`: the body is a view into `bytes` rather than a copy (the memory queue: its slot stays
+ * the item's until the item is acked, and the forwarder is done with the body by then).
+ */
+export function decodeItem(id: string, bytes: Uint8Array, view = false): QueuedItem {
   const nl = bytes.indexOf(10);
   if (nl < 0) throw new Error(`corrupt queued item ${id}: no header line`);
   const m = JSON.parse(decoder.decode(bytes.subarray(0, nl))) as Layout;
@@ -118,7 +122,7 @@ export function decodeItem(id: string, bytes: Uint8Array): QueuedItem {
     eventId: m[9],
     receivedAt: m[10],
     attempts: m[11],
-    body: m[0] === LAYOUT_ZSTD ? Bun.zstdDecompressSync(bytes.subarray(nl + 1)) : bytes.slice(nl + 1),
+    body: m[0] === LAYOUT_ZSTD ? Bun.zstdDecompressSync(bytes.subarray(nl + 1)) : view ? bytes.subarray(nl + 1) : bytes.slice(nl + 1),
   };
   if (typeof m[12] === "string") item.category = m[12];
   return item;

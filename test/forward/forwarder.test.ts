@@ -355,7 +355,7 @@ describe("stop", () => {
     h = harness({ SENTRY_BASE_URL: sentry.url });
     for (let i = 0; i < 3; i++) h.queue.push(storeItem(1));
     h.forwarder.start();
-    await until(() => sentry!.inFlight === 1, "one request in flight");
+    await until(() => sentry!.inFlight === 3, "all three requests in flight");
     expect(await h.forwarder.stop(0.2)).toBe(3);
     expect(h.stats.inFlight).toBe(0);
   });
