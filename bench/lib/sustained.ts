@@ -125,3 +125,16 @@ export async function fetchLoop(inFlight: number, requests: number, bodyFile: st
     await fake.stop();
   }
 }
+
+/** One round: the relay and cyclops back to back, then cyclops with many projects. */
+export interface SustainedRound {
+  relay: SustainedResult | { failed: string };
+  cyclops: SustainedResult | { failed: string };
+  projects?: SustainedResult | { failed: string };
+}
+
+export interface DeliveryResults {
+  setup: SustainedSetup & { projects: number };
+  rounds: SustainedRound[];
+  fetchLoops: Array<FetchLoopResult | { failed: string; inFlight: number }>;
+}

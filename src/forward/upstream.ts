@@ -160,9 +160,11 @@ export async function send(req: UpstreamRequest, opts: SendOptions): Promise<Sen
   try {
     const res = await opts.fetchImpl(req.url, { method: "POST", headers: req.headers, body: req.body, redirect: "manual", signal });
     // Read the whole answer inside the timeout: a Sentry that sends headers and then hangs is a timeout.
-    const text = await res.text();
-    const latencyMs = opts.now() - started;
-    return { outcome: classifyResponse(res.status, res.headers, text, opts.now()), latencyMs };
+    // A 2xx body says nothing we use: read it as bytes, not decoded text.
+    const ok = res.status >= 200 && res.status < 300;
+    const text = ok ? (await res.arrayBuffer(), "") : await res.text();
+    const done = opts.now();
+    return { outcome: classifyResponse(res.status, res.headers, text, done), latencyMs: done - started };
   } catch (err) {
     if (opts.signal.aborted) return { outcome: { kind: "aborted" }, latencyMs: null };
     // Aborted by the deadline: a timeout, whatever error the fetch rejected with.
