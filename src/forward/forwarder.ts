@@ -270,9 +270,7 @@ export class Forwarder {
     const done = this.now();
     if (latencyMs !== null) this.latency.record(latencyMs);
     if (outcome.kind !== "aborted") {
-      // What the loop's own lag added to the answer is not Sentry's latency (loop-lag.ts).
-      const sentryMs = Math.max(0, (latencyMs ?? 0) - this.loopLag.ms);
-      this.pacer.completed(done, { latencyMs: sentryMs, ok: outcome.kind !== "unavailable", inFlight: this.inFlight });
+      this.pacer.completed(done, { latencyMs: latencyMs ?? 0, loopLagMs: this.loopLag.ms, ok: outcome.kind !== "unavailable", inFlight: this.inFlight });
     }
     await this.settle(item, outcome, done);
   }
