@@ -27,8 +27,9 @@
  *     inflates it. SLACK_MS (3 ms) is jitter of the path, not queueing at Sentry: against a Sentry
  *     that answers in 0.3 ms, a 1 ms scheduling hiccup of a shared core read as 3× the baseline
  *     and held the limit at 1 (issue 17); Sentry's own answers take tens of ms;
- *   - the latencies it is given are Sentry's: the forwarder takes its own event loop's lag out
- *     (loop-lag.ts), so ingest keeping the loop busy is not read as Sentry slowing down;
+ *   - the current latency has the event loop's recent lag (loop-lag.ts) taken out, so ingest
+ *     keeping the loop busy is not read as Sentry slowing down; the baseline is taken from times
+ *     as measured (see `completed`);
  *   - within tolerance the limit grows by two requests per round trip (2 / limit per answer, as
  *     Vegas's additive increase); past it, it moves half way to limit × gradient, at most once
  *     per round trip (the short average), so a burst of answers that one hiccup delayed together
@@ -153,15 +154,19 @@ export class AdaptivePacer implements Pacer {
       this.decrease(now, ERROR_BACKOFF);
       return;
     }
-    const rtt = Math.max(0.001, c.latencyMs - (c.loopLagMs ?? 0));
+    // The lag is an upper bound of what the loop added: the short average takes it out, but the
+    // baseline uses the time as measured, or one over-corrected answer (a lag measured while the
+    // answer was not waiting) would set it near 0 and hold the limit down for good.
+    const measured = Math.max(0.001, c.latencyMs);
+    const rtt = Math.max(0.001, measured - (c.loopLagMs ?? 0));
     const short = this.short.add(rtt);
     if (now - this.windowStart >= BASELINE_WINDOW_MS) {
       this.previousMin = this.windowMin;
       this.windowMin = Number.POSITIVE_INFINITY;
       this.windowStart = now;
     }
-    if (c.inFlight <= UNLOADED_IN_FLIGHT) this.windowMin = Math.min(this.windowMin, rtt);
-    this.anyMin = Math.min(this.anyMin, rtt);
+    if (c.inFlight <= UNLOADED_IN_FLIGHT) this.windowMin = Math.min(this.windowMin, measured);
+    this.anyMin = Math.min(this.anyMin, measured);
     const unloaded = Math.min(this.windowMin, this.previousMin);
     if (unloaded !== Number.POSITIVE_INFINITY) this.baseline = unloaded;
     const baseline = this.baseline !== Number.POSITIVE_INFINITY ? this.baseline : this.anyMin;
