@@ -5,7 +5,7 @@
  * the forwarder takes the recent lag out before the pacer reads the time as Sentry's latency.
  */
 export class LoopLag {
-  private timer: ReturnType<typeof setTimeout> | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
   private expected = 0;
   private last = 0;
   private previous = 0;
@@ -31,7 +31,7 @@ export class LoopLag {
   }
 
   stop(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
   }
 
@@ -43,11 +43,9 @@ export class LoopLag {
     this.expected = now + this.intervalMs;
   }
 
+  /** One interval timer rather than a timeout per tick: each tick is due `intervalMs` after the last ran. */
   private schedule(): void {
-    this.timer = setTimeout(() => {
-      this.tick();
-      this.schedule();
-    }, this.intervalMs);
+    this.timer = setInterval(() => this.tick(), this.intervalMs);
     (this.timer as { unref?: () => void }).unref?.();
   }
 }
