@@ -4,7 +4,7 @@
  * by the number of response times behind them, not averaged as averages. Exit 1, naming them,
  * when some instances did not answer.
  */
-import type { CountDocument } from "../stats/report.ts";
+import type { CountDocument } from "../stats/count-document.ts";
 import { UsageError, type CliIO } from "./io.ts";
 
 export function parsePorts(spec: string): number[] {

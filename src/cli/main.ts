@@ -1,7 +1,8 @@
 /**
  * The CLI shell: commander parses, one file per subcommand does the work. `main(argv)` returns
- * the exit code (or null while `serve` keeps running) so tests call it in-process. Every user
- * error is one line on stderr plus a hint, exit code 2; a stack trace only with -vvv.
+ * the exit code (or null while `serve` keeps running) so tests call it in-process. Every error
+ * is one line on stderr, a stack trace only with -vvv: a usage error (bad arguments) exits 2, a
+ * UsageError its own code, anything else (e.g. sentry-api keys without SENTRY_API_ORG) 1.
  */
 import { Command, CommanderError, Option } from "commander";
 import { VERSION } from "../version.ts";

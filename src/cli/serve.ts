@@ -4,7 +4,7 @@
  */
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { createLogger, levelFromVerbosity, LogLimiter } from "../log.ts";
-import { startGateway, type Gateway } from "../server/gateway.ts";
+import { startGateway, type Gateway } from "../gateway/gateway.ts";
 import { UsageError, type CliIO } from "./io.ts";
 
 export interface ServeFlags {

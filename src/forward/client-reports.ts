@@ -1,8 +1,8 @@
 /**
  * Client reports: telling Sentry, per project, what cyclops discarded, so the project's stats page
- * shows the reports that never reached it (sentry-protocol.md §7). Whoever drops an item reports
- * it; cyclops drops floods ("event_processor"), samples ("sample_rate"), queue overflow
- * ("queue_overflow"), expired items ("network_error") and items Sentry rejected ("send_error").
+ * shows the reports that never reached it (docs/PROTOCOL.md §7). Whoever drops an item reports
+ * it: each outcome's reason is declared in the outcome list (src/outcome/outcomes.ts) and
+ * recorded by Stats.record into `stats.discarded`, which this file only sends.
  *
  * Every CLIENT_REPORT_INTERVAL seconds, each project with pending counts in `stats.discarded` gets
  * one `client_report` envelope, authenticated with one of its keys. Counts are subtracted only

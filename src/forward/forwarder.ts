@@ -12,6 +12,7 @@
  * Nothing Sentry does (garbage, hangs, resets, redirects, refusals) can throw out of the loop.
  */
 import type { Config } from "../config/schema.ts";
+import { OUTCOMES } from "../outcome/outcomes.ts";
 import type { Stats } from "../stats/counters.ts";
 import type { LatencyWindow } from "../stats/latency.ts";
 import type { QueuedItem } from "../storage/item.ts";
@@ -251,8 +252,7 @@ export class Forwarder {
     this.learnedKeys.set(item.projectId, item.auth.publicKey);
     const expiry = expiryOf(item, now, this.cfg);
     if (expiry) {
-      this.stats.forwarded.expired++;
-      this.stats.discard(item.projectId, "network_error", itemCategoryOf(item));
+      this.stats.record(OUTCOMES.expired, item.projectId, itemCategoryOf(item));
       this.logOnce(`expired:${expiry}`, "warn", { projectId: item.projectId, attempts: item.attempts },
         expiry === "age" ? `dropping reports older than MAX_ITEM_AGE (${this.cfg.MAX_ITEM_AGE} s)` : `dropping reports that failed more than MAX_RETRIES (${this.cfg.MAX_RETRIES}) times`);
       await this.queue.ack(item);
@@ -280,15 +280,14 @@ export class Forwarder {
     switch (outcome.kind) {
       case "delivered":
         this.markUp();
-        this.stats.forwarded.delivered++;
-        this.stats.project(projectId).delivered++;
+        this.stats.record(OUTCOMES.delivered, projectId, null);
         // Proactive limits (on a 200) are kept for ingest and later items; no pause for this one.
         this.limits.apply(projectId, outcome.limits, now);
         await this.queue.ack(item);
         return;
       case "rate_limited": {
         this.markUp();
-        this.stats.forwarded.retried++;
+        this.stats.record(OUTCOMES.retried, projectId, null);
         const latest = this.limits.apply(projectId, outcome.limits, now);
         // Hold the project as long as the limit on this item's category (not a longer one on
         // another category); a 429 naming no matching category holds it for the longest one.
@@ -300,14 +299,13 @@ export class Forwarder {
         return;
       }
       case "unavailable":
-        this.stats.forwarded.retried++;
+        this.stats.record(OUTCOMES.retried, projectId, null);
         this.markDown(outcome.cause, now);
         await this.queue.release(item, true);
         return;
       case "rejected":
         this.markUp();
-        this.stats.forwarded.rejected++;
-        this.stats.discard(projectId, "send_error", itemCategoryOf(item));
+        this.stats.record(OUTCOMES.rejected, projectId, itemCategoryOf(item));
         this.logOnce(`rejected:${projectId}:${outcome.cause}`, "warn", { projectId, status: outcome.status, eventId: item.eventId },
           `Sentry rejected a report (dropped, counted as rejected): ${outcome.cause}`);
         await this.queue.ack(item);

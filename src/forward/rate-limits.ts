@@ -4,11 +4,12 @@
  * - the ingest path can answer SDKs 429 with the same Retry-After / X-Sentry-Rate-Limits while a
  *   limit lasts (so SDKs back off at the source instead of filling our queue).
  *
- * Wire format (sentry-protocol.md §6): `X-Sentry-Rate-Limits: retry_after:categories:scope:reason:namespaces`
+ * Wire format (docs/PROTOCOL.md §6): `X-Sentry-Rate-Limits: retry_after:categories:scope:reason:namespaces`
  * limits separated by commas, categories by `;`, empty categories = every category. Without that
  * header a 429's `Retry-After` (seconds or HTTP-date) applies to every category, and without
  * either, 60 s (what the SDKs do).
  */
+import { retryAfterSeconds } from "../protocol/retry-after.ts";
 
 export const DEFAULT_RETRY_AFTER_S = 60;
 /** Key used for "every category" (empty categories field). */
@@ -43,12 +44,7 @@ export function parseRateLimits(header: string | null | undefined): ParsedLimit[
 
 /** Retry-After as seconds (number of seconds or HTTP-date); `fallback` when absent or invalid. */
 export function parseRetryAfter(value: string | null | undefined, nowMs: number, fallback = DEFAULT_RETRY_AFTER_S): number {
-  if (value == null || value.trim() === "") return fallback;
-  const v = value.trim();
-  if (/^\d+(\.\d+)?$/.test(v)) return Number.parseFloat(v);
-  const date = Date.parse(v);
-  if (Number.isNaN(date)) return fallback;
-  return Math.max(0, (date - nowMs) / 1000);
+  return retryAfterSeconds(value, nowMs) ?? fallback;
 }
 
 /**

@@ -1,12 +1,13 @@
 /**
  * Project keys from Sentry's web API, for sentry.io or any Sentry whose database cyclops cannot
  * reach: list the organization's projects, then each project's active keys
- * (sentry-protocol.md §9). Both lists are cursor-paginated through the `Link` header.
+ * (docs/PROTOCOL.md §9). Both lists are cursor-paginated through the `Link` header.
  *
  * Failure policy: the load fails as a whole (the registry keeps its last good set) on 401/403
  * (token rejected), on a second 429 or a Retry-After longer than we wait inside one load, on 5xx,
  * on a network error or on a timeout. Messages name the status and the path, never the token.
  */
+import { retryAfterSeconds } from "../protocol/retry-after.ts";
 import type { KeySource, ProjectKey } from "./key-source.ts";
 import { describeError, redact } from "./redact.ts";
 
@@ -63,11 +64,8 @@ export function nextCursor(link: string | null): string | null {
 
 /** Retry-After as milliseconds: delta-seconds or an HTTP date; null when absent or unreadable. */
 export function retryAfterMs(header: string | null, now = Date.now()): number | null {
-  if (header === null || header.trim() === "") return null;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? null : Math.max(0, date - now);
+  const seconds = retryAfterSeconds(header, now);
+  return seconds === null ? null : seconds * 1000;
 }
 
 /** store role where the item says (older APIs), use_case "user" where it says (newer ones). */

@@ -1,6 +1,6 @@
 /**
  * The one query that reads project keys out of Sentry's `sentry_projectkey`, shared by the SQLite,
- * PostgreSQL and MySQL sources. The table has changed shape over the years (sentry-protocol.md §9):
+ * PostgreSQL and MySQL sources. The table has changed shape over the years (docs/PROTOCOL.md §9):
  *
  *   2013   id, project_id, public_key, secret_key, user_id
  *   ~2014  + label, roles (bigint bitfield: 1 = store, 2 = api), user_added_id, date_added

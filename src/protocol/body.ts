@@ -9,6 +9,7 @@
  */
 import * as zlib from "node:zlib";
 import { Detail, ProtocolError } from "./errors.ts";
+import { isSpace, strictUtf8 } from "./text.ts";
 
 type Inflate = (buf: Uint8Array, opts: zlib.ZlibOptions | zlib.BrotliOptions) => Buffer;
 
@@ -109,10 +110,6 @@ export function decodeContentEncoding(body: Uint8Array, encoding: string | null,
 
 // ---- raven base64 / base64+zlib ----
 
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
-}
-
 function firstNonSpace(b: Uint8Array): number {
   let i = 0;
   while (i < b.length && isSpace(b[i]!)) i++;
@@ -179,7 +176,6 @@ export function decodeSentryData(value: string, maxBytes: number): Uint8Array {
 
 // ---- event JSON ----
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 function isLegacyPython(client: string | null): boolean {
   return (

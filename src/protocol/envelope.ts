@@ -18,6 +18,7 @@
  */
 import { parseDsn } from "./dsn.ts";
 import { Detail, ProtocolError } from "./errors.ts";
+import { isSpace, strictUtf8 } from "./text.ts";
 
 export interface EnvelopeItem {
   headers: Record<string, unknown>;
@@ -31,14 +32,9 @@ export interface Envelope {
 }
 
 const NL = 0x0a;
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 function invalid(cause: string): ProtocolError {
   return new ProtocolError(400, Detail.invalidEnvelope, [cause]);
-}
-
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
 
 interface HeaderLine {

@@ -1,11 +1,11 @@
 /**
  * The Hono application: the operator-facing routes (/healthcheck, /count, /metrics) and the 404
  * for everything unknown. The ingest routes never reach it: the listener recognizes them first
- * (routes.ts, gateway.ts), because Hono's routing and context cost about a third of the hot
+ * (routes.ts, listener.ts), because Hono's routing and context cost about a third of the hot
  * path's budget (docs/BENCHMARKS.md).
  */
 import { Hono } from "hono";
-import { countDocument, NO_LATENCY } from "../stats/report.ts";
+import { countDocument, NO_LATENCY } from "../stats/count-document.ts";
 import type { Deps } from "./deps.ts";
 import { jsonError } from "./responses.ts";
 import { HEALTHCHECK_PATHS } from "./routes.ts";
@@ -18,7 +18,6 @@ export function healthProblems(deps: Deps): string[] {
   if (q) problems.push(`storage: ${q}`);
   const c = deps.counters.problem();
   if (c) problems.push(`flood counters: ${c}`);
-  if (deps.problems) problems.push(...deps.problems());
   return problems;
 }
 
@@ -41,7 +40,6 @@ export function createApp(deps: Deps): Hono {
   app.get("/metrics", async (c) => {
     const denied = guard(c.req.raw);
     if (denied) return denied;
-    if (!deps.metrics) return jsonError(404, "not found");
     return c.body(await deps.metrics.text(), 200, { "Content-Type": deps.metrics.contentType() });
   });
 

@@ -1,35 +1,23 @@
-/** What the routes and the ingest pipeline are handed: built once by `serve`, or by tests. */
+/** What the operator routes (app.ts) and the ingest routes are handed: built by the gateway (src/gateway/), or by tests. */
+import type { Admission } from "../admission/admission.ts";
 import type { Config } from "../config/schema.ts";
 import type { KeyRegistry } from "../keys/registry.ts";
-import type { Logger } from "../log.ts";
-import type { LatencySummary } from "../stats/report.ts";
+import type { LatencySummary } from "../stats/count-document.ts";
 import type { Stats } from "../stats/counters.ts";
 import type { Metrics } from "../stats/metrics.ts";
 import type { Queue } from "../storage/queue.ts";
 import type { CounterStore } from "../throttle/counter-store.ts";
+import type { IngestDeps } from "./ingest.ts";
 
-export interface Deps {
+export interface Deps extends IngestDeps {
   config: Config;
   keys: KeyRegistry;
   queue: Queue;
   counters: CounterStore;
-  /**
-   * Counts a report's flood key and queues it in one step, when the queue's storage holds the
-   * counters too (RedisQueue.pushCounted, for Redis storage with Redis counters); returns the
-   * count, and queues only within `flood.maxUses`. Absent: `counters` then `queue`.
-   */
-  pushCounted?: NonNullable<Queue["pushCounted"]>;
   stats: Stats;
-  log: Logger;
-  metrics?: Metrics;
-  /** Sentry's active rate limit for a project and category, passed back to SDKs (null: none). */
-  rateLimits?: (projectId: number, category: string) => { retryAfter: number; header: string } | null;
+  admission: Admission;
+  metrics: Metrics;
   /** Upstream response times for /count. */
   latency?: () => LatencySummary;
-  /** Wakes the forwarder when something was queued. */
-  onQueued?: () => void;
-  onStorageError?: (e: Error) => void;
   onInternalError?: (e: unknown) => void;
-  /** Extra /healthcheck problems (e.g. upstream state is not one: Sentry down is no reason to stop accepting). */
-  problems?: () => string[];
 }

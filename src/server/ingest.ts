@@ -1,31 +1,46 @@
 /**
- * The one ingest pipeline every report route goes through:
+ * The HTTP side of every report route:
  *
- *   authenticate → decode → drop floods and samples → enqueue → answer
+ *   request → authenticate → decode (src/protocol/) → admission (src/admission/) → answer
  *
- * Everything it consults is in memory (key registry, flood counters, Sentry's active rate
- * limits); the only promise besides reading the body is the storage's durability promise (SQLite
- * group commit, Redis acknowledgement), and with memory storage and memory counters there is none.
- * Errors are typed (ProtocolError and the storage errors) and mapped to Sentry's status codes in
- * one place, `failure()`. What a request decodes to (a Report) is report.ts.
+ * What becomes of a report (rate-limited, sampled, flood-cut, queued, refused) is admission's
+ * decision; this file reads the request, hands admission the decoded report and its key, and
+ * answers the verdict (answer.ts). The only promise besides reading the body is the storage's
+ * durability promise (SQLite group commit, Redis acknowledgement), and with memory storage and
+ * memory counters there is none. Protocol errors are mapped to Sentry's answers in one place,
+ * `failure()`.
  */
 import { extractAuth, formDecode, type Auth } from "../protocol/auth.ts";
 import { checkContentEncoding, decodeContentEncoding, decodeSentryData } from "../protocol/body.ts";
 import { parseDsn } from "../protocol/dsn.ts";
 import { parseEnvelopeHeader } from "../protocol/envelope.ts";
 import { Detail, ProtocolError } from "../protocol/errors.ts";
-import { getFloodKey, groupingHash } from "../protocol/grouping.ts";
-import { QueueFullError, StorageUnavailableError } from "../storage/queue.ts";
-import type { NewItem } from "../storage/item.ts";
-import { CounterUnavailableError } from "../throttle/counter-store.ts";
-import type { Deps } from "./deps.ts";
-import { CollectionPacer } from "./collection-pacer.ts";
-import { decodeEnvelope, decodeEvent, ENVELOPE_CONTENT_TYPE, type Report } from "./report.ts";
-import { accepted, jsonError, preflight } from "./responses.ts";
+import { decodeEnvelope, decodeEvent, ENVELOPE_CONTENT_TYPE, type Report } from "../protocol/report.ts";
+import type { Admission, ClientIp } from "../admission/admission.ts";
+import type { Verdict } from "../admission/verdict.ts";
+import { OUTCOMES, type Outcome } from "../outcome/outcomes.ts";
+import type { Stats } from "../stats/counters.ts";
+import type { Config } from "../config/schema.ts";
+import { answer } from "./answer.ts";
+import { GcSchedule } from "./gc-schedule.ts";
+import { jsonError, preflight } from "./responses.ts";
 
 export type Route = "store" | "envelope";
-/** The client's address, or how to find it: looked up only for reports that are queued. */
-export type ClientIp = string | null | (() => string | null);
+export type { ClientIp };
+
+/** What the ingest routes need: the config, the counters, and admission. */
+export interface IngestDeps {
+  config: Config;
+  stats: Stats;
+  admission: Admission;
+  onInternalError?: (e: unknown) => void;
+}
+
+/** The rejection outcome of a protocol error's status (403 unknown key, 413 too large, else invalid). */
+const REJECTIONS = new Map<number, Outcome>([
+  [403, OUTCOMES.unknown_key],
+  [413, OUTCOMES.too_large],
+]);
 
 function parseProjectId(param: string | null): number | null {
   if (param === null) return null;
@@ -51,13 +66,13 @@ interface Incoming {
   sentryData: string | null;
 }
 
-/** Requests between young-generation collections (see CollectionPacer). */
+/** Requests between young-generation collections (see GcSchedule). */
 const COLLECT_EVERY_REQUESTS = 1000;
 
 export class IngestPipeline {
-  private readonly pacer = new CollectionPacer(COLLECT_EVERY_REQUESTS);
+  private readonly gc = new GcSchedule(COLLECT_EVERY_REQUESTS);
 
-  constructor(private readonly deps: Deps) {}
+  constructor(private readonly deps: IngestDeps) {}
 
   /**
    * Entry point for every ingest route. `projectParam` is the `{project_id}` path segment, if any.
@@ -73,15 +88,15 @@ export class IngestPipeline {
     if (method === "OPTIONS") return preflight();
     const { stats } = this.deps;
     stats.received++;
-    this.pacer.tick();
+    this.gc.tick();
     if (method !== "POST" && !(method === "GET" && route === "store")) {
-      stats.dropped.invalid++;
+      stats.record(OUTCOMES.invalid, null, null);
       return jsonError(405, Detail.methodNotAllowed, undefined, { Allow: route === "store" ? "GET, POST, OPTIONS" : "POST, OPTIONS" });
     }
     let request: Incoming;
     try {
       request = this.incoming(route, req, method === "GET", projectParam);
-      if (request.isGet) return this.settle(this.decoded(request, decodeSentryData(request.sentryData!, request.limit), clientIp), null, null);
+      if (request.isGet) return this.decoded(request, decodeSentryData(request.sentryData!, request.limit), clientIp, null);
     } catch (e) {
       return this.failure(e);
     }
@@ -124,7 +139,7 @@ export class IngestPipeline {
     try {
       if (received.byteLength > request.limit) throw new ProtocolError(413, Detail.bodyTooLarge);
       raw = decodeContentEncoding(new Uint8Array(received), request.contentEncoding, request.limit);
-      return this.settle(this.decoded(request, raw, clientIp), received, raw);
+      return this.decoded(request, raw, clientIp, received);
     } catch (e) {
       releaseBuffers(received, raw);
       return this.failure(e);
@@ -132,20 +147,20 @@ export class IngestPipeline {
   }
 
   /**
-   * Maps a step's failure to its answer, and releases the body's buffers once the storage is done
-   * with them: every storage has copied (memory, Redis) or written (SQLite) the body by the time
-   * its push settles, and nothing else refers to it, so its memory goes back at once instead of
-   * at the next collection and the next request reuses warm memory (see releaseBuffers).
+   * Answers admission's verdict, and releases the body's buffers once the storage is done with
+   * them: every storage has copied (memory, Redis) or written (SQLite) the body by the time its
+   * push settles, and nothing else refers to it, so its memory goes back at once instead of at
+   * the next collection and the next request reuses warm memory (see releaseBuffers).
    */
-  private settle(answer: Answer, received: ArrayBuffer | null, raw: Uint8Array | null): Answer {
-    if (!(answer instanceof Promise)) {
+  private settle(decided: Verdict | Promise<Verdict>, report: Report, gif: boolean, received: ArrayBuffer | null, raw: Uint8Array): Answer {
+    if (!(decided instanceof Promise)) {
       releaseBuffers(received, raw);
-      return answer;
+      return answer(decided, report.eventId, gif);
     }
-    return answer.then(
-      (response) => {
+    return decided.then(
+      (v) => {
         releaseBuffers(received, raw);
-        return response;
+        return answer(v, report.eventId, gif);
       },
       (e: unknown) => {
         releaseBuffers(received, raw);
@@ -154,7 +169,8 @@ export class IngestPipeline {
     );
   }
 
-  private decoded(request: Incoming, raw: Uint8Array, clientIp: ClientIp): Answer {
+  /** Authenticates and decodes the body, and hands the report to admission. */
+  private decoded(request: Incoming, raw: Uint8Array, clientIp: ClientIp, received: ArrayBuffer | null): Answer {
     if (raw.byteLength === 0) throw new ProtocolError(400, Detail.emptyBody);
     let auth = request.auth;
     if (!auth && request.isEnvelope) {
@@ -166,20 +182,12 @@ export class IngestPipeline {
     }
     if (!auth) throw new ProtocolError(401, Detail.missingAuth);
 
-    const projectId = this.authorize(auth, request.projectId);
+    const { admission } = this.deps;
+    const projectId = admission.authorize(auth, request.projectId);
     const report = request.isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey) : decodeEvent(raw, auth.client, request.limit);
-
-    const limited = this.deps.rateLimits?.(projectId, report.category);
-    if (limited) {
-      this.deps.stats.dropped.rate_limited++;
-      this.deps.stats.discard(projectId, "ratelimit_backoff", report.category);
-      return jsonError(429, "event submission rejected with_reason: RateLimited", undefined, {
-        "Retry-After": String(limited.retryAfter),
-        "X-Sentry-Rate-Limits": limited.header,
-      });
-    }
     const url = request.url;
-    return this.admit(report, projectId, auth, clientIp, request.isGet ? url.slice(url.indexOf("/", 8)) : null);
+    const floodUrl = request.isGet ? url.slice(url.indexOf("/", 8)) : null;
+    return this.settle(admission.admit(report, projectId, auth, clientIp, floodUrl), report, request.isGet, received, raw);
   }
 
   /**
@@ -201,117 +209,15 @@ export class IngestPipeline {
     return auth;
   }
 
-  /** Checks the key against the registry; returns the project the report belongs to. */
-  private authorize(auth: Auth, projectId: number | null): number {
-    const { config, keys } = this.deps;
-    const key = keys.lookup(auth.publicKey);
-    if (!config.RESTRICT_API_ACCESS) {
-      const resolved = projectId ?? key?.projectId;
-      if (resolved === undefined) throw new ProtocolError(403, "event submission rejected with_reason: ProjectId");
-      return resolved;
-    }
-    if (!key || (projectId !== null && key.projectId !== projectId)) {
-      throw new ProtocolError(403, "event submission rejected with_reason: ProjectId");
-    }
-    if (config.CHECK_SECRET_KEY && auth.secretKey && key.secretKey && auth.secretKey !== key.secretKey) {
-      throw new ProtocolError(403, "event submission rejected with_reason: ProjectId");
-    }
-    return key.projectId;
-  }
-
-  /** Sampling, the flood cut, then the queue. */
-  private admit(report: Report, projectId: number, auth: Auth, clientIp: ClientIp, getUrl: string | null): Answer {
-    const { config, stats, counters } = this.deps;
-    const gif = getUrl !== null;
-
-    if (report.sampleable) {
-      const share = config.IGNORE_PERCENTAGE[projectId];
-      if (share !== undefined && share > 0 && Math.random() * 100 < share) {
-        stats.dropped.sampled++;
-        stats.project(projectId).ignored++;
-        stats.discard(projectId, "sample_rate", report.category);
-        return accepted(report.eventId, "IGNORED", 0, gif);
-      }
-    }
-
-    if (!report.errorEvent || config.URL_CACHE_EXPIRATION <= 0) return this.enqueue(report, projectId, auth, clientIp, 0, gif);
-    const floodKey = getUrl !== null ? getFloodKey(getUrl) : groupingHash(report.errorEvent, projectId);
-    const pushCounted = this.deps.pushCounted;
-    if (pushCounted) {
-      // Counters and queue in one storage: count and queue in one step (see Deps.pushCounted).
-      const flood = { key: floodKey, windowSeconds: config.URL_CACHE_EXPIRATION, maxUses: config.MAX_CACHE_USES };
-      return pushCounted(newItem(report, projectId, auth, clientIp), flood).then(
-        (cacheCount) => (cacheCount > config.MAX_CACHE_USES ? this.flooded(report, projectId, cacheCount, gif) : this.queued(report, projectId, cacheCount, gif)),
-        (e: unknown) => {
-          throw this.notQueued(e, projectId, report);
-        },
-      );
-    }
-    const counted = counters.increment(floodKey, config.URL_CACHE_EXPIRATION);
-    if (typeof counted !== "number") return counted.then((cacheCount) => this.counted(report, projectId, auth, clientIp, cacheCount, gif));
-    return this.counted(report, projectId, auth, clientIp, counted, gif);
-  }
-
-  private counted(report: Report, projectId: number, auth: Auth, clientIp: ClientIp, cacheCount: number, gif: boolean): Answer {
-    if (cacheCount > this.deps.config.MAX_CACHE_USES) return this.flooded(report, projectId, cacheCount, gif);
-    return this.enqueue(report, projectId, auth, clientIp, cacheCount, gif);
-  }
-
-  private enqueue(report: Report, projectId: number, auth: Auth, clientIp: ClientIp, cacheCount: number, gif: boolean): Answer {
-    let pushed: void | Promise<void>;
-    try {
-      pushed = this.deps.queue.push(newItem(report, projectId, auth, clientIp));
-    } catch (e) {
-      throw this.notQueued(e, projectId, report);
-    }
-    if (!pushed) return this.queued(report, projectId, cacheCount, gif);
-    return pushed.then(
-      () => this.queued(report, projectId, cacheCount, gif),
-      (e: unknown) => {
-        throw this.notQueued(e, projectId, report);
-      },
-    );
-  }
-
-  /** Past MAX_CACHE_USES in the window: answered as accepted, and dropped. */
-  private flooded(report: Report, projectId: number, cacheCount: number, gif: boolean): Response {
-    const { stats } = this.deps;
-    stats.dropped.flood++;
-    stats.project(projectId).ignored++;
-    stats.discard(projectId, "event_processor", report.category);
-    return accepted(report.eventId, "IGNORED", cacheCount, gif);
-  }
-
-  private queued(report: Report, projectId: number, cacheCount: number, gif: boolean): Response {
-    const { stats } = this.deps;
-    stats.processed++;
-    stats.project(projectId).processed++;
-    this.deps.onQueued?.();
-    return accepted(report.eventId, "PROCESSED", cacheCount, gif);
-  }
-
-  /** The storage refused a report: whoever drops an item reports it (client reports); failure() answers the client. */
-  private notQueued(e: unknown, projectId: number, report: Report): unknown {
-    this.deps.stats.discard(projectId, "queue_overflow", report.category);
-    return e;
-  }
-
   /** The one map from failures to Sentry's answers. */
   private failure(e: unknown): Response {
     const { stats } = this.deps;
     if (e instanceof ProtocolError) {
-      if (e.status === 403) stats.dropped.unknown_key++;
-      else if (e.status === 413) stats.dropped.too_large++;
-      else stats.dropped.invalid++;
+      stats.record(REJECTIONS.get(e.status) ?? OUTCOMES.invalid, null, null);
       return jsonError(e.status, e.detail, e.causes);
     }
-    if (e instanceof QueueFullError || e instanceof StorageUnavailableError || e instanceof CounterUnavailableError) {
-      stats.dropped.queue_full++;
-      if (!(e instanceof QueueFullError)) this.deps.onStorageError?.(e);
-      return jsonError(503, "failed to queue envelope", [e.message], { "Retry-After": String(e.retryAfter) });
-    }
     this.deps.onInternalError?.(e);
-    stats.dropped.invalid++;
+    stats.record(OUTCOMES.invalid, null, null);
     return jsonError(500, "internal error");
   }
 }
@@ -327,21 +233,6 @@ function releaseBuffers(received: ArrayBuffer | null, decoded: Uint8Array | null
   const other = decoded?.buffer;
   if (other !== undefined && other !== received && other instanceof ArrayBuffer && !other.detached) other.transfer(0);
   if (!received.detached) received.transfer(0);
-}
-
-/** What the queue keeps of a report that passed the flood cut. */
-function newItem(report: Report, projectId: number, auth: Auth, clientIp: ClientIp): NewItem {
-  return {
-    projectId,
-    endpoint: report.endpoint,
-    auth, // parsed credentials are never mutated; the same object per auth header lets storage reuse its encoding
-    clientIp: typeof clientIp === "function" ? clientIp() : clientIp,
-    contentType: report.contentType,
-    body: report.body,
-    eventId: report.eventId,
-    receivedAt: Date.now(),
-    category: report.category,
-  };
 }
 
 /**

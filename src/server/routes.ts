@@ -2,7 +2,7 @@
  * Every ingest route in one table, as Relay keeps its router in one place. Trailing slashes are
  * optional (old SDKs differ); `/api/store/` is the legacy path whose project comes from the key.
  *
- * The listener recognizes these paths itself (`matchIngestUrl`, gateway.ts) before anything else:
+ * The listener recognizes these paths itself (`matchIngestUrl`, listener.ts) before anything else:
  * a few string compares on the URL, which the pipeline reads anyway. On a bare server doing the
  * same body work they cost a median 1.1 µs less per request than Bun.serve's router with a path
  * parameter (9 A/B rounds; on cyclops itself the difference is inside this VM's noise), and far

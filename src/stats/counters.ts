@@ -1,28 +1,11 @@
 /**
- * Every counter cyclops keeps, declared once with its meaning. /count, /metrics and client
- * reports all read from here; the request path only does `+= 1` on plain fields.
+ * Every counter cyclops keeps. What each way a report ends counts is declared in the outcome list
+ * (src/outcome/outcomes.ts) and applied here, in `record`; /count, /metrics and client reports
+ * read these fields. The request path only does `+= 1` on plain fields.
  */
+import { ALL_OUTCOMES, outcomeNames, type CountField, type DropReason, type ForwardOutcome, type Outcome, type ProjectCountField } from "../outcome/outcomes.ts";
 
-/** Why a report was not queued (answered anyway, or refused). */
-export const DROP_REASONS = {
-  flood: "same error more than MAX_CACHE_USES times in URL_CACHE_EXPIRATION seconds (answered 200, dropped)",
-  sampled: "sampled out by IGNORE_PERCENTAGE (answered 200, dropped)",
-  unknown_key: "unknown, disabled or wrong-project key (403)",
-  invalid: "malformed request: auth, body, JSON or envelope (400/401/405/415)",
-  too_large: "body over MAX_EVENT_SIZE / MAX_ENVELOPE_SIZE (413)",
-  queue_full: "queue at MAX_QUEUE_ITEMS or MAX_QUEUE_BYTES, or storage unavailable (503)",
-  rate_limited: "Sentry rate-limited this key; passed back to the client (429)",
-} as const;
-export type DropReason = keyof typeof DROP_REASONS;
-
-/** What became of a forwarded item. */
-export const FORWARD_OUTCOMES = {
-  delivered: "Sentry answered 2xx",
-  retried: "Sentry did not receive it (network error, timeout, 5xx) or rate-limited it (429); kept for a retry",
-  rejected: "Sentry answered a 4xx other than 429: it will never take it; dropped",
-  expired: "older than MAX_ITEM_AGE or retried more than MAX_RETRIES; dropped",
-} as const;
-export type ForwardOutcome = keyof typeof FORWARD_OUTCOMES;
+export type { DropReason, ForwardOutcome } from "../outcome/outcomes.ts";
 
 /**
  * Client-report bookkeeping: what was discarded, by project, reason (Sentry's client-report
@@ -39,27 +22,58 @@ export const MAX_TRACKED_PROJECTS = 10_000;
 /** Most pending client-report entries (project × reason × category) between two reports. */
 export const MAX_PENDING_DISCARDS = 50_000;
 
-type ProjectCounts = { processed: number; ignored: number; delivered: number };
+type ProjectCounts = Record<ProjectCountField, number>;
+
+const zeroes = <K extends string>(names: readonly K[]): Record<K, number> => Object.fromEntries(names.map((n) => [n, 0])) as Record<K, number>;
 
 export class Stats {
   /** Requests that reached an ingest route. */
   received = 0;
   /** Accepted and queued (the original's `processed`). */
   processed = 0;
-  readonly dropped: Record<DropReason, number> = {
-    flood: 0, sampled: 0, unknown_key: 0, invalid: 0, too_large: 0, queue_full: 0, rate_limited: 0,
-  };
-  readonly forwarded: Record<ForwardOutcome, number> = { delivered: 0, retried: 0, rejected: 0, expired: 0 };
+  /** Reports not queued, by reason (cyclops_reports_dropped_total). */
+  readonly dropped: Record<DropReason, number> = zeroes(outcomeNames("dropped"));
+  /** Queued items the forwarder settled, by outcome (cyclops_forwarded_total). */
+  readonly forwarded: Record<ForwardOutcome, number> = zeroes(outcomeNames("forwarded"));
   /** Upstream requests in flight now. */
   inFlight = 0;
-  /** Per-project received/processed/dropped counts, for metrics labelled by project. */
-  readonly perProject = new Map<number, { processed: number; ignored: number; delivered: number }>();
+  /** Per-project processed/ignored/delivered counts, for metrics labelled by project. */
+  readonly perProject = new Map<number, ProjectCounts>();
   /** Pending client-report quantities: "project|reason|category" → count. */
   readonly discarded = new Map<DiscardKey, number>();
 
-  /** The original's `ignored`: flood and sampling drops. */
+  /** The original's `ignored`: flood and sampling drops (the outcomes counted in /count's `ignored`). */
   get ignored(): number {
-    return this.dropped.flood + this.dropped.sampled;
+    return this.countField("ignored");
+  }
+
+  /** A /count field: the sum of the outcomes the outcome list adds to it. */
+  countField(field: CountField): number {
+    let sum = 0;
+    for (const name of IN_COUNT_FIELD[field]) sum += this.counted(name);
+    return sum;
+  }
+
+  /** How many reports ended in an outcome. */
+  counted(outcome: Outcome | Outcome["name"]): number {
+    const name = typeof outcome === "string" ? outcome : outcome.name;
+    if (name === "accepted") return this.processed;
+    return name in this.dropped ? this.dropped[name as DropReason] : this.forwarded[name as ForwardOutcome];
+  }
+
+  /**
+   * Records one report's end, as its outcome declares: its counter, its project's count, and the
+   * client-report discard (in `category`, the report's main item's). `projectId` is null when the
+   * report never got as far as a project (rejections).
+   */
+  record(outcome: Outcome, projectId: number | null, category: string | null): void {
+    const name = outcome.name;
+    if (outcome.series === "accepted") this.processed++;
+    else if (outcome.series === "dropped") this.dropped[name as DropReason]++;
+    else this.forwarded[name as ForwardOutcome]++;
+    if (projectId === null) return;
+    if (outcome.perProject) this.project(projectId)[outcome.countField as ProjectCountField]++;
+    if (outcome.clientReport !== null && category !== null) this.discard(projectId, outcome.clientReport, category);
   }
 
   /** Counts not kept per project or per discard key because the bounds above were reached. */
@@ -91,3 +105,10 @@ export class Stats {
     this.discarded.set(key, (pending ?? 0) + quantity);
   }
 }
+
+/** The outcomes behind each /count field, from the outcome list. */
+const IN_COUNT_FIELD: Record<CountField, Outcome["name"][]> = (() => {
+  const by: Record<CountField, Outcome["name"][]> = { processed: [], ignored: [], delivered: [], retried: [], rejected: [], expired: [] };
+  for (const o of ALL_OUTCOMES) if (o.countField !== null) by[o.countField].push(o.name);
+  return by;
+})();

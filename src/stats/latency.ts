@@ -9,7 +9,7 @@
  * millions of records) and the histogram keeps 3 significant digits of sub-millisecond answers.
  */
 import * as hdr from "hdr-histogram-js";
-import type { LatencySummary } from "./report.ts";
+import type { LatencySummary } from "./count-document.ts";
 
 /** One hour in microseconds: longer answers are clamped (UPSTREAM_TIMEOUT is far below). */
 const HIGHEST_US = 3_600_000_000;

@@ -8,7 +8,11 @@
 import client from "prom-client";
 import type { KeyRegistry } from "../keys/registry.ts";
 import type { Queue } from "../storage/queue.ts";
-import { DROP_REASONS, FORWARD_OUTCOMES, MAX_PENDING_DISCARDS, MAX_TRACKED_PROJECTS, type DropReason, type ForwardOutcome, type Stats } from "./counters.ts";
+import { OUTCOMES, outcomeNames, type OutcomeSpec } from "../outcome/outcomes.ts";
+import { MAX_PENDING_DISCARDS, MAX_TRACKED_PROJECTS, type Stats } from "./counters.ts";
+
+/** "name = description; …" of the outcomes one series counts, for its help text. */
+const outcomeHelp = (series: OutcomeSpec["series"]): string => outcomeNames(series).map((n) => `${n} = ${OUTCOMES[n].description}`).join("; ");
 
 export interface MetricsSources {
   stats: Stats;
@@ -59,12 +63,12 @@ export class Metrics {
     });
     new client.Counter({
       name: "cyclops_reports_dropped_total",
-      help: `Reports not queued, by reason: ${Object.entries(DROP_REASONS).map(([k, v]) => `${k} = ${v}`).join("; ")}.`,
+      help: `Reports not queued, by reason: ${outcomeHelp("dropped")}.`,
       labelNames: ["reason"],
       registers: r,
       collect() {
         this.reset();
-        for (const reason of Object.keys(DROP_REASONS) as DropReason[]) this.inc({ reason }, stats.dropped[reason]);
+        for (const reason of outcomeNames("dropped")) this.inc({ reason }, stats.dropped[reason]);
       },
     });
     new client.Counter({
@@ -79,12 +83,12 @@ export class Metrics {
     });
     new client.Counter({
       name: "cyclops_forwarded_total",
-      help: `Forwarded items by outcome: ${Object.entries(FORWARD_OUTCOMES).map(([k, v]) => `${k} = ${v}`).join("; ")}.`,
+      help: `Forwarded items by outcome: ${outcomeHelp("forwarded")}.`,
       labelNames: ["outcome"],
       registers: r,
       collect() {
         this.reset();
-        for (const outcome of Object.keys(FORWARD_OUTCOMES) as ForwardOutcome[]) this.inc({ outcome }, stats.forwarded[outcome]);
+        for (const outcome of outcomeNames("forwarded")) this.inc({ outcome }, stats.forwarded[outcome]);
       },
     });
     new client.Counter({

@@ -3,20 +3,17 @@
  * the client's report later, with the body already decoded (no base64/zlib/gzip left), so that
  * what Sentry receives decodes to exactly what the client sent.
  */
-export type Endpoint = "store" | "envelope";
+import type { Auth } from "../protocol/auth.ts";
+import type { Endpoint } from "../protocol/report.ts";
 
-export interface ItemAuth {
-  publicKey: string;
-  secretKey: string | null;
-  /** sentry_client as the client sent it (forwarded so Sentry's SDK stats stay right). */
-  client: string | null;
-  version: number;
-}
+export type { Endpoint };
+
 
 export interface NewItem {
   projectId: number;
   endpoint: Endpoint;
-  auth: ItemAuth;
+  /** The credentials as ingest parsed them (sentry_client is forwarded so Sentry's SDK stats stay right). */
+  auth: Auth;
   clientIp: string | null;
   /** Content-Type to send upstream (application/json or application/x-sentry-envelope). */
   contentType: string;
@@ -70,7 +67,7 @@ interface HeadPrefix {
   layout: number;
   bytes: Uint8Array;
 }
-const headPrefixes = new WeakMap<ItemAuth, HeadPrefix>();
+const headPrefixes = new WeakMap<Auth, HeadPrefix>();
 
 function headPrefix(item: NewItem, layout: number): Uint8Array {
   const a = item.auth;

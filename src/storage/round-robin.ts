@@ -48,10 +48,6 @@ export class RoundRobinIndex {
     return this.totalItems;
   }
 
-  get bytes(): number {
-    return this.totalBytes;
-  }
-
   /** Claims room for one item of `bytes`, or throws QueueFullError. */
   reserve(bytes: number): void {
     if (this.totalItems + 1 > this.limits.maxItems) throw new QueueFullError("items");

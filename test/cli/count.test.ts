@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { farmTotals, parsePorts } from "../../src/cli/count.ts";
 import { main } from "../../src/cli/main.ts";
-import type { CountDocument } from "../../src/stats/report.ts";
+import type { CountDocument } from "../../src/stats/count-document.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { eventJson, KEY, MATRIX_KEYS, PROJECT } from "../http/matrix.ts";
 

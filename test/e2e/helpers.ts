@@ -13,7 +13,7 @@ import { queueKeys } from "../../src/storage/redis/keys.ts";
 import type { FakeSentry } from "../helpers/fake-sentry.ts";
 import { spawnGateway, tempDir, type TestGateway } from "../helpers/gateway.ts";
 import { SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.ts";
-import type { CountDocument } from "../../src/stats/report.ts";
+import type { CountDocument } from "../../src/stats/count-document.ts";
 
 export const PROJECT = 1;
 export const KEY = "e2ed0e2ed0e2ed0e2ed0e2ed0e2ed0e2";
@@ -179,7 +179,7 @@ export async function getJson<T>(url: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-/** What /count answers (src/stats/report.ts). */
+/** What /count answers (src/stats/count-document.ts). */
 export type CountDoc = CountDocument;
 export const countOf = (g: TestGateway): Promise<CountDoc> => getJson<CountDoc>(`${g.url}/count`);
 

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { loadConfig } from "../../src/config/load.ts";
 import { defaults } from "../../src/config/schema.ts";
-import { startGateway, type Gateway } from "../../src/server/gateway.ts";
+import { startGateway, type Gateway } from "../../src/gateway/gateway.ts";
 import { startFakeSentry, type FakeSentry } from "../helpers/fake-sentry.ts";
 import { eventIdOf, harness, storeItem, type Harness } from "./setup.ts";
 

@@ -1,6 +1,6 @@
 /**
  * A stand-in for Sentry's web API, enough for the sentry-api key source: the organization's
- * project list and each project's keys (sentry-protocol.md §9), with Sentry's cursor pagination
+ * project list and each project's keys (docs/PROTOCOL.md §9), with Sentry's cursor pagination
  * (`Link` with rel="previous"/"next", results="true|false", cursor="0:<offset>:<is_prev>"), a
  * Bearer token check, and failures on demand. A real HTTP server on 127.0.0.1, port 0.
  */

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { startGateway, type Gateway } from "../../src/server/gateway.ts";
+import { startGateway, type Gateway } from "../../src/gateway/gateway.ts";
 
 export type GatewayMode = "in-process" | "process";
 

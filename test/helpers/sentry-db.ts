@@ -1,6 +1,6 @@
 /**
  * A throwaway Sentry database holding `sentry_projectkey` in the shape of one era
- * (sentry-protocol.md §9), in SQLite (a temp file), PostgreSQL or MySQL/MariaDB (a database of its
+ * (docs/PROTOCOL.md §9), in SQLite (a temp file), PostgreSQL or MySQL/MariaDB (a database of its
  * own, created on the test services and dropped by `drop()`), plus a key source reading it.
  */
 import { Database } from "bun:sqlite";

@@ -1,6 +1,6 @@
 /**
  * Every ingest route × every way of authenticating × every body encoding, each with the status
- * Sentry's ingestion (Relay) answers for it (../shared/docs/sentry-protocol.md §1–5). The HTTP
+ * Sentry's ingestion (Relay) answers for it (docs/PROTOCOL.md §1–5). The HTTP
  * suite asserts cyclops answers the same; `bun test/http/print-matrix.ts URL` prints the table.
  */
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
@@ -84,7 +84,7 @@ function encodeBody(text: string, encoding: Encoding): { body?: Uint8Array; head
   }
 }
 
-/** Relay's answer for one combination (sentry-protocol.md §2 table, §4, §5). */
+/** Relay's answer for one combination (docs/PROTOCOL.md §2 table, §4, §5). */
 function expectedStatus(route: RoutePath, auth: AuthForm, encoding: Encoding): number | null {
   const isEnvelope = route.includes("envelope");
   if (encoding === "get-sentry_data" && isEnvelope) return null; // envelope has no GET

@@ -4,7 +4,7 @@
  * closing notes and reviews. The HTTP suite asserts the same matrix.
  */
 import { loadConfig } from "../../src/config/load.ts";
-import { startGateway } from "../../src/server/gateway.ts";
+import { startGateway } from "../../src/gateway/gateway.ts";
 import { MATRIX_KEYS, matrixCases, send } from "./matrix.ts";
 
 const { config } = loadConfig({ env: {}, flags: { PROJECT_KEYS: MATRIX_KEYS, URL_CACHE_EXPIRATION: 0, PORT: 0, BIND: "127.0.0.1", SENTRY_BASE_URL: "http://127.0.0.1:1", CLIENT_REPORTS: false, SHUTDOWN_TIMEOUT: 0.1 } });

@@ -12,7 +12,7 @@ import type { Subprocess } from "bun";
 import type { Config } from "../../src/config/schema.ts";
 import { startFakeSentry, type FakeSentry, type ParsedEnvelope, type Received } from "../helpers/fake-sentry.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
-import type { CountDocument } from "../../src/stats/report.ts";
+import type { CountDocument } from "../../src/stats/count-document.ts";
 
 export const PROJECT_ID = 42;
 export const PUBLIC_KEY = "5c1e0a2b3d4f46a8b9c0d1e2f3a4b5c6";
@@ -33,7 +33,7 @@ export function dsnFor(baseUrl: string, opts: { secret?: boolean } = {}): string
   return `${u.protocol}//${auth}@${u.host}/${PROJECT_ID}`;
 }
 
-/** What /count answers (src/stats/report.ts). */
+/** What /count answers (src/stats/count-document.ts). */
 export type CountDoc = CountDocument;
 
 export interface SdkEnv {

@@ -4,6 +4,7 @@
  * for `cyclops count`. Sums weight averages by the number of requests behind them.
  */
 import type { KeyRegistry } from "../keys/registry.ts";
+import type { CountField } from "../outcome/outcomes.ts";
 import type { Stats } from "./counters.ts";
 
 export interface LatencySummary {
@@ -15,16 +16,11 @@ export interface LatencySummary {
   samples: number;
 }
 
-export interface CountDocument {
+/** /count: the outcome list's count fields (processed, ignored, delivered, …) and the queue, latency and keys. */
+export interface CountDocument extends Record<CountField, number> {
   count: number;
   average: number | null;
   percentile: number | null;
-  processed: number;
-  ignored: number;
-  delivered: number;
-  retried: number;
-  rejected: number;
-  expired: number;
   samples: number;
   keys: { size: number; age_seconds: number | null; last_error: string | null };
 }
@@ -35,12 +31,12 @@ export function countDocument(stats: Stats, queueItems: number, latency: Latency
     count: queueItems,
     average: latency.average,
     percentile: latency.percentile,
-    processed: stats.processed,
-    ignored: stats.ignored,
-    delivered: stats.forwarded.delivered,
-    retried: stats.forwarded.retried,
-    rejected: stats.forwarded.rejected,
-    expired: stats.forwarded.expired,
+    processed: stats.countField("processed"),
+    ignored: stats.countField("ignored"),
+    delivered: stats.countField("delivered"),
+    retried: stats.countField("retried"),
+    rejected: stats.countField("rejected"),
+    expired: stats.countField("expired"),
     samples: latency.samples,
     keys: {
       size: status.size,

@@ -1,5 +1,6 @@
 /**
- * Asks the JavaScript engine for a young-generation collection every so many requests.
+ * Asks the JavaScript engine for a young-generation collection every so many requests (not the
+ * forwarder's pacer, which spaces requests to Sentry).
  *
  * Why: JavaScriptCore sizes the allocation it allows between collections by the size of the
  * heap, and the heap it counts includes the ArrayBuffers the memory queue keeps its reports in.
@@ -8,10 +9,10 @@
  * measured with BUN_JSC_logGC=1. Because cyclops keeps freed pages for speed
  * (src/cli/allocator.ts), that high-water mark stayed resident: about 1,000 bytes per queued
  * report on top of the report itself. A young collection only visits what was allocated since
- * the previous one, so asking for one every few hundred requests costs little and caps the pile
+ * the previous one, so asking for one every thousand requests (ingest.ts) costs little and caps the pile
  * at a few megabytes whatever the queue holds.
  */
-export class CollectionPacer {
+export class GcSchedule {
   private untilNext: number;
 
   constructor(

@@ -1,9 +1,9 @@
 /**
- * What a decoded request is to the ingest pipeline: a Report, with the category, event id and
- * (for errors) the parsed event the flood cut and sampling need. Store bodies and envelopes each
- * have their decoder here; the bytes-level parsing they call is in src/protocol/.
+ * What a decoded request is to admission: a Report, with the category, event id and (for errors)
+ * the parsed event the flood cut and sampling need. Store bodies and envelopes each have their
+ * decoder here; the bytes-level parsing they call is in the files beside it.
  */
-import { decodeStoreBody, parseEventJson } from "../protocol/body.ts";
+import { decodeStoreBody, parseEventJson } from "./body.ts";
 import {
   checkEnvelopeDsn,
   envelopeEventId,
@@ -13,9 +13,11 @@ import {
   normalizeEventId,
   parseEnvelope,
   type Envelope,
-} from "../protocol/envelope.ts";
-import { Detail, ProtocolError } from "../protocol/errors.ts";
-import type { Endpoint } from "../storage/item.ts";
+} from "./envelope.ts";
+import { Detail, ProtocolError } from "./errors.ts";
+
+/** The ingest endpoint a report came through, and goes to at Sentry. */
+export type Endpoint = "store" | "envelope";
 
 export const ENVELOPE_CONTENT_TYPE = "application/x-sentry-envelope";
 const textDecoder = new TextDecoder();

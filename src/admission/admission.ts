@@ -1,0 +1,155 @@
+/**
+ * Admission: the one place that decides what becomes of a decoded report and its key.
+ *
+ *   key → Sentry's rate limits → sampling → flood cut → queue → verdict
+ *
+ * Each way out is an outcome of the outcome list (src/outcome/outcomes.ts), recorded once, in
+ * `end`, as the outcome declares (counters, per-project counts, client-report discard). The
+ * server answers the returned verdict; it decides nothing.
+ *
+ * The hot path stays as cheap as the server's was: plain calls returning `Verdict` or, only when
+ * the storage or the counters await, its promise (one `.then` per report at most); accepted and
+ * flood verdicts are prebuilt (verdict.ts).
+ */
+import type { Config } from "../config/schema.ts";
+import type { KeyRegistry } from "../keys/registry.ts";
+import { OUTCOMES } from "../outcome/outcomes.ts";
+import type { Auth } from "../protocol/auth.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { getFloodKey, groupingHash } from "../protocol/grouping.ts";
+import type { Report } from "../protocol/report.ts";
+import type { Stats } from "../stats/counters.ts";
+import type { NewItem } from "../storage/item.ts";
+import { QueueFullError, StorageUnavailableError, type Queue } from "../storage/queue.ts";
+import { CounterUnavailableError, type CounterStore } from "../throttle/counter-store.ts";
+import { rateLimited, refused, verdict, type RateLimitAnswer, type Verdict } from "./verdict.ts";
+
+/** The client's address, or how to find it: looked up only for reports that are queued. */
+export type ClientIp = string | null | (() => string | null);
+
+export interface AdmissionDeps {
+  config: Config;
+  keys: KeyRegistry;
+  queue: Queue;
+  counters: CounterStore;
+  /**
+   * Counts a report's flood key and queues it in one step, when the queue's storage holds the
+   * counters too (RedisQueue.pushCounted, for Redis storage with Redis counters); returns the
+   * count, and queues only within `flood.maxUses`. Absent: `counters` then `queue`.
+   */
+  pushCounted?: NonNullable<Queue["pushCounted"]>;
+  stats: Stats;
+  /** Sentry's active rate limit for a project and category, passed back to SDKs (null: none). */
+  rateLimits?: (projectId: number, category: string) => RateLimitAnswer | null;
+  /** Wakes the forwarder when something was queued. */
+  onQueued?: () => void;
+  /** The storage or the counters are down (not merely full). */
+  onStorageError?: (e: Error) => void;
+}
+
+const forbidden = () => new ProtocolError(403, "event submission rejected with_reason: ProjectId");
+
+export class Admission {
+  constructor(private readonly deps: AdmissionDeps) {}
+
+  /** Checks the key against the registry; returns the project the report belongs to, or throws 403. */
+  authorize(auth: Auth, projectId: number | null): number {
+    const { config, keys } = this.deps;
+    const key = keys.lookup(auth.publicKey);
+    if (!config.RESTRICT_API_ACCESS) {
+      const resolved = projectId ?? key?.projectId;
+      if (resolved === undefined) throw forbidden();
+      return resolved;
+    }
+    if (!key || (projectId !== null && key.projectId !== projectId)) throw forbidden();
+    if (config.CHECK_SECRET_KEY && auth.secretKey && key.secretKey && auth.secretKey !== key.secretKey) throw forbidden();
+    return key.projectId;
+  }
+
+  /**
+   * Decides an authorized report's fate. `floodUrl` is the request path of a GET store report,
+   * whose flood key is its URL (as the original's); null for everything else. Throws only what
+   * is no storage refusal (a bug), for the server's 500.
+   */
+  admit(report: Report, projectId: number, auth: Auth, clientIp: ClientIp, floodUrl: string | null): Verdict | Promise<Verdict> {
+    const { config, counters } = this.deps;
+    const limit = this.deps.rateLimits?.(projectId, report.category);
+    if (limit) return this.end(rateLimited(OUTCOMES.rate_limited, limit), projectId, report);
+
+    if (report.sampleable) {
+      const share = config.IGNORE_PERCENTAGE[projectId];
+      if (share !== undefined && share > 0 && Math.random() * 100 < share) return this.end(verdict(OUTCOMES.sampled, 0), projectId, report);
+    }
+
+    if (!report.errorEvent || config.URL_CACHE_EXPIRATION <= 0) return this.enqueue(report, projectId, auth, clientIp, 0);
+    const floodKey = floodUrl !== null ? getFloodKey(floodUrl) : groupingHash(report.errorEvent, projectId);
+    const pushCounted = this.deps.pushCounted;
+    if (pushCounted) {
+      // Counters and queue in one storage: count and queue in one step (see AdmissionDeps.pushCounted).
+      const flood = { key: floodKey, windowSeconds: config.URL_CACHE_EXPIRATION, maxUses: config.MAX_CACHE_USES };
+      return pushCounted(newItem(report, projectId, auth, clientIp), flood).then(
+        (cacheCount) => this.end(verdict(cacheCount > config.MAX_CACHE_USES ? OUTCOMES.flood : OUTCOMES.accepted, cacheCount), projectId, report),
+        (e: unknown) => this.refused(e, projectId, report),
+      );
+    }
+    let counted: number | Promise<number>;
+    try {
+      counted = counters.increment(floodKey, config.URL_CACHE_EXPIRATION);
+    } catch (e) {
+      return this.refused(e, projectId, report);
+    }
+    if (typeof counted === "number") return this.counted(report, projectId, auth, clientIp, counted);
+    return counted.then(
+      (cacheCount) => this.counted(report, projectId, auth, clientIp, cacheCount),
+      (e: unknown) => this.refused(e, projectId, report),
+    );
+  }
+
+  private counted(report: Report, projectId: number, auth: Auth, clientIp: ClientIp, cacheCount: number): Verdict | Promise<Verdict> {
+    if (cacheCount > this.deps.config.MAX_CACHE_USES) return this.end(verdict(OUTCOMES.flood, cacheCount), projectId, report);
+    return this.enqueue(report, projectId, auth, clientIp, cacheCount);
+  }
+
+  private enqueue(report: Report, projectId: number, auth: Auth, clientIp: ClientIp, cacheCount: number): Verdict | Promise<Verdict> {
+    let pushed: void | Promise<void>;
+    try {
+      pushed = this.deps.queue.push(newItem(report, projectId, auth, clientIp));
+    } catch (e) {
+      return this.refused(e, projectId, report);
+    }
+    if (!pushed) return this.end(verdict(OUTCOMES.accepted, cacheCount), projectId, report);
+    return pushed.then(
+      () => this.end(verdict(OUTCOMES.accepted, cacheCount), projectId, report),
+      (e: unknown) => this.refused(e, projectId, report),
+    );
+  }
+
+  /** The storage or the counters refused the report: queue_full (answered 503 with Retry-After). */
+  private refused(e: unknown, projectId: number, report: Report): Verdict {
+    if (!(e instanceof QueueFullError || e instanceof StorageUnavailableError || e instanceof CounterUnavailableError)) throw e;
+    if (!(e instanceof QueueFullError)) this.deps.onStorageError?.(e);
+    return this.end(refused(OUTCOMES.queue_full, { message: e.message, retryAfter: e.retryAfter }), projectId, report);
+  }
+
+  /** Records the verdict, once, as its outcome declares. */
+  private end(v: Verdict, projectId: number, report: Report): Verdict {
+    this.deps.stats.record(v.outcome, projectId, report.category);
+    if (v.outcome === OUTCOMES.accepted) this.deps.onQueued?.();
+    return v;
+  }
+}
+
+/** What the queue keeps of an admitted report. */
+function newItem(report: Report, projectId: number, auth: Auth, clientIp: ClientIp): NewItem {
+  return {
+    projectId,
+    endpoint: report.endpoint,
+    auth, // parsed credentials are never mutated; the same object per auth header lets storage reuse its encoding
+    clientIp: typeof clientIp === "function" ? clientIp() : clientIp,
+    contentType: report.contentType,
+    body: report.body,
+    eventId: report.eventId,
+    receivedAt: Date.now(),
+    category: report.category,
+  };
+}
