@@ -12,7 +12,6 @@
  * Nothing Sentry does (garbage, hangs, resets, redirects, refusals) can throw out of the loop.
  */
 import type { Config } from "../config/schema.ts";
-import { OUTCOMES } from "../outcome/outcomes.ts";
 import type { Stats } from "../stats/counters.ts";
 import type { LatencyWindow } from "../stats/latency.ts";
 import type { QueuedItem } from "../storage/item.ts";
@@ -20,17 +19,12 @@ import type { Queue } from "../storage/queue.ts";
 import { sendClientReports } from "./client-reports.ts";
 import { LoopLag } from "./loop-lag.ts";
 import { Backoff, Outage, createPacer, type Pacer, type UpstreamState } from "./pacer.ts";
-import { RateLimits, type LimitAnswer } from "./rate-limits.ts";
+import type { LimitAnswer } from "./rate-limits.ts";
+import { Settlement, type Log } from "./settlement.ts";
 import { SharedDeadlines } from "./timeouts.ts";
-import { buildRequest, expiryOf, itemCategoryOf, send, userAgent, type Outcome, type Outgoing, type SendOptions } from "./upstream.ts";
+import { buildRequest, send, userAgent, type Outgoing, type SendOptions } from "./upstream.ts";
 
-/** The logging the forwarder needs; a pino logger satisfies it. */
-export interface Log {
-  debug(o: object, m: string): void;
-  info(o: object, m: string): void;
-  warn(o: object, m: string): void;
-  error(o: object, m: string): void;
-}
+export type { Log };
 
 export interface ForwarderOptions {
   config: Config;
@@ -53,7 +47,6 @@ export interface ForwarderOptions {
 export type { UpstreamState };
 
 const IDLE_MS = 50;
-const MAX_LOGGED_CAUSES = 1000;
 
 export class Forwarder {
   private readonly cfg: Config;
@@ -67,10 +60,8 @@ export class Forwarder {
   private readonly keyFor: (projectId: number) => string | undefined;
   private readonly pacer: Pacer;
   private readonly outage: Outage;
-  private readonly limits = new RateLimits();
-  private readonly pausedUntil = new Map<number, number>();
+  private readonly settlement: Settlement;
   private readonly learnedKeys = new Map<number, string>();
-  private readonly loggedCauses = new Set<string>();
   private readonly abort = new AbortController();
   private readonly settling = new Set<Promise<void>>();
   private readonly loopLag: { readonly ms: number; start(): void; stop(): void };
@@ -99,6 +90,7 @@ export class Forwarder {
     this.keyFor = opts.keyFor ?? ((id) => this.learnedKeys.get(id));
     this.pacer = createPacer(this.cfg.PACING, this.latency, this.cfg.MAX_DUMP_INTERVAL, this.cfg.MAX_CONCURRENCY);
     this.outage = new Outage(new Backoff(opts.backoff?.baseMs ?? 1000, opts.backoff?.maxMs ?? 60_000, opts.random));
+    this.settlement = new Settlement(this.cfg, this.queue, this.stats, this.log, this.outage, this.now);
     this.loopLag = opts.loopLag ?? new LoopLag();
     this.deadlines = new SharedDeadlines(this.cfg.UPSTREAM_TIMEOUT * 1000);
     this.sendOpts = {
@@ -157,14 +149,11 @@ export class Forwarder {
 
   /** Sentry's active limit for this project and category, for ingest to pass back to SDKs. */
   rateLimitFor(projectId: number, category: string, now: number = this.now()): LimitAnswer | null {
-    return this.limits.rateLimitFor(projectId, category, now);
+    return this.settlement.limits.rateLimitFor(projectId, category, now);
   }
 
   state(): { upstream: UpstreamState; pausedProjects: number } {
-    const now = this.now();
-    let paused = 0;
-    for (const until of this.pausedUntil.values()) if (until > now) paused++;
-    return { upstream: this.outage.state, pausedProjects: paused };
+    return { upstream: this.outage.state, pausedProjects: this.settlement.pausedProjects(this.now()) };
   }
 
   /** Sends pending client reports now (also run every CLIENT_REPORT_INTERVAL); returns how many Sentry took. */
@@ -209,9 +198,9 @@ export class Forwarder {
       }
       let items: QueuedItem[];
       try {
-        items = await this.queue.take(limit - this.inFlight, { isPaused: this.isPaused });
+        items = await this.queue.take(limit - this.inFlight, { isPaused: this.settlement.isPaused });
       } catch (err) {
-        this.logOnce(`take:${(err as Error)?.name}`, "error", { err }, "cannot take items from the queue; retrying");
+        this.settlement.logOnce(`take:${(err as Error)?.name}`, "error", { err }, "cannot take items from the queue; retrying");
         await this.wait(1000);
         continue;
       }
@@ -223,20 +212,12 @@ export class Forwarder {
     }
   }
 
-  private readonly isPaused = (projectId: number): boolean => {
-    const until = this.pausedUntil.get(projectId);
-    if (until === undefined) return false;
-    if (until > this.now()) return true;
-    this.pausedUntil.delete(projectId);
-    return false;
-  };
-
   private dispatch(item: QueuedItem): void {
     this.inFlight++;
     this.stats.inFlight = this.inFlight;
     const p: Promise<void> = this.forward(item)
       // Typically the storage failing an ack/release (Redis down): the lease brings the item back.
-      .catch((err) => this.logOnce(`forward:${(err as Error)?.name}`, "error", { err, projectId: item.projectId }, "settling a forwarded item failed"))
+      .catch((err) => this.settlement.logOnce(`forward:${(err as Error)?.name}`, "error", { err, projectId: item.projectId }, "settling a forwarded item failed"))
       .finally(() => {
         this.inFlight--;
         this.stats.inFlight = this.inFlight;
@@ -250,21 +231,7 @@ export class Forwarder {
   private async forward(item: QueuedItem): Promise<void> {
     const now = this.now();
     this.learnedKeys.set(item.projectId, item.auth.publicKey);
-    const expiry = expiryOf(item, now, this.cfg);
-    if (expiry) {
-      this.stats.record(OUTCOMES.expired, item.projectId, itemCategoryOf(item));
-      this.logOnce(`expired:${expiry}`, "warn", { projectId: item.projectId, attempts: item.attempts },
-        expiry === "age" ? `dropping reports older than MAX_ITEM_AGE (${this.cfg.MAX_ITEM_AGE} s)` : `dropping reports that failed more than MAX_RETRIES (${this.cfg.MAX_RETRIES}) times`);
-      await this.queue.ack(item);
-      return;
-    }
-    // A limit learned from an earlier answer (even a 200): do not walk into the 429.
-    const limitedUntil = this.limits.has(item.projectId) ? this.limits.until(item.projectId, itemCategoryOf(item), now) : 0;
-    if (limitedUntil > 0) {
-      this.pause(item.projectId, limitedUntil);
-      await this.queue.release(item, false);
-      return;
-    }
+    if (await this.settlement.settledBeforeSending(item, now)) return;
     this.pacer.started(now);
     const { outcome, latencyMs } = await send(buildRequest(item, this.cfg, this.version), this.sendOpts);
     const done = this.now();
@@ -272,65 +239,7 @@ export class Forwarder {
     if (outcome.kind !== "aborted") {
       this.pacer.completed(done, { latencyMs: latencyMs ?? 0, loopLagMs: this.loopLag.ms, ok: outcome.kind !== "unavailable", inFlight: this.inFlight });
     }
-    await this.settle(item, outcome, done);
-  }
-
-  private async settle(item: QueuedItem, outcome: Outcome, now: number): Promise<void> {
-    const projectId = item.projectId;
-    switch (outcome.kind) {
-      case "delivered":
-        this.markUp();
-        this.stats.record(OUTCOMES.delivered, projectId, null);
-        // Proactive limits (on a 200) are kept for ingest and later items; no pause for this one.
-        this.limits.apply(projectId, outcome.limits, now);
-        await this.queue.ack(item);
-        return;
-      case "rate_limited": {
-        this.markUp();
-        this.stats.record(OUTCOMES.retried, projectId, null);
-        const latest = this.limits.apply(projectId, outcome.limits, now);
-        // Hold the project as long as the limit on this item's category (not a longer one on
-        // another category); a 429 naming no matching category holds it for the longest one.
-        const covering = this.limits.until(projectId, itemCategoryOf(item), now);
-        const until = Math.max(covering > 0 ? covering : latest, now + 1000);
-        this.pause(projectId, until);
-        this.log.info({ projectId, seconds: Math.ceil((until - now) / 1000) }, "Sentry rate-limited the project; holding its reports");
-        await this.queue.release(item, false);
-        return;
-      }
-      case "unavailable":
-        this.stats.record(OUTCOMES.retried, projectId, null);
-        this.markDown(outcome.cause, now);
-        await this.queue.release(item, true);
-        return;
-      case "rejected":
-        this.markUp();
-        this.stats.record(OUTCOMES.rejected, projectId, itemCategoryOf(item));
-        this.logOnce(`rejected:${projectId}:${outcome.cause}`, "warn", { projectId, status: outcome.status, eventId: item.eventId },
-          `Sentry rejected a report (dropped, counted as rejected): ${outcome.cause}`);
-        await this.queue.ack(item);
-        return;
-      case "aborted":
-        await this.queue.release(item, false);
-        return;
-    }
-  }
-
-  private pause(projectId: number, until: number): void {
-    if ((this.pausedUntil.get(projectId) ?? 0) < until) this.pausedUntil.set(projectId, until);
-  }
-
-  private markUp(): void {
-    if (this.outage.up()) this.log.warn({ url: this.cfg.SENTRY_BASE_URL }, "Sentry is reachable again; resuming");
-  }
-
-  private markDown(cause: string, now: number): void {
-    const backoff = this.outage.down(now);
-    if (backoff?.first) {
-      this.log.warn({ url: this.cfg.SENTRY_BASE_URL, cause }, "Sentry unreachable; keeping reports queued and retrying with backoff");
-    } else if (backoff) {
-      this.log.debug({ cause, retryInMs: Math.round(backoff.waitMs), attempt: backoff.attempt }, "Sentry still unreachable");
-    }
+    await this.settlement.settle(item, outcome, done);
   }
 
   private async sendClientReport(projectId: number, publicKey: string, body: Uint8Array): Promise<boolean> {
@@ -344,7 +253,7 @@ export class Forwarder {
     };
     const { outcome } = await send(buildRequest(report, { ...this.cfg, FORWARD_SECRET_KEY: false }, this.version), this.sendOpts);
     if (outcome.kind === "delivered") return true;
-    if (outcome.kind !== "aborted") this.logOnce(`client_report:${projectId}:${outcome.kind}`, "warn", { projectId, outcome }, "client report not accepted; will retry");
+    if (outcome.kind !== "aborted") this.settlement.logOnce(`client_report:${projectId}:${outcome.kind}`, "warn", { projectId, outcome }, "client report not accepted; will retry");
     return false;
   }
 
@@ -354,16 +263,6 @@ export class Forwarder {
    */
   private refillBatch(limit: number): number {
     return this.inFlight === 0 ? 1 : Math.max(1, Math.floor(limit / 4));
-  }
-
-  private logOnce(cause: string, level: "warn" | "error", obj: object, msg: string): void {
-    if (this.loggedCauses.has(cause)) {
-      this.log.debug(obj, msg);
-      return;
-    }
-    if (this.loggedCauses.size >= MAX_LOGGED_CAUSES) this.loggedCauses.clear();
-    this.loggedCauses.add(cause);
-    this.log[level](obj, msg);
   }
 
   /** Sleeps up to `ms` (capped by the drain deadline); completions, stop() and, when `forItems`, notify() cut it short. */
