@@ -37,7 +37,7 @@ const PLAN = quick
   ? { durations: { warmSeconds: 1, measureSeconds: 3, runs: 1 }, extrasUntilS: [60, 100], hardLimitS: 260, fwdEvents: 4000, fwdMaxS: 15, startups: 5, memoryRuns: 1, gzipVariants: 8192,
       pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 2, windowSeconds: 5 }, idleRequests: 30,
       sustained: { conns: 16, warmSeconds: 2, measureSeconds: 5, rounds: 1, projects: 5000 }, fetchLoopRequests: 10_000 }
-  : { durations: { warmSeconds: 2, measureSeconds: 6, runs: 3 }, extrasUntilS: [400, 640], hardLimitS: 1000, fwdEvents: 12000, fwdMaxS: 40, startups: 10, memoryRuns: 3, gzipVariants: 8192,
+  : { durations: { warmSeconds: 2, measureSeconds: 6, runs: 3 }, extrasUntilS: [400, 640], hardLimitS: 1000, fwdEvents: 30000, fwdMaxS: 60, startups: 10, memoryRuns: 3, gzipVariants: 8192,
       pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 4, windowSeconds: 12 }, idleRequests: 100,
       sustained: { conns: 16, warmSeconds: 2, measureSeconds: 10, rounds: 3, projects: 5000 }, fetchLoopRequests: 20_000 };
 const CONNECTIONS = [16, 128];
