@@ -12,6 +12,13 @@ command -v mysqld_safe >/dev/null || need+=(mariadb-server)
 command -v chromium >/dev/null || need+=(chromium)
 python3 -c 'import sentry_sdk' 2>/dev/null || [ -f /usr/lib/python3/dist-packages/sentry_sdk/__init__.py ] || need+=(python3-sentry-sdk)
 command -v wrk >/dev/null || need+=(wrk)
+# Release checks (test/release, test/deploy): the arm64 file under qemu with arm64 glibc, musl's
+# loader, readelf, and systemd-analyze for the unit.
+command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
+[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
+[ -e /lib/ld-musl-x86_64.so.1 ] || need+=(musl)
+command -v readelf >/dev/null || need+=(binutils)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   echo "services: installing ${need[*]}"
   apt-get update -qq
@@ -24,6 +31,28 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --port 6379 --bind 127.0.0.1 --daemonize yes --dir /var/lib/cyclops-redis \
     --appendonly yes --appendfsync everysec --save "" --logfile /var/lib/cyclops-redis/redis.log
 fi
+
+# Redis Cluster: 3 masters and 3 replicas on 7000-7005 (cluster bus on 17000-17005), for the
+# contract suites on a cluster. A node restarted later rejoins from its nodes.conf; the cluster is
+# created only while the first node knows no other.
+cluster_ports=(7000 7001 7002 7003 7004 7005)
+for port in "${cluster_ports[@]}"; do
+  if ! redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1; then
+    dir=/var/lib/cyclops-redis-cluster/$port
+    mkdir -p "$dir"
+    redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --dir "$dir" --cluster-enabled yes \
+      --cluster-config-file nodes.conf --cluster-node-timeout 2000 --appendonly yes --appendfsync everysec \
+      --save "" --logfile "$dir/redis.log"
+  fi
+done
+for _ in $(seq 1 40); do redis-cli -h 127.0.0.1 -p 7005 ping >/dev/null 2>&1 && break; sleep 0.25; done
+if [ "$(redis-cli -h 127.0.0.1 -p 7000 cluster info | tr -d '\r' | sed -n 's/^cluster_known_nodes://p')" = "1" ]; then
+  redis-cli --cluster create $(printf '127.0.0.1:%s ' "${cluster_ports[@]}") --cluster-replicas 1 --cluster-yes >/dev/null
+fi
+for _ in $(seq 1 60); do
+  redis-cli -h 127.0.0.1 -p 7000 cluster info | grep -q '^cluster_state:ok' && break
+  sleep 0.5
+done
 
 # PostgreSQL: trust on 127.0.0.1 (Debian's default asks for a password).
 pgver=$(ls /etc/postgresql | sort -n | tail -1)
@@ -49,5 +78,6 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 redis-cli -h 127.0.0.1 ping >/dev/null && echo "services: redis up"
+redis-cli -h 127.0.0.1 -p 7000 cluster info | grep -q '^cluster_state:ok' && echo "services: redis cluster up (7000-7005)"
 pg_isready -h 127.0.0.1 -q && psql -h 127.0.0.1 -U postgres -c 'select 1' >/dev/null && echo "services: postgresql up"
 mysql -h 127.0.0.1 -uroot -e 'select 1' >/dev/null && echo "services: mariadb up"

@@ -1,7 +1,7 @@
 /**
  * Admission: the one place that decides what becomes of a decoded report and its key.
  *
- *   key → Sentry's rate limits → sampling → flood cut → queue → verdict
+ *   key → Sentry's rate limits → sampling → spike protection → flood cut → queue → verdict
  *
  * Each way out is an outcome of the outcome list (src/outcome/outcomes.ts), recorded once, in
  * `end`, as the outcome declares (counters, per-project counts, client-report discard). The
@@ -17,6 +17,7 @@ import { OUTCOMES } from "../outcome/outcomes.ts";
 import type { Auth } from "../protocol/auth.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { getFloodKey, groupingHash } from "../protocol/grouping.ts";
+import { SPIKE_RETRY_AFTER_S, Verdict as SpikeVerdict, type SpikeLimiter } from "../spike/limiter.ts";
 import type { Report } from "../protocol/report.ts";
 import type { Stats } from "../stats/counters.ts";
 import type { NewItem } from "../storage/item.ts";
@@ -41,6 +42,8 @@ export interface AdmissionDeps {
   stats: Stats;
   /** Sentry's active rate limit for a project and category, passed back to SDKs (null: none). */
   rateLimits?: (projectId: number, category: string) => RateLimitAnswer | null;
+  /** Spike protection (src/spike/), unless SPIKE_PROTECTION is off for every project. */
+  spike?: SpikeLimiter;
   /** Wakes the forwarder when something was queued. */
   onQueued?: () => void;
   /** The storage or the counters are down (not merely full). */
@@ -81,8 +84,12 @@ export class Admission {
       if (share !== undefined && share > 0 && Math.random() * 100 < share) return this.end(verdict(OUTCOMES.sampled, 0), projectId, report);
     }
 
-    if (!report.errorEvent || config.URL_CACHE_EXPIRATION <= 0) return this.enqueue(report, projectId, auth, clientIp, 0);
-    const floodKey = floodUrl !== null ? getFloodKey(floodUrl) : groupingHash(report.errorEvent, projectId);
+    // The error group: the spike check's novelty lane and the flood cut share it.
+    const floodKey = report.errorEvent === null ? null : floodUrl !== null ? getFloodKey(floodUrl) : groupingHash(report.errorEvent, projectId);
+    const spike = this.deps.spike;
+    if (spike !== undefined && spike.check(projectId, report.category, floodKey, Date.now()) === SpikeVerdict.drop) return this.spiked(spike, projectId, report);
+
+    if (floodKey === null || config.URL_CACHE_EXPIRATION <= 0) return this.enqueue(report, projectId, auth, clientIp, 0);
     const pushCounted = this.deps.pushCounted;
     if (pushCounted) {
       // Counters and queue in one storage: count and queue in one step (see AdmissionDeps.pushCounted).
@@ -122,6 +129,12 @@ export class Admission {
       () => this.end(verdict(OUTCOMES.accepted, cacheCount), projectId, report),
       (e: unknown) => this.refused(e, projectId, report),
     );
+  }
+
+  /** Over the project's spike limit: answered per SPIKE_RESPONSE, reported to Sentry as spike_protection. */
+  private spiked(spike: SpikeLimiter, projectId: number, report: Report): Verdict {
+    if (this.deps.config.SPIKE_RESPONSE === "accept") return this.end(verdict(OUTCOMES.spike, 0), projectId, report);
+    return this.end(rateLimited(OUTCOMES.spike, { retryAfter: SPIKE_RETRY_AFTER_S, header: spike.rateLimitHeader(report.category) }), projectId, report);
   }
 
   /** The storage or the counters refused the report: queue_full (answered 503 with Retry-After). */

@@ -75,8 +75,13 @@ export function farmTotals(instances: InstanceCount[]): FarmTotals {
   };
 }
 
+const TOKEN_HINT = "pass --token <token> or set CYCLOPS_STATS_TOKEN";
+
 async function fetchCount(url: string, timeoutMs: number, token: string | undefined): Promise<CountDocument> {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  if (res.status === 401 || res.status === 403) {
+    throw new Error(`HTTP ${res.status}: the instance has a STATS_TOKEN; ${token ? "the token given is not it" : TOKEN_HINT}`);
+  }
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
   const doc = (await res.json()) as CountDocument;
   if (typeof doc?.count !== "number") throw new Error("not a cyclops /count answer");
@@ -120,8 +125,10 @@ export async function countCommand(host: string, portSpec: string, opts: { json?
     io.out(lines.join("\n") + "\n");
   }
   if (totals.missing.length) {
-    io.err(`cyclops count: no answer from ${totals.missing.join(", ")}\n`);
-    return 1;
+    const errors = [...new Set(instances.filter((i) => i.error).map((i) => i.error))];
+    io.err(`cyclops count: no answer from ${totals.missing.join(", ")}${errors.length === 1 ? ` (${errors[0]})` : ""}\n`);
+    // A token left out is the caller's mistake (exit 2, like any usage error); no answer is the farm's (1).
+    return !token && errors.some((e) => e?.includes(TOKEN_HINT)) ? 2 : 1;
   }
   return 0;
 }

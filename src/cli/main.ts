@@ -5,10 +5,11 @@
  * UsageError its own code, anything else (e.g. sentry-api keys without SENTRY_API_ORG) 1.
  */
 import { Command, CommanderError, Option } from "commander";
-import { VERSION } from "../version.ts";
+import { VERSION, versionLine } from "../version.ts";
 import { processIO, UsageError, type CliIO } from "./io.ts";
 
 const increase = (_: string, previous: number) => previous + 1;
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 export async function main(argv: string[], io: CliIO = processIO): Promise<number | null> {
   let result: number | null = 0;
@@ -16,7 +17,8 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
 
   const program = new Command("cyclops")
     .description("A high-performance gateway in front of Sentry: accepts reports as Sentry does, drops floods, queues, and forwards at the pace Sentry can bear.")
-    .version(VERSION, "--version", "print the version")
+    // the commit costs a git call when run from the sources: only when asked
+    .version(argv.includes("--version") ? versionLine() : VERSION, "--version", "print the version and the commit it was built from")
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (s, write) => write(s) });
@@ -39,9 +41,32 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     .description("write a complete, documented config file (every option with its default)")
     .argument("[file]", "where to write it (default: standard output)")
     .option("-f, --force", "overwrite FILE if it exists")
-    .action(async (file: string | undefined, opts: { force?: boolean }) => {
+    .option("--dsn <dsn>", "a Sentry project's DSN (repeat for each project): sets SENTRY_BASE_URL and PROJECT_KEYS", collect, [])
+    .action(async (file: string | undefined, opts: { force?: boolean; dsn: string[] }) => {
       const { initCommand } = await import("./init.ts");
       result = await initCommand(file, opts, io);
+    });
+
+  program
+    .command("check")
+    .description("validate a config and check each dependency it names (keys, storage, Redis, Sentry); exit 0 only when all pass")
+    .option("-c, --conf <file>", "JSON config file")
+    .option("--print", "print the effective config (secrets redacted) and where each value came from")
+    .option("--timeout <seconds>", "per-check timeout", "5")
+    .action(async (opts: { conf?: string; print?: boolean; timeout: string }) => {
+      const { checkCommand } = await import("./check.ts");
+      result = await checkCommand(opts, io);
+    });
+
+  program
+    .command("test-event")
+    .description("send one test report through a running gateway and wait until /count shows it delivered")
+    .option("-c, --conf <file>", "the gateway's JSON config file (for its address, first project key and STATS_TOKEN)")
+    .option("--url <url>", "the gateway's address (default: from BIND and PORT)")
+    .option("--wait <seconds>", "how long to wait for delivery", "15")
+    .action(async (opts: { conf?: string; url?: string; wait: string }) => {
+      const { testEventCommand } = await import("./test-event.ts");
+      result = await testEventCommand(opts, io);
     });
 
   program

@@ -21,6 +21,24 @@ function parsePort(text: string): number {
   return n;
 }
 
+/** Why a listen failed, in words naming the cause; null for errors that are not the address's. */
+function listenFailure(code: string | undefined): string | null {
+  switch (code) {
+    case "EADDRINUSE":
+      return "address already in use";
+    case "EACCES":
+      return "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
+    case "EADDRNOTAVAIL":
+      return "the address is not one of this host's (EADDRNOTAVAIL)";
+    case "EINVAL":
+    case "ENOTFOUND":
+    case "EAI_NONAME":
+      return "not an IP address or host name this host can bind (use e.g. 0.0.0.0, 127.0.0.1 or ::)";
+    default:
+      return null;
+  }
+}
+
 export async function serveCommand(flags: ServeFlags, _io: CliIO): Promise<number | null> {
   let loaded;
   try {
@@ -32,14 +50,14 @@ export async function serveCommand(flags: ServeFlags, _io: CliIO): Promise<numbe
     if (e instanceof ConfigError) throw new UsageError(e.message);
     throw e;
   }
+  for (const warning of loaded.warnings) process.stderr.write(`cyclops: ${warning}\n`);
   const log = createLogger(levelFromVerbosity(flags.verbose ?? 0));
   let gateway: Gateway;
   try {
     gateway = await startGateway(loaded.config, { log, source: loaded.source });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "EADDRINUSE") throw new UsageError(`cannot listen on ${loaded.config.BIND}:${loaded.config.PORT}: address already in use`);
-    if (code === "EACCES" || code === "EADDRNOTAVAIL") throw new UsageError(`cannot listen on ${loaded.config.BIND}:${loaded.config.PORT}: ${code}`);
+    const reason = listenFailure((e as NodeJS.ErrnoException).code);
+    if (reason) throw new UsageError(`cannot listen on ${loaded.config.BIND}:${loaded.config.PORT}: ${reason}`);
     throw e;
   }
 

@@ -6,8 +6,14 @@
  */
 import { OPTIONS, envVarOf } from "./schema.ts";
 
-export function initJson(): string {
+/** Read before anything else in the template: without a real key, every report is refused. */
+const KEYS_NOTE =
+  "Keys: PROJECT_KEYS must hold your Sentry projects' keys, or every report is answered 401. Copy each project's DSN from Sentry (Project Settings > Client Keys (DSN)) and run `cyclops init --dsn <DSN> [--dsn <DSN> ...] conf.json`, which writes SENTRY_BASE_URL and PROJECT_KEYS from them.";
+
+/** `cyclops init`'s JSON; `values` replaces defaults (init --dsn), and then the keys note is left out. */
+export function initJson(values: Partial<Record<string, unknown>> = {}): string {
   const lines: string[] = [];
+  if (!("PROJECT_KEYS" in values)) lines.push(`  ${JSON.stringify("// keys")}: ${JSON.stringify(KEYS_NOTE)},`);
   let section = "";
   const entries = Object.entries(OPTIONS);
   entries.forEach(([key, def], i) => {
@@ -16,7 +22,7 @@ export function initJson(): string {
       lines.push(`  ${JSON.stringify(`// ---- ${section} ----`)}: "",`);
     }
     lines.push(`  ${JSON.stringify(`//${key}`)}: ${JSON.stringify(`${def.doc} Env: ${envVarOf(key)}.`)},`);
-    lines.push(`  ${JSON.stringify(key)}: ${JSON.stringify(def.default)}${i === entries.length - 1 ? "" : ","}`);
+    lines.push(`  ${JSON.stringify(key)}: ${JSON.stringify(key in values ? values[key] : def.default)}${i === entries.length - 1 ? "" : ","}`);
   });
   return `{\n${lines.join("\n")}\n}\n`;
 }

@@ -43,6 +43,14 @@ const posInt = z.number().int().min(1);
 const seconds = z.number().min(0);
 const projectKey = z.tuple([posInt, z.string().min(1), z.string().nullable()]);
 
+const spikeMode = z.enum(["off", "shadow", "enforce"]);
+const spikeProject = z.object({ SPIKE_PROTECTION: spikeMode.optional(), SPIKE_MIN_PER_MINUTE: posInt.optional() }).strict();
+
+/** `[id, key]` is a modern key without a secret: the same as `[id, key, null]`. */
+function withoutSecret(v: unknown): unknown {
+  return Array.isArray(v) ? v.map((e) => (Array.isArray(e) && e.length === 2 ? [...e, null] : e)) : v;
+}
+
 function opt<T>(section: string, schema: z.ZodType<T>, def: T, doc: string, normalize?: (v: unknown) => unknown): OptionDef<T> {
   return { section, schema, default: def, doc, normalize };
 }
@@ -106,7 +114,8 @@ export const OPTIONS = {
 
   // --- keys ---
   PROJECT_KEYS: opt("keys", z.array(projectKey), [] as Array<[number, string, string | null]>,
-    "Static keys: a list of [project_id, public_key, secret_key]; combined with DB_BACKEND's keys."),
+    "Static keys: a list of [project_id, public_key, secret_key or null] (a modern key may leave the secret out); combined with DB_BACKEND's keys. `cyclops init --dsn <DSN>` writes them from Sentry's DSNs.",
+    withoutSecret),
   DB_BACKEND: opt("keys", z.enum(["none", "sqlite", "postgres", "mysql", "sentry-api"]), "none",
     "Where to load project keys from besides PROJECT_KEYS. The original defaulted to mysql; none needs no server."),
   UPDATE_PERIOD: opt("keys", z.number().positive(), 120, "Seconds between reloads of project keys from DB_BACKEND."),
@@ -134,6 +143,22 @@ export const OPTIONS = {
     "How report bodies are stored in Redis: zstd (level 1: about 9 µs per 2 KB report in the gateway, and less than half the bytes for Redis to copy, log to its AOF and rewrite) or none (as sent, which cyclops versions before this option also read: keep none until every instance of a farm is upgraded)."),
   REDIS_FALLBACK_TO_MEMORY: opt("redis", z.boolean(), false,
     "While Redis is down, count floods in memory instead of answering 503."),
+  REDIS_CLUSTER: opt("redis", z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, "\"host:port\"")), [] as string[],
+    "Seed nodes of a Redis Cluster, as [\"host:port\", ...]; when set, the queue and the counters use the cluster (REDIS_HOST, REDIS_PORT and REDIS_DB_COUNT are unused). One reachable seed suffices."),
+  REDIS_WAIT_REPLICAS: opt("redis", nonNegInt, 0,
+    "Replicas that must have a report before it is answered 200 (Redis WAIT, once per event-loop turn); 0 answers once the master has it, which a failover can lose."),
+
+  // --- spike protection (src/spike/, docs/SPIKE-PROTECTION.md) ---
+  SPIKE_PROTECTION: opt("spike", spikeMode, "shadow" as "off" | "shadow" | "enforce",
+    "Per-project limits learned from each project's own traffic: off, shadow (learn, count would-drops in /metrics and logs, drop nothing) or enforce. shadow by default: a gateway upgraded in place keeps delivering everything while it learns, and shows what enforce would have dropped before anyone turns it on."),
+  SPIKE_MIN_PER_MINUTE: opt("spike", posInt, 60,
+    "Floor of every spike limit in reports per minute per project and category, and the limit while a project has no history."),
+  SPIKE_RESPONSE: opt("spike", z.enum(["accept", "rate-limit"]), "accept" as "accept" | "rate-limit",
+    "What a spike-limited client is answered: accept (200, dropped, so SDKs keep sending and new errors still arrive) or rate-limit (429 with Retry-After and X-Sentry-Rate-Limits naming spike_protection, for that project and category only)."),
+  SPIKE_PROJECTS: opt("spike", z.record(z.string().regex(/^\d+$/), spikeProject), {} as Record<string, { SPIKE_PROTECTION?: "off" | "shadow" | "enforce"; SPIKE_MIN_PER_MINUTE?: number }>,
+    "Per-project overrides, e.g. {\"7\": {\"SPIKE_PROTECTION\": \"enforce\", \"SPIKE_MIN_PER_MINUTE\": 10}}."),
+  SPIKE_STATE_PATH: opt("spike", z.string().min(1).nullable(), null,
+    "File the learned baselines are kept in across restarts with memory or redis storage (null: relearned at each start); with sqlite storage they are kept in the spool (table meta)."),
 } satisfies Record<string, OptionDef<any>>;
 
 export type OptionKey = keyof typeof OPTIONS;
@@ -147,6 +172,9 @@ export const DEPRECATED_ALIASES: Record<string, OptionKey> = {
   MYSQL_USER: "DB_USER",
   MYSQL_PASS: "DB_PASS",
 };
+
+/** Options whose values are secrets: never shown in an error or a log; redacted by `check --print`. */
+export const SECRET_OPTIONS: ReadonlySet<OptionKey> = new Set<OptionKey>(["STATS_TOKEN", "DB_PASS", "REDIS_PASSWORD", "SENTRY_API_TOKEN"]);
 
 export const envVarOf = (key: string): string => `CYCLOPS_${key}`;
 

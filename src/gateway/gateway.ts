@@ -13,7 +13,11 @@ import { LogLimiter, silentLogger, type Logger } from "../log.ts";
 import { Stats } from "../stats/counters.ts";
 import { LatencyWindow } from "../stats/latency.ts";
 import { Metrics } from "../stats/metrics.ts";
+import { registerSpikeMetrics } from "../spike/metrics.ts";
+import { spikeOff, SpikeProtection } from "../spike/service.ts";
+import { stateStoreFor } from "../spike/state-store.ts";
 import { createQueue, oneStepFloodCut } from "../storage/index.ts";
+import { RedisConnection, redisSettings } from "../redis/connection.ts";
 import { createCounterStore } from "../throttle/index.ts";
 import { VERSION } from "../version.ts";
 import { Admission } from "../admission/admission.ts";
@@ -105,7 +109,17 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
   const forwarder = new Forwarder({ config, queue, stats, latency, log, version: VERSION, keyFor: (projectId) => keys.keyForProject(projectId)?.publicKey });
 
   metrics = new Metrics({ stats, queue, keys });
+  // Spike protection: learned limits restored from the storage, ticking, saved at close; a farm
+  // on one Redis (queue or counters there) shares one limit per project through it.
+  const farmRedis = !spikeOff(config) && (config.STORAGE === "redis" || config.CACHE_IMPLEMENTATION_CLASS === "redis") ? new RedisConnection(redisSettings(config)) : null;
+  const farm = farmRedis ? { redis: farmRedis.client, prefix: config.REDIS_KEY_PREFIX } : undefined;
+  const spike = spikeOff(config) ? undefined : new SpikeProtection(config, { log, store: stateStoreFor(config, queue), farm });
+  if (spike) {
+    spike.start();
+    registerSpikeMetrics(metrics.registry, spike.limiter);
+  }
   const admission = new Admission({
+    spike: spike?.limiter,
     config,
     keys,
     queue,
@@ -127,11 +141,13 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
     counters,
     stats,
     admission,
+    spikeProtection: spike,
     latency: () => latency.summary(),
     onInternalError: (e) => {
       const suppressed = limiter.allow("internal");
       if (suppressed !== null) log.error({ err: e, suppressed }, "internal error while handling a request");
     },
+    onBodyUnread: (reason) => log.debug({ reason }, "request body not received"),
   };
 
   return {
@@ -139,6 +155,8 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
     forwarder,
     handle: createHandler(deps),
     async close() {
+      spike?.stop(); // saves the learned limits, before the spool that may keep them closes
+      await farmRedis?.close();
       await keys.close();
       await Promise.allSettled([queue.close(), counters.close()]);
     },

@@ -9,7 +9,7 @@
  */
 
 /** Sentry's client-report discard reasons cyclops uses (Sentry's `DiscardReason`). */
-export type ClientReportReason = "sample_rate" | "event_processor" | "queue_overflow" | "ratelimit_backoff" | "network_error" | "send_error";
+export type ClientReportReason = "sample_rate" | "event_processor" | "queue_overflow" | "ratelimit_backoff" | "network_error" | "send_error" | "spike_protection";
 
 /** The /count fields outcomes add to (the original's processed/ignored, and the forwarder's). */
 export type CountField = "processed" | "ignored" | "delivered" | "retried" | "rejected" | "expired";
@@ -48,6 +48,10 @@ const declared = {
   sampled: {
     series: "dropped", countField: "ignored", perProject: true, clientReport: "sample_rate", category: "main_item", answers: [200],
     description: "sampled out by IGNORE_PERCENTAGE (answered 200, dropped)",
+  },
+  spike: {
+    series: "dropped", countField: "ignored", perProject: true, clientReport: "spike_protection", category: "main_item", answers: [200, 429],
+    description: "over the project's spike protection limit for its category (src/spike/; SPIKE_RESPONSE accept: answered 200, dropped; rate-limit: 429)",
   },
   unknown_key: {
     series: "dropped", countField: null, perProject: false, clientReport: null, category: null, answers: [403],

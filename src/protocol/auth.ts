@@ -4,7 +4,7 @@
  * Sources, in Relay's order (`auth_from_parts`, relay-server `extractors/request_meta.rs`):
  *   1. `X-Sentry-Auth`, only when it starts with "sentry " (case-insensitive);
  *   2. `Authorization`, same rule;
- *   3. `Authorization: Basic base64(public_key:anything)` (silently skipped when undecodable);
+ *   3. `Authorization: Basic base64(public_key:secret)` (silently skipped when undecodable);
  *   4. the query string, when it contains "sentry_" anywhere.
  * A second source → 401 "multiple authorization payloads detected"; none → null (the caller decides
  * between 401 "missing authorization information" and envelope-header auth).
@@ -223,8 +223,12 @@ function sentryScheme(value: string | null): string | null {
   return isVisibleAscii(value) ? value : null;
 }
 
-/** Relay's Basic form: any decoding failure means "no credentials here", not an error. */
-function basicKey(value: string | null): string | null {
+/**
+ * Relay's Basic form, `base64(public_key:secret)`: any decoding failure means "no credentials
+ * here", not an error. The part after the colon is the secret, checked like a secret given in any
+ * other place (an empty one counts as none).
+ */
+function basicCredentials(value: string | null): { key: string; secret: string | null } | null {
   if (value === null || value.length < 6 || value.slice(0, 6).toLowerCase() !== "basic ") return null;
   if (!isVisibleAscii(value)) return null;
   const b64 = value.slice(6);
@@ -238,7 +242,8 @@ function basicKey(value: string | null): string | null {
   }
   const colon = decoded.indexOf(":");
   if (colon <= 0) return null;
-  return decoded.slice(0, colon);
+  const secret = decoded.slice(colon + 1);
+  return { key: decoded.slice(0, colon), secret: secret === "" ? null : secret };
 }
 
 /**
@@ -256,11 +261,12 @@ export function extractAuth(inputs: AuthInputs): Auth | null {
     raw = parseHeaderRaw(authorization);
   }
 
-  const basic = basicKey(inputs.authorization);
+  const basic = basicCredentials(inputs.authorization);
   if (basic !== null) {
     if (raw !== null) throw new ProtocolError(401, Detail.multipleAuth);
     raw = newRaw();
-    raw.key = basic;
+    raw.key = basic.key;
+    raw.secret = basic.secret;
   }
 
   if (inputs.query.indexOf("sentry_") !== -1) {

@@ -15,9 +15,16 @@
  * Headers spread over several lines (valid JSON, accepted by serde) are refused here: the spec
  * says one line and no SDK writes them.
  * Payloads are `subarray` views: no copies.
+ *
+ * Bounds (ours; Relay has only the envelope's size): at most MAX_ENVELOPE_ITEMS items and header
+ * lines of at most MAX_HEADER_BYTES, so one 20 MiB envelope of a million empty items or one huge
+ * header line cannot hold the event loop (each item header is a JSON.parse, ~1-2 µs: 10,000 items
+ * took 5-18 ms, 1,000 take 1-2). SDKs send a handful of items with headers of a few hundred bytes.
  */
 import { parseDsn } from "./dsn.ts";
 import { Detail, ProtocolError } from "./errors.ts";
+import { normalizeEventId } from "./event-id.ts";
+import { checkJsonDepth } from "./json-depth.ts";
 import { isSpace, strictUtf8 } from "./text.ts";
 
 export interface EnvelopeItem {
@@ -32,6 +39,8 @@ export interface Envelope {
 }
 
 const NL = 0x0a;
+export const MAX_ENVELOPE_ITEMS = 1000;
+export const MAX_HEADER_BYTES = 64 * 1024;
 
 function invalid(cause: string): ProtocolError {
   return new ProtocolError(400, Detail.invalidEnvelope, [cause]);
@@ -45,6 +54,7 @@ interface HeaderLine {
 /** Parses the JSON object line [start, end) whose last byte must be "}"; null when it is not one. */
 function jsonObjectLine(bytes: Uint8Array, start: number, end: number): HeaderLine | null {
   if (end <= start || bytes[end - 1] !== 0x7d /* } */) return null;
+  if (end - start > MAX_HEADER_BYTES) throw invalid(`header line over ${MAX_HEADER_BYTES} bytes`);
   let text: string;
   let value: unknown;
   try {
@@ -80,19 +90,8 @@ function hasDuplicateKey(text: string, key: "type" | "length" | "sent_at"): bool
   return false;
 }
 
-const UUID = /^(?:urn:uuid:)?\{?([0-9a-fA-F]{8})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{12})\}?$/;
-
-/** uuid crate forms (simple, hyphenated, braced, urn) → 32 lowercase hex; null if not a UUID. */
-export function normalizeEventId(value: unknown): string | null {
-  if (typeof value !== "string") return null;
-  if (value.length === 32 && /^[0-9a-f]{32}$/.test(value)) return value;
-  const m = UUID.exec(value);
-  if (m === null) return null;
-  // Hyphens must be all present or all absent, as the uuid crate demands.
-  const hyphens = value.split("-").length - 1;
-  if (hyphens !== 0 && hyphens !== 4) return null;
-  return (m[1]! + m[2]! + m[3]! + m[4]! + m[5]!).toLowerCase();
-}
+// The event id's grammar is event-id.ts; re-exported for the callers that read envelopes.
+export { normalizeEventId } from "./event-id.ts";
 
 function checkEnvelopeHeaders(line: HeaderLine): void {
   const id = line.value.event_id;
@@ -142,6 +141,7 @@ export function parseEnvelope(bytes: Uint8Array): Envelope {
   while (pos < len) {
     while (pos < len && isSpace(bytes[pos]!)) pos++;
     if (pos >= len) throw invalid("unexpected end of file");
+    if (items.length >= MAX_ENVELOPE_ITEMS) throw invalid(`more than ${MAX_ENVELOPE_ITEMS} items`);
     end = lineEnd(bytes, pos);
     const item = itemHeaders(bytes, pos, end);
     const payloadStart = Math.min(end + 1, len);
@@ -196,6 +196,25 @@ export function envelopeEventId(env: Envelope): string | null {
 export function envelopeEventItem(env: Envelope): EnvelopeItem | null {
   for (const item of env.items) if (item.type === "event") return item;
   return null;
+}
+
+/**
+ * An event item's JSON object, bounded: over `maxEventBytes` (MAX_EVENT_SIZE, as Relay's item size
+ * limits) → 413; nested deeper than MAX_JSON_DEPTH, invalid or not an object → 400.
+ */
+export function parseEventItem(item: EnvelopeItem, maxEventBytes: number): Record<string, unknown> {
+  if (item.payload.length > maxEventBytes) throw new ProtocolError(413, Detail.envelopeTooLarge, ["event item too large"]);
+  let value: unknown;
+  try {
+    const text = strictUtf8.decode(item.payload);
+    checkJsonDepth(text, Detail.invalidEnvelope);
+    value = JSON.parse(text);
+  } catch (e) {
+    if (e instanceof ProtocolError) throw e;
+    throw invalid("invalid JSON in event item");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalid("event item is not an object");
+  return value as Record<string, unknown>;
 }
 
 /**

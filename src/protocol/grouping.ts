@@ -3,7 +3,8 @@
  * collide; events it would keep apart should not. First match wins:
  *
  *   1. `fingerprint` (non-empty array): its entries, each "{{ default }}" replaced by the default
- *      hash below (so ["{{ default }}"] alone equals no fingerprint at all, as in Sentry).
+ *      hash below (so ["{{ default }}"] alone equals no fingerprint at all, as in Sentry); an
+ *      entry Relay would refuse (null, object, array) voids the fingerprint, as in Relay.
  *   Default hash:
  *   2. exceptions — `exception.values`, `exception` as a list (raven-node 2.x), or
  *      `sentry.interfaces.Exception` (raven-python ≤ 5): per exception, its type plus the frames
@@ -137,14 +138,34 @@ function defaultKey(event: Json): string {
 
 const DEFAULT_ENTRY = /^\{\{\s*default\s*\}\}$/;
 
+/** Entries past this many are not read: a fingerprint is a handful of strings, not a body's worth. */
+export const MAX_FINGERPRINT_ENTRIES = 64;
+/** Characters of one entry that count (Relay trims strings in normalization; 200 for a tag). */
+const MAX_ENTRY_CHARS = 1024;
+
+/**
+ * A fingerprint entry as Relay's `Fingerprint` reads it: strings as they are, integers and whole
+ * floats as integers, booleans as "True"/"False"; null, objects and arrays make the whole
+ * fingerprint invalid (Relay drops it and groups by default). Never stringifies a nested value,
+ * which on a 100,000-deep entry overflowed the stack after half a second (issue 18).
+ */
+function fingerprintEntry(entry: unknown): string | null {
+  if (typeof entry === "string") return entry.length > MAX_ENTRY_CHARS ? entry.slice(0, MAX_ENTRY_CHARS) : entry;
+  if (typeof entry === "number") return Number.isFinite(entry) && Math.abs(entry) < 2 ** 53 ? String(Math.trunc(entry)) : null;
+  if (typeof entry === "boolean") return entry ? "True" : "False";
+  return null;
+}
+
 function groupingKey(event: Json): string {
   const fingerprint = event.fingerprint;
   if (!Array.isArray(fingerprint) || fingerprint.length === 0) return defaultKey(event);
   let out = "f";
   let custom = false;
   let def: string | null = null;
-  for (const entry of fingerprint) {
-    const text = typeof entry === "string" ? entry : JSON.stringify(entry);
+  const count = Math.min(fingerprint.length, MAX_FINGERPRINT_ENTRIES);
+  for (let i = 0; i < count; i++) {
+    const text = fingerprintEntry(fingerprint[i]);
+    if (text === null) return defaultKey(event);
     if (DEFAULT_ENTRY.test(text)) {
       def ??= defaultKey(event);
       out += PART + "\u0004" + def;
@@ -153,6 +174,7 @@ function groupingKey(event: Json): string {
       out += PART + text;
     }
   }
+  if (fingerprint.length > count) out += PART + "\u0005" + fingerprint.length;
   return custom ? out : (def ?? defaultKey(event));
 }
 

@@ -9,18 +9,17 @@ import {
   envelopeEventId,
   envelopeEventItem,
   envelopeMainItem,
+  parseEventItem,
   itemCategory,
-  normalizeEventId,
   parseEnvelope,
   type Envelope,
 } from "./envelope.ts";
-import { Detail, ProtocolError } from "./errors.ts";
+import { newEventId, storeEventId, withEventId } from "./event-id.ts";
 
 /** The ingest endpoint a report came through, and goes to at Sentry. */
 export type Endpoint = "store" | "envelope";
 
 export const ENVELOPE_CONTENT_TYPE = "application/x-sentry-envelope";
-const textDecoder = new TextDecoder();
 
 /** What decoding a request produced, before the flood cut. */
 export interface Report {
@@ -36,39 +35,31 @@ export interface Report {
   sampleable: boolean;
 }
 
-function randomEventId(): string {
-  return crypto.randomUUID().replace(/-/g, "");
-}
-
 export function decodeEvent(raw: Uint8Array, client: string | null, limit: number): Report {
-  const body = decodeStoreBody(raw, limit);
-  const event = parseEventJson(body, client);
+  const decoded = decodeStoreBody(raw, limit);
+  const event = parseEventJson(decoded, client);
   const isTransaction = event.type === "transaction";
+  // Relay answers the id it generates and stores it: without one in the body, Sentry would not.
+  const given = storeEventId(event);
+  const eventId = given ?? newEventId();
   return {
-    body,
+    body: given === null ? withEventId(decoded, event, eventId) : decoded,
     contentType: "application/json",
     endpoint: "store",
-    eventId: normalizeEventId(event.event_id) ?? randomEventId(),
+    eventId,
     errorEvent: isTransaction ? null : event,
     category: isTransaction ? "transaction" : "error",
     sampleable: true,
   };
 }
 
-export function decodeEnvelope(raw: Uint8Array, projectId: number, publicKey: string): Report {
+/** `maxEventBytes` (MAX_EVENT_SIZE) bounds the event item, as Relay's item size limits do. */
+export function decodeEnvelope(raw: Uint8Array, projectId: number, publicKey: string, maxEventBytes: number): Report {
   const env: Envelope = parseEnvelope(raw);
   checkEnvelopeDsn(env, projectId, publicKey);
   const eventItem = envelopeEventItem(env);
   const main = envelopeMainItem(env);
-  let errorEvent: Record<string, unknown> | null = null;
-  if (eventItem) {
-    try {
-      errorEvent = JSON.parse(textDecoder.decode(eventItem.payload)) as Record<string, unknown>;
-    } catch {
-      throw new ProtocolError(400, Detail.invalidEnvelope, ["invalid JSON in event item"]);
-    }
-    if (typeof errorEvent !== "object" || errorEvent === null) throw new ProtocolError(400, Detail.invalidEnvelope, ["event item is not an object"]);
-  }
+  const errorEvent = eventItem ? parseEventItem(eventItem, maxEventBytes) : null;
   return {
     body: raw,
     contentType: ENVELOPE_CONTENT_TYPE,

@@ -47,7 +47,8 @@ export function createApp(deps: Deps): Hono {
     const denied = guard(c.req.raw);
     if (denied) return denied;
     const doc = countDocument(deps.stats, deps.queue.approxItems, deps.latency?.() ?? NO_LATENCY, deps.keys);
-    return c.json(doc);
+    // Spike protection's active episodes (limit, observed rate, dropped or would-drop), when it is on.
+    return c.json(deps.spikeProtection ? { ...doc, spike: { dropped: deps.stats.dropped.spike, episodes: deps.spikeProtection.limiter.episodes() } } : doc);
   });
 
   app.notFound(() => jsonError(404, "not found"));

@@ -5,6 +5,7 @@ import type { KeyRegistry } from "../keys/registry.ts";
 import type { LatencySummary } from "../stats/count-document.ts";
 import type { Stats } from "../stats/counters.ts";
 import type { Metrics } from "../stats/metrics.ts";
+import type { SpikeProtection } from "../spike/service.ts";
 import type { Queue } from "../storage/queue.ts";
 import type { CounterStore } from "../throttle/counter-store.ts";
 import type { IngestDeps } from "./ingest.ts";
@@ -17,6 +18,8 @@ export interface Deps extends IngestDeps {
   stats: Stats;
   admission: Admission;
   metrics: Metrics;
+  /** Spike protection, for /count's episodes; absent when off for every project. */
+  spikeProtection?: SpikeProtection;
   /** Upstream response times for /count. */
   latency?: () => LatencySummary;
   onInternalError?: (e: unknown) => void;

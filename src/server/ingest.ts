@@ -11,7 +11,7 @@
  * `failure()`.
  */
 import { extractAuth, formDecode, type Auth } from "../protocol/auth.ts";
-import { checkContentEncoding, decodeContentEncoding, decodeSentryData } from "../protocol/body.ts";
+import { checkContentEncoding, decodeContentEncodingBounded, decodeSentryData } from "../protocol/body.ts";
 import { parseDsn } from "../protocol/dsn.ts";
 import { parseEnvelopeHeader } from "../protocol/envelope.ts";
 import { Detail, ProtocolError } from "../protocol/errors.ts";
@@ -34,6 +34,8 @@ export interface IngestDeps {
   stats: Stats;
   admission: Admission;
   onInternalError?: (e: unknown) => void;
+  /** A client closed the connection before its body arrived: worth a debug line, no more. */
+  onBodyUnread?: (reason: string) => void;
 }
 
 /** The rejection outcome of a protocol error's status (403 unknown key, 413 too large, else invalid). */
@@ -102,8 +104,19 @@ export class IngestPipeline {
     }
     return req.arrayBuffer().then(
       (received) => this.received(request, received, clientIp),
-      (e: unknown) => this.failure(e),
+      (e: unknown) => this.bodyUnread(e),
     );
+  }
+
+  /**
+   * The body could not be read: the client closed the connection mid-body (or sent a broken
+   * chunked body). Its fault and no one hears the answer, so a debug line with the reason only,
+   * not an error with the exception's every field.
+   */
+  private bodyUnread(e: unknown): Response {
+    const reason = e instanceof Error ? e.message : String(e);
+    this.deps.onBodyUnread?.(reason);
+    return this.failure(new ProtocolError(400, Detail.readBody, [reason.toLowerCase()]));
   }
 
   /** What the request line and headers say, checked before the body is read. */
@@ -135,10 +148,27 @@ export class IngestPipeline {
 
   /** A POST body has arrived: decode it and take the report in. */
   private received(request: Incoming, received: ArrayBuffer, clientIp: ClientIp): Answer {
-    let raw: Uint8Array | null = null;
+    let raw: Uint8Array | Promise<Uint8Array>;
     try {
       if (received.byteLength > request.limit) throw new ProtocolError(413, Detail.bodyTooLarge);
-      raw = decodeContentEncoding(new Uint8Array(received), request.contentEncoding, request.limit);
+      // Large compressed bodies inflate off the event loop (protocol/content-encoding.ts).
+      raw = decodeContentEncodingBounded(new Uint8Array(received), request.contentEncoding, request.limit);
+    } catch (e) {
+      releaseBuffers(received, null);
+      return this.failure(e);
+    }
+    if (!(raw instanceof Promise)) return this.inflated(request, received, raw, clientIp);
+    return raw.then(
+      (body) => this.inflated(request, received, body, clientIp),
+      (e: unknown) => {
+        releaseBuffers(received, null);
+        return this.failure(e);
+      },
+    );
+  }
+
+  private inflated(request: Incoming, received: ArrayBuffer, raw: Uint8Array, clientIp: ClientIp): Answer {
+    try {
       return this.decoded(request, raw, clientIp, received);
     } catch (e) {
       releaseBuffers(received, raw);
@@ -184,7 +214,7 @@ export class IngestPipeline {
 
     const { admission } = this.deps;
     const projectId = admission.authorize(auth, request.projectId);
-    const report = request.isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey) : decodeEvent(raw, auth.client, request.limit);
+    const report = request.isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey, this.deps.config.MAX_EVENT_SIZE) : decodeEvent(raw, auth.client, request.limit);
     const url = request.url;
     const floodUrl = request.isGet ? url.slice(url.indexOf("/", 8)) : null;
     return this.settle(admission.admit(report, projectId, auth, clientIp, floodUrl), report, request.isGet, received, raw);

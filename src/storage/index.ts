@@ -1,6 +1,5 @@
 /** Picks the queue named by STORAGE and configures it from the options. */
 import type { Config } from "../config/schema.ts";
-import type { CounterStore } from "../throttle/counter-store.ts";
 import { MemoryQueue } from "./memory.ts";
 import type { Queue, QueueLimits } from "./queue.ts";
 
@@ -26,17 +25,22 @@ export async function createQueue(config: Config): Promise<Queue> {
       return new SqliteQueue(config.SQLITE_PATH, limits);
     }
     case "redis": {
-      const [{ RedisQueue }, { redisSettings }] = await Promise.all([import("./redis.ts"), import("./redis/connection.ts")]);
-      return new RedisQueue(redisSettings(config), limits, { leaseMs: config.REDIS_LEASE_TIME * 1000, compress: config.REDIS_COMPRESSION === "zstd" });
+      const [{ RedisQueue }, { redisSettings }] = await Promise.all([import("./redis.ts"), import("../redis/connection.ts")]);
+      return new RedisQueue(redisSettings(config), limits, {
+        leaseMs: config.REDIS_LEASE_TIME * 1000,
+        compress: config.REDIS_COMPRESSION === "zstd",
+        waitReplicas: config.REDIS_WAIT_REPLICAS,
+      });
     }
   }
 }
 
 /**
  * The one-step flood cut and push (Queue.pushCounted), when the counters live where the queue
- * does: STORAGE and CACHE_IMPLEMENTATION_CLASS both redis, built from the same REDIS_* settings,
- * so the queue's counter keys are the counter store's. Otherwise undefined: count, then push.
+ * does: STORAGE and CACHE_IMPLEMENTATION_CLASS both redis, built from the same REDIS_* settings
+ * (the queue then keeps the flood counters in each project's hash slot, beside its queue).
+ * Otherwise undefined: count, then push.
  */
-export function oneStepFloodCut(queue: Queue, counters: CounterStore): Queue["pushCounted"] {
+export function oneStepFloodCut(queue: Queue, counters: { readonly kind: string }): Queue["pushCounted"] {
   return queue.pushCounted && counters.kind === queue.kind ? queue.pushCounted.bind(queue) : undefined;
 }

@@ -14,8 +14,19 @@
  *   to the file; Redis: acknowledged by Redis), so a 200 is never given for something not kept.
  *   Memory returns undefined (synchronous) so the hot path needs no await.
  */
-import type { FloodCount } from "../throttle/counter-store.ts";
 import type { NewItem, QueuedItem } from "./item.ts";
+
+/**
+ * One report's part in the flood cut, for pushCounted: its key (a counter store's FloodKey), the
+ * window, and the count past which it is dropped. Declared here, not in throttle/, so storage
+ * and the counters stay independent of each other.
+ */
+export interface FloodCount {
+  key: number | string;
+  windowSeconds: number;
+  /** MAX_CACHE_USES: a count above it is a flood. */
+  maxUses: number;
+}
 
 export class QueueFullError extends Error {
   override name = "QueueFullError";
@@ -31,7 +42,10 @@ export class QueueFullError extends Error {
 /** The storage cannot take anything right now (Redis down, SQLite unwritable, disk full). */
 export class StorageUnavailableError extends Error {
   override name = "StorageUnavailableError";
-  constructor(message: string, public readonly retryAfter = 10) {
+  constructor(
+    message: string,
+    public readonly retryAfter = 10,
+  ) {
     super(message);
   }
 }
@@ -68,6 +82,12 @@ export interface Queue {
   readonly approxItems: number;
   /** Health of the backing store, for /healthcheck. null when healthy. */
   problem(): string | null;
+  /**
+   * Durable storages that can keep a small named document in their own file (SQLite), so state
+   * that must outlive a restart (spike protection's learned limits) lives with the storage.
+   */
+  readMeta?(name: string): string | null;
+  writeMeta?(name: string, value: string): void;
   /** Shared storages: resolves once connected (rejects after `timeoutMs`), so start-up need not 503. */
   waitReady?(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;

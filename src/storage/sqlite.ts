@@ -15,15 +15,15 @@
  * from the table at open, plus the same round-robin ring as the memory queue. `take` then reads
  * rows by primary key, and no index besides the rowid is needed.
  *
- * Leases are in memory only: at restart every taken-but-unacked row is queued again
- * (at-least-once delivery after a crash).
+ * Leases are in memory only: at restart every taken-but-unacked row is queued again (at least once).
  *
- * Space: auto_vacuum=INCREMENTAL (set when the file is created). Deleted pages go to the freelist
- * and are reused by later pushes; after a storm drains, `incremental_vacuum` gives them back to
- * the filesystem, and journal_size_limit truncates the WAL after checkpoints.
+ * Space (sqlite-file.ts, sqlite-space.ts): freed pages are reused and given back after a storm;
+ * a full disk heals with a reserve file while new reports are refused. The files are 0600.
  */
-import { Database, type Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
 import type { NewItem, QueuedItem } from "./item.ts";
+import { giveBackSpace, openSpoolFile, readMeta, SpoolStatements, toItem, vacuumSome, writeMeta } from "./sqlite-file.ts";
+import { isDiskFull, SpoolSpace } from "./sqlite-space.ts";
 import { StorageUnavailableError, type Queue, type QueueLimits, type QueueStats, type TakeOptions } from "./queue.ts";
 import { RoundRobinIndex } from "./round-robin.ts";
 
@@ -32,41 +32,14 @@ export interface SqliteQueueOptions {
   synchronous?: "NORMAL" | "FULL";
   /** Largest the file may grow; past it pushes fail as on a full disk. Default: unbounded. */
   maxFileBytes?: number;
+  /** Room kept beside the spool for deletes on a full disk (sqlite-space.ts). Default RESERVE_BYTES. */
+  reserveBytes?: number;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS items (
-  id INTEGER PRIMARY KEY,
-  project_id INTEGER NOT NULL,
-  endpoint TEXT NOT NULL,
-  content_type TEXT NOT NULL,
-  public_key TEXT NOT NULL,
-  secret_key TEXT,
-  client TEXT,
-  version INTEGER NOT NULL,
-  client_ip TEXT,
-  event_id TEXT,
-  received_at INTEGER NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  size INTEGER NOT NULL,
-  body BLOB NOT NULL
-)`;
-
-interface Row {
-  id: number;
-  project_id: number;
-  endpoint: "store" | "envelope";
-  content_type: string;
-  public_key: string;
-  secret_key: string | null;
-  client: string | null;
-  version: number;
-  client_ip: string | null;
-  event_id: string | null;
-  received_at: number;
-  attempts: number;
-  body: Uint8Array;
-}
+/** Bytes of report bodies one event-loop turn writes (see deferPastTurnBytes). */
+const TURN_BYTES = 4 * 1024 * 1024;
+/** Seconds a client is asked to wait while the disk is full. */
+const FULL_RETRY_AFTER = 30;
 
 interface PendingPush {
   item: NewItem;
@@ -74,7 +47,7 @@ interface PendingPush {
   reject: (e: Error) => void;
 }
 
-/** Ops collected during one event-loop turn, written in one transaction. */
+/** Ops collected during one event-loop turn, written in one transaction (up to TURN_BYTES of bodies). */
 interface Batch {
   pushes: PendingPush[];
   deletes: number[];
@@ -84,22 +57,24 @@ interface Batch {
 }
 
 const emptyBatch = (): Batch => ({ pushes: [], deletes: [], attempts: new Map(), done: [] });
-/** Run incremental_vacuum after this many deletes when a quarter of the file is free. */
+/** Run incremental_vacuum after this many deletes (sqlite-file.ts). */
 const VACUUM_EVERY = 1000;
 
 export class SqliteQueue implements Queue {
   readonly kind = "sqlite" as const;
   private readonly db: Database;
   private readonly index: RoundRobinIndex;
-  private readonly insert: Statement;
-  private readonly remove: Statement;
-  private readonly setAttempts: Statement;
-  private readonly selectOne: Statement<Row, [number]>;
+  private readonly st: SpoolStatements;
   private batch = emptyBatch();
   private flushScheduled = false;
   private deletesSinceVacuum = 0;
   private lastError: string | null = null;
   private closed = false;
+  private readonly space: SpoolSpace;
+  /** The disk is full: new reports are refused until the reserve can be written again. */
+  private full = false;
+  /** Deletes a failed write could not commit: tried again with the next write. */
+  private unwrittenDeletes: number[] = [];
 
   constructor(
     readonly path: string,
@@ -107,36 +82,14 @@ export class SqliteQueue implements Queue {
     options: SqliteQueueOptions = {},
   ) {
     this.index = new RoundRobinIndex(limits);
+    this.space = new SpoolSpace(path, options.reserveBytes);
     let db: Database | null = null;
     try {
-      db = this.db = new Database(path, { create: true, readwrite: true, strict: true });
-      this.db.exec("PRAGMA locking_mode = EXCLUSIVE");
-      // Both only take effect on a new file. 8 KB pages hold three 2 KB events (4 KB pages: one).
-      this.db.exec("PRAGMA page_size = 8192");
-      this.db.exec("PRAGMA auto_vacuum = INCREMENTAL");
-      this.db.exec("PRAGMA journal_mode = WAL");
-      this.db.exec(`PRAGMA synchronous = ${options.synchronous === "FULL" ? "FULL" : "NORMAL"}`);
-      this.db.exec("PRAGMA journal_size_limit = 67108864");
-      this.db.exec(SCHEMA);
-      if (options.maxFileBytes !== undefined) {
-        const pages = Math.max(1, Math.floor(options.maxFileBytes / this.pragma("page_size")));
-        this.db.exec(`PRAGMA max_page_count = ${pages}`);
-      }
-      this.insert = this.db.prepare(
-        `INSERT INTO items (project_id, endpoint, content_type, public_key, secret_key, client, version,
-           client_ip, event_id, received_at, size, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
-      this.remove = this.db.prepare("DELETE FROM items WHERE id = ?");
-      this.setAttempts = this.db.prepare("UPDATE items SET attempts = ? WHERE id = ?");
-      this.selectOne = this.db.prepare<Row, [number]>(
-        `SELECT id, project_id, endpoint, content_type, public_key, secret_key, client, version,
-           client_ip, event_id, received_at, attempts, body FROM items WHERE id = ?`,
-      );
-      const existing = this.db.prepare<{ id: number; project_id: number; size: number }, []>(
-        "SELECT id, project_id, size FROM items ORDER BY id",
-      );
-      for (const row of existing.iterate()) this.index.add(row.project_id, row.id, row.size);
-      existing.finalize();
+      db = this.db = openSpoolFile(path, this.space.secureFiles(), options);
+      this.st = new SpoolStatements(this.db);
+      this.st.eachRow((id, projectId, size) => this.index.add(projectId, id, size));
+      // Started on a full disk: serve what the spool holds, take nothing new until room returns.
+      if (!this.space.ensureReserve()) this.becomeFull();
     } catch (e) {
       db?.close();
       throw new StorageUnavailableError(`cannot open SQLite spool ${path}: ${(e as Error).message}`);
@@ -149,6 +102,7 @@ export class SqliteQueue implements Queue {
 
   push(item: NewItem): Promise<void> {
     if (this.closed) return Promise.reject(new StorageUnavailableError("queue is closed"));
+    if (this.full && !this.heal()) return Promise.reject(new StorageUnavailableError(this.fullMessage(), FULL_RETRY_AFTER));
     try {
       this.index.reserve(item.body.byteLength); // throws QueueFullError
     } catch (e) {
@@ -164,7 +118,7 @@ export class SqliteQueue implements Queue {
     if (this.closed) return [];
     const out: QueuedItem[] = [];
     for (const id of this.index.take(max, opts?.isPaused)) {
-      const row = this.selectOne.get(id);
+      const row = this.st.selectOne.get(id);
       if (row === null) {
         this.index.forget(id); // cannot happen while we own the file; keep the totals right
         continue;
@@ -197,17 +151,48 @@ export class SqliteQueue implements Queue {
     return this.index.stats();
   }
 
+  readMeta = (name: string): string | null => readMeta(this.db, name);
+  writeMeta = (name: string, value: string): void => writeMeta(this.db, name, value);
+
+  /** Probes on its own (at most once a second), so /healthcheck turns 200 without a report sent. */
   problem(): string | null {
     if (this.closed) return "SQLite spool is closed";
-    return this.lastError;
+    if (this.full || this.lastError !== null) this.heal();
+    return this.full ? this.fullMessage() : this.lastError;
+  }
+
+  private fullMessage = (): string => `SQLite spool ${this.path}: disk full, refusing new reports until space returns`;
+
+  private becomeFull(): void {
+    this.full = true;
+    this.space.release();
+    this.space.probeDue(true);
+  }
+
+  /**
+   * A full or failing spool tries to become writable again: room for two reserves, the reserve
+   * written again, then a one-page write. True when healed. Rate-limited; never throws.
+   */
+  private heal(): boolean {
+    if (this.closed || !this.space.probeDue()) return false;
+    if (this.full && (this.space.isLow(2) || !this.space.ensureReserve())) return false;
+    try {
+      this.db.exec(`PRAGMA user_version = ${(Date.now() / 1000) | 0}`);
+    } catch {
+      return false;
+    }
+    this.full = false;
+    this.lastError = null;
+    if (this.unwrittenDeletes.length > 0) this.scheduleFlush();
+    return true;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.flush();
+    do this.flush();
+    while (this.batch.pushes.length > 0);
     this.closed = true;
-    // Unfinalized statements would keep the file open (and its exclusive lock held).
-    for (const st of [this.insert, this.remove, this.setAttempts, this.selectOne]) st.finalize();
+    this.st.finalize();
     this.db.close();
   }
 
@@ -224,87 +209,91 @@ export class SqliteQueue implements Queue {
     setImmediate(() => this.flush());
   }
 
-  /** Writes the batch in one transaction: all of it is committed, or none of it. */
+  /**
+   * Writes the batch in one transaction: all of it is committed, or none of it. When that fails,
+   * the pushes are refused and the deletes and releases are written on their own: on a full disk
+   * the reserve has just been given back for them (sqlite-space.ts).
+   */
   private flush(): void {
     this.flushScheduled = false;
     const batch = this.batch;
     this.batch = emptyBatch();
+    if (this.unwrittenDeletes.length > 0) {
+      batch.deletes.push(...this.unwrittenDeletes);
+      this.unwrittenDeletes = [];
+    }
+    this.deferPastTurnBytes(batch);
     if (batch.pushes.length + batch.deletes.length + batch.attempts.size === 0) {
       for (const d of batch.done) d.resolve();
       return;
     }
     const ids: number[] = [];
-    try {
-      this.db.transaction(() => {
-        for (const { item } of batch.pushes) ids.push(this.insertRow(item));
-        for (const id of batch.deletes) this.remove.run(id);
-        for (const [id, attempts] of batch.attempts) this.setAttempts.run(attempts, id);
-      })();
-    } catch (e) {
-      this.lastError = `SQLite spool ${this.path} unwritable: ${(e as Error).message}`;
-      const error = new StorageUnavailableError(this.lastError);
+    let error = this.write(batch.pushes, batch, ids);
+    if (error === null) {
+      this.lastError = null;
+      batch.pushes.forEach((p, i) => {
+        this.index.commit(p.item.projectId, ids[i]!, p.item.body.byteLength);
+        p.resolve();
+      });
+    } else {
+      if (isDiskFull(error) && this.space.isLow()) this.becomeFull();
+      else {
+        this.lastError = `SQLite spool ${this.path} unwritable: ${error.message}`;
+        this.space.probeDue(true);
+      }
+      const refused = new StorageUnavailableError(this.full ? this.fullMessage() : this.lastError!, this.full ? FULL_RETRY_AFTER : undefined);
       for (const p of batch.pushes) {
         this.index.unreserve(p.item.body.byteLength);
-        p.reject(error);
+        p.reject(refused);
       }
-      // Acks and releases already changed the in-memory view; their rows are re-delivered at
-      // worst (a lost delete) or keep their old attempt count: both safe.
-      for (const d of batch.done) d.reject(error);
+      if (batch.deletes.length + batch.attempts.size > 0) error = this.write([], batch, []);
+    }
+    if (error !== null && batch.deletes.length + batch.attempts.size > 0) {
+      // Acks and releases already changed the in-memory view this process serves from, so they
+      // succeed: the deletes are written once there is room (until then a restart re-delivers
+      // those rows, at-least-once as after a crash); a lost attempt count is harmless.
+      this.unwrittenDeletes.push(...batch.deletes);
+      if (this.lastError === null) this.lastError = `SQLite spool ${this.path} unwritable: ${error.message}`;
+      for (const d of batch.done) d.resolve();
       return;
     }
-    this.lastError = null;
-    batch.pushes.forEach((p, i) => {
-      this.index.commit(p.item.projectId, ids[i]!, p.item.body.byteLength);
-      p.resolve();
-    });
     for (const d of batch.done) d.resolve();
-    this.maybeVacuum(batch.deletes.length);
-  }
-
-  private pragma(name: "page_size" | "page_count" | "freelist_count"): number {
-    const st = this.db.prepare<Record<string, number>, []>(`PRAGMA ${name}`);
-    try {
-      return st.get()?.[name] ?? 0;
-    } finally {
-      st.finalize();
+    if (this.full) giveBackSpace(this.db);
+    else if ((this.deletesSinceVacuum += batch.deletes.length) >= VACUUM_EVERY) {
+      this.deletesSinceVacuum = 0;
+      vacuumSome(this.db);
     }
   }
 
-  private insertRow(item: NewItem): number {
-    const { auth } = item;
-    return Number(
-      this.insert.run(
-        item.projectId, item.endpoint, item.contentType, auth.publicKey, auth.secretKey, auth.client,
-        auth.version, item.clientIp, item.eventId, item.receivedAt, item.body.byteLength, item.body,
-      ).lastInsertRowid,
-    );
-  }
-
-  private maybeVacuum(deleted: number): void {
-    this.deletesSinceVacuum += deleted;
-    if (this.deletesSinceVacuum < VACUUM_EVERY) return;
-    this.deletesSinceVacuum = 0;
-    try {
-      const free = this.pragma("freelist_count");
-      const pages = this.pragma("page_count");
-      if (free * 4 > pages) this.db.exec(`PRAGMA incremental_vacuum(${Math.ceil(free / 2)})`);
-    } catch {
-      // Reclaiming space is best effort; the freelist is reused by later pushes anyway.
+  /**
+   * Writing a body into SQLite costs ~6 ms per MiB on the event loop: a turn writes pushes up to
+   * TURN_BYTES (at least one), the rest wait for the next turn, so a burst of large envelopes is
+   * written one or two per turn with other requests answered in between.
+   */
+  private deferPastTurnBytes(batch: Batch): void {
+    let bytes = 0;
+    for (let i = 0; i < batch.pushes.length; i++) {
+      bytes += batch.pushes[i]!.item.body.byteLength;
+      if (bytes > TURN_BYTES && i > 0) {
+        this.batch.pushes.push(...batch.pushes.splice(i));
+        this.scheduleFlush();
+        return;
+      }
     }
   }
-}
 
-function toItem(row: Row): QueuedItem {
-  return {
-    id: String(row.id),
-    attempts: row.attempts,
-    projectId: row.project_id,
-    endpoint: row.endpoint,
-    auth: { publicKey: row.public_key, secretKey: row.secret_key, client: row.client, version: row.version },
-    clientIp: row.client_ip,
-    contentType: row.content_type,
-    body: row.body,
-    eventId: row.event_id,
-    receivedAt: row.received_at,
-  };
+  /** One transaction; returns its error instead of throwing. */
+  private write(pushes: PendingPush[], batch: Batch, ids: number[]): Error | null {
+    try {
+      this.db.transaction(() => {
+        for (const { item } of pushes) ids.push(this.st.insert(item));
+        for (const id of batch.deletes) this.st.remove.run(id);
+        for (const [id, attempts] of batch.attempts) this.st.setAttempts.run(attempts, id);
+      })();
+      return null;
+    } catch (e) {
+      ids.length = 0;
+      return e as Error;
+    }
+  }
 }

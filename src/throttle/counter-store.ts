@@ -24,17 +24,6 @@ export interface CounterStore {
   close(): Promise<void>;
 }
 
-/** One report's part in the flood cut: its key, the window, and the count past which it is dropped. */
-export interface FloodCount {
-  key: FloodKey;
-  windowSeconds: number;
-  /** MAX_CACHE_USES: a count above it is a flood. */
-  maxUses: number;
-}
-
-/** Window length in whole milliseconds (at least 1), as the Redis scripts take it. */
-export const windowMs = (windowSeconds: number): number => Math.max(1, Math.round(windowSeconds * 1000));
-
 /** The counter store cannot answer (Redis down) and no fallback is configured. */
 export class CounterUnavailableError extends Error {
   override name = "CounterUnavailableError";

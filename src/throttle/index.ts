@@ -11,7 +11,7 @@ export async function createCounterStore(config: Config): Promise<CounterStore> 
     case "memory":
       return new MemoryCounterStore();
     case "redis": {
-      const [{ RedisCounterStore }, { redisSettings }] = await Promise.all([import("./redis.ts"), import("../storage/redis/connection.ts")]);
+      const [{ RedisCounterStore }, { redisSettings }] = await Promise.all([import("./redis.ts"), import("../redis/connection.ts")]);
       return new RedisCounterStore(redisSettings(config), { fallbackToMemory: config.REDIS_FALLBACK_TO_MEMORY });
     }
   }

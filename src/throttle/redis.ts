@@ -10,10 +10,10 @@
  * per-instance MemoryCounterStore, so floods are still dropped, only not farm-wide; otherwise
  * increment throws CounterUnavailableError (the client is answered 503).
  */
-import { RedisConnection, type RedisSettings } from "../storage/redis/connection.ts";
-import { counterKey } from "../storage/redis/keys.ts";
-import { SCRIPTS } from "../storage/redis/scripts.ts";
-import { CounterUnavailableError, windowMs, type CounterStore, type FloodKey } from "./counter-store.ts";
+import { RedisConnection, type RedisSettings } from "../redis/connection.ts";
+import { counterKey } from "../redis/keys.ts";
+import { SCRIPTS, windowMs } from "../redis/scripts.ts";
+import { CounterUnavailableError, type CounterStore, type FloodKey } from "./counter-store.ts";
 import { MemoryCounterStore } from "./memory.ts";
 
 export interface RedisCounterStoreOptions {

@@ -31,7 +31,7 @@ describe("in-process main(argv)", () => {
   test("--version", async () => {
     const r = await inProcess(["--version"]);
     expect(r.code).toBe(0);
-    expect(r.out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(r.out.trim()).toMatch(/^\d+\.\d+\.\d+ \(commit [0-9a-f]{12}/);
   });
 
   test("unknown subcommand: one line, a hint, exit 2", async () => {

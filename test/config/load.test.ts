@@ -165,3 +165,65 @@ describe("init output and the README table come from the schema", () => {
     expect(readme.slice(start + README_TABLE_BEGIN.length, end).trim()).toBe(readmeTable());
   });
 });
+
+describe("environment values and errors an operator can act on", () => {
+  test("string options take the text as is: no JSON quoting", () => {
+    const { config } = loadConfig({ env: { CYCLOPS_STATS_TOKEN: "0123456789", CYCLOPS_REDIS_PASSWORD: "123", CYCLOPS_SQLITE_PATH: "[spool].sqlite", CYCLOPS_STORAGE: "sqlite" } });
+    expect(config.STATS_TOKEN).toBe("0123456789");
+    expect(config.REDIS_PASSWORD).toBe("123");
+    expect(config.SQLITE_PATH).toBe("[spool].sqlite");
+    expect(config.STORAGE).toBe("sqlite");
+  });
+
+  test("an enum names its allowed values", () => {
+    const msg = errorOf(() => loadConfig({ env: { CYCLOPS_STORAGE: "Sqlite" } }));
+    expect(msg).toBe('environment CYCLOPS_STORAGE: STORAGE: must be one of memory, sqlite, redis (got "Sqlite")');
+  });
+
+  test("a constraint names itself: minimum length, range, whole number, type", () => {
+    expect(errorOf(() => loadConfig({ env: { CYCLOPS_STATS_TOKEN: "sekret" } }))).toBe("environment CYCLOPS_STATS_TOKEN: STATS_TOKEN: must be at least 8 characters long");
+    expect(errorOf(() => loadConfig({ env: { CYCLOPS_PORT: "70000" } }))).toContain("PORT: must be at most 65535");
+    expect(errorOf(() => loadConfig({ env: { CYCLOPS_UPSTREAM_TIMEOUT: "0" } }))).toContain("UPSTREAM_TIMEOUT: must be more than 0");
+    expect(errorOf(() => loadConfig({ env: { CYCLOPS_MAX_CACHE_USES: "1.5" } }))).toContain("MAX_CACHE_USES: must be a whole number");
+    expect(errorOf(() => loadConfig({ env: { CYCLOPS_MAX_CACHE_USES: "lots" } }))).toContain("MAX_CACHE_USES: must be a number");
+    expect(errorOf(() => loadConfig({ env: { CYCLOPS_RESTRICT_API_ACCESS: "yes" } }))).toContain("must be true or false");
+    expect(errorOf(() => loadConfig({ env: { CYCLOPS_SENTRY_BASE_URL: "http://exa mple.com" } }))).toContain("must be a URL");
+  });
+
+  test("a secret's value is never in an error, wherever it came from", () => {
+    const secret = "hunter2-sekret";
+    const cases = [
+      () => loadConfig({ env: { CYCLOPS_STATS_TOKEN: "short" } }),
+      () => loadConfig({ file: writeConfig({ REDIS_PASSWORD: 12345678 }), env: {} }),
+      () => loadConfig({ file: writeConfig({ DB_PASS: [secret] }), env: {} }),
+      () => loadConfig({ file: writeConfig({ PROJECT_KEYS: [[1, "a".repeat(32), secret, "extra"]] }), env: {} }),
+      () => loadConfig({ file: writeConfig(`{"SENTRY_API_TOKEN": ${secret}}`), env: {} }),
+      () => loadConfig({ env: {}, flags: { STATS_TOKEN: "short" } }),
+    ];
+    for (const run of cases) {
+      const msg = errorOf(run);
+      for (const value of [secret, "short", "12345678"]) expect(msg).not.toContain(value);
+    }
+  });
+
+  test("an unknown CYCLOPS_* variable is a warning naming the closest option; others are not", () => {
+    const { warnings } = loadConfig({ env: { CYCLOPS_STORAGES: "redis", CYCLOPS_MYSQL_HOST: "db", CYCLOPS_BINARY: "dist/cyclops", CYCLOPS_PORT: "9100", HOME: "/root" } });
+    expect(warnings).toHaveLength(2);
+    expect(warnings.find((w) => w.includes("CYCLOPS_STORAGES"))).toContain("did you mean CYCLOPS_STORAGE?");
+    expect(warnings.find((w) => w.includes("CYCLOPS_MYSQL_HOST"))).toContain("did you mean CYCLOPS_DB_HOST?");
+  });
+
+  test("origins: where each value came from", () => {
+    const file = writeConfig({ PORT: 9100, HEALTHCHECK_TEXT: "F" });
+    const { origins } = loadConfig({ file, env: { CYCLOPS_HEALTHCHECK_TEXT: "E" }, flags: { BIND: "127.0.0.1" } });
+    expect(origins.PORT).toBe("file");
+    expect(origins.HEALTHCHECK_TEXT).toBe("env");
+    expect(origins.BIND).toBe("flag");
+    expect(origins.STORAGE).toBe("default");
+  });
+
+  test("a modern key may leave its secret out", () => {
+    const { config } = loadConfig({ env: { CYCLOPS_PROJECT_KEYS: `[[5, "${"b".repeat(32)}"]]` } });
+    expect(config.PROJECT_KEYS).toEqual([[5, "b".repeat(32), null]]);
+  });
+});

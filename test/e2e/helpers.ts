@@ -9,7 +9,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { Config } from "../../src/config/schema.ts";
-import { queueKeys } from "../../src/storage/redis/keys.ts";
+import { projectKeys, projectsKey } from "../../src/redis/keys.ts";
 import type { FakeSentry } from "../helpers/fake-sentry.ts";
 import { spawnGateway, tempDir, type TestGateway } from "../helpers/gateway.ts";
 import { SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.ts";
@@ -20,7 +20,12 @@ export const KEY = "e2ed0e2ed0e2ed0e2ed0e2ed0e2ed0e2";
 export const PROJECT_KEYS: Config["PROJECT_KEYS"] = [[PROJECT, KEY, null]];
 /** The fake Sentry knows the key, as the real one would. */
 export const FAKE_SENTRY_KEYS = { [PROJECT]: [KEY] };
-const AUTH = `Sentry sentry_version=7, sentry_client=t/1, sentry_key=${KEY}`;
+/** A second project, for the tests that need two (its key is known to the fake Sentry too). */
+export const PROJECT_2 = 2;
+export const KEY_2 = "e2ed2e2ed2e2ed2e2ed2e2ed2e2ed2e2";
+export const TWO_PROJECT_KEYS: Config["PROJECT_KEYS"] = [...PROJECT_KEYS, [PROJECT_2, KEY_2, null]];
+export const TWO_PROJECT_SENTRY_KEYS = { ...FAKE_SENTRY_KEYS, [PROJECT_2]: [KEY_2] };
+const auth = (key: string) => `Sentry sentry_version=7, sentry_client=t/1, sentry_key=${key}`;
 
 export const newEventId = (): string => crypto.randomUUID().replaceAll("-", "");
 
@@ -102,11 +107,11 @@ export interface SendResult {
   error?: string;
 }
 
-export async function sendEvent(baseUrl: string, eventId: string, message: string): Promise<SendResult> {
+export async function sendEvent(baseUrl: string, eventId: string, message: string, project: [id: number, key: string] = [PROJECT, KEY]): Promise<SendResult> {
   try {
-    const res = await fetch(`${baseUrl}/api/${PROJECT}/store/`, {
+    const res = await fetch(`${baseUrl}/api/${project[0]}/store/`, {
       method: "POST",
-      headers: { "X-Sentry-Auth": AUTH, "Content-Type": "application/json" },
+      headers: { "X-Sentry-Auth": auth(project[1]), "Content-Type": "application/json" },
       body: JSON.stringify({ event_id: eventId, message, level: "error", platform: "javascript" }),
     });
     const text = await res.text();
@@ -126,6 +131,8 @@ export interface LoadOptions {
   target: (i: number) => string | null;
   /** Message of the i-th event; default distinct per event (so the flood cut never applies). */
   message?: (i: number) => string;
+  /** Project and key of the i-th event; default PROJECT and KEY. */
+  project?: (i: number) => [id: number, key: string];
   shouldStop?: () => boolean;
   /** Pause after a non-200 answer, so an outage is not a busy loop. */
   backoffMs?: number;
@@ -154,7 +161,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       const url = opts.target(i);
       if (url === null) return;
       const eventId = newEventId();
-      const r = await sendEvent(url, eventId, opts.message?.(i) ?? `durability event ${i} ${eventId}`);
+      const r = await sendEvent(url, eventId, opts.message?.(i) ?? `durability event ${i} ${eventId}`, opts.project?.(i));
       result.sent++;
       const key = String(r.status);
       result.statuses[key] = (result.statuses[key] ?? 0) + 1;
@@ -256,13 +263,23 @@ async function withRedis<T>(at: RedisAt, op: (client: Redis) => Promise<T>): Pro
   }
 }
 
-/** Items (queued + leased) the farm's Redis queue holds under `prefix`. */
+/** Items (queued + leased) the farm's Redis queue holds under `prefix`: the sum over its projects. */
 export const redisQueueItems = (prefix: string, at: RedisAt = SHARED_REDIS): Promise<number> =>
-  withRedis(at, async (c) => Number((await c.hget(queueKeys(prefix).stats, "items")) ?? 0));
+  withRedis(at, async (c) => {
+    let items = 0;
+    for (const p of await c.smembers(projectsKey(prefix))) items += Number((await c.hget(projectKeys(prefix, Number(p)).stats, "items")) ?? 0);
+    return items;
+  });
 
-/** The queue's leases: item id → "<project>:<holder>". */
+/** The queue's leases: "<project>:<item id>" → holder. */
 export const redisLeases = (prefix: string, at: RedisAt = SHARED_REDIS): Promise<Record<string, string>> =>
-  withRedis(at, (c) => c.hgetall(queueKeys(prefix).leases));
+  withRedis(at, async (c) => {
+    const leases: Record<string, string> = {};
+    for (const p of await c.smembers(projectsKey(prefix))) {
+      for (const [id, holder] of Object.entries(await c.hgetall(projectKeys(prefix, Number(p)).leases))) leases[`${p}:${id}`] = holder;
+    }
+    return leases;
+  });
 
 /** A port nothing listens on right now. */
 export function freePort(): number {

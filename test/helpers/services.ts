@@ -1,5 +1,5 @@
 /**
- * Real services for tests: Redis, PostgreSQL and MariaDB on 127.0.0.1, as .ci/services.sh starts
+ * Real services for tests: Redis, a Redis Cluster, PostgreSQL and MariaDB on 127.0.0.1, as .ci/services.sh starts
  * them. A test that needs one calls `requireService(name)` at the top of its describe block via
  * `describeWith(name, ...)`: when the service is absent the block is skipped with a message naming
  * it, unless CYCLOPS_REQUIRE_SERVICES=1 (set by .ci/run), where it fails, so CI never passes by
@@ -8,9 +8,12 @@
 import { describe, test } from "bun:test";
 import { connect } from "node:net";
 
-export type ServiceName = "redis" | "postgres" | "mysql";
+export type ServiceName = "redis" | "redis-cluster" | "postgres" | "mysql";
 
-export const SERVICE_PORTS: Record<ServiceName, number> = { redis: 6379, postgres: 5432, mysql: 3306 };
+/** "redis-cluster": the first of the local cluster's six nodes (7000-7005, 3 masters + 3 replicas). */
+export const SERVICE_PORTS: Record<ServiceName, number> = { redis: 6379, "redis-cluster": 7000, postgres: 5432, mysql: 3306 };
+/** Seed nodes of the local Redis Cluster (two, so one down still finds it). */
+export const CLUSTER_SEEDS = [7000, 7001].map((port) => ({ host: "127.0.0.1", port }));
 export const SERVICE_HOST = "127.0.0.1";
 
 const required = process.env.CYCLOPS_REQUIRE_SERVICES === "1";

@@ -144,8 +144,14 @@ describe("extractAuth", () => {
     expect(extractAuth(inputs({ authorization: header }))?.publicKey).toBe(KEY);
     expect(extractAuth(inputs({ query: `sentry_key=${KEY}` }))?.publicKey).toBe(KEY);
     const basic = `Basic ${Buffer.from(`${KEY}:whatever`).toString("base64")}`;
-    expect(extractAuth(inputs({ authorization: basic }))).toEqual({ publicKey: KEY, secretKey: null, client: null, version: 7 });
+    expect(extractAuth(inputs({ authorization: basic }))).toEqual({ publicKey: KEY, secretKey: "whatever", client: null, version: 7 });
     expect(extractAuth(inputs({ authorization: `bAsIc ${Buffer.from(`${KEY}:`).toString("base64")}` }))?.publicKey).toBe(KEY);
+  });
+
+  test("Basic's password is the secret, checked as in every other placement; empty is none", () => {
+    const basic = (userPass: string) => `Basic ${Buffer.from(userPass).toString("base64")}`;
+    expect(extractAuth(inputs({ authorization: basic(`${KEY}:s3cr:et`) }))?.secretKey).toBe("s3cr:et");
+    expect(extractAuth(inputs({ authorization: basic(`${KEY}:`) }))?.secretKey).toBeNull();
   });
 
   test("undecodable Basic is ignored, as in Relay", () => {

@@ -7,7 +7,8 @@ import { describe, expect, test } from "bun:test";
 import { extractAuth, formDecode } from "../../src/protocol/auth.ts";
 import { decodeContentEncoding, decodeSentryData, decodeStoreBody, parseEventJson } from "../../src/protocol/body.ts";
 import { parseDsn } from "../../src/protocol/dsn.ts";
-import { checkEnvelopeDsn, parseEnvelope, parseEnvelopeHeader } from "../../src/protocol/envelope.ts";
+import { checkEnvelopeDsn, envelopeEventItem, parseEnvelope, parseEnvelopeHeader, parseEventItem } from "../../src/protocol/envelope.ts";
+import { storeEventId } from "../../src/protocol/event-id.ts";
 import { Detail, ProtocolError } from "../../src/protocol/errors.ts";
 import {
   FIXTURE_KEY,
@@ -59,7 +60,7 @@ function reference(req: MalformedRequest): Answer {
         body = data === null ? new Uint8Array(0) : decodeSentryData(data, max);
       }
       if (body.length === 0) return { status: 400, detail: Detail.emptyBody };
-      parseEventJson(decodeStoreBody(body, max), auth?.client ?? null);
+      storeEventId(parseEventJson(decodeStoreBody(body, max), auth?.client ?? null));
     } else {
       if (publicKey === null) {
         const dsn = parseEnvelopeHeader(body).dsn;
@@ -69,7 +70,10 @@ function reference(req: MalformedRequest): Answer {
         projectId = parsed.projectId;
       }
       if (body.length === 0) return { status: 400, detail: Detail.emptyBody };
-      checkEnvelopeDsn(parseEnvelope(body), projectId, publicKey);
+      const envelope = parseEnvelope(body);
+      checkEnvelopeDsn(envelope, projectId, publicKey);
+      const event = envelopeEventItem(envelope);
+      if (event !== null) parseEventItem(event, FIXTURE_MAX_EVENT_SIZE);
     }
     if (publicKey !== FIXTURE_KEY || (projectId ?? FIXTURE_PROJECT) !== FIXTURE_PROJECT) return { status: 403 };
     return { status: 200 };

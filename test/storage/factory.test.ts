@@ -61,7 +61,7 @@ await describeWith("redis", "createQueue / createCounterStore with Redis", () =>
       expect(await counters.increment("k", 10)).toBe(1);
       const keys = await q.connection.client.keys(`*${prefix}*`);
       expect(keys.length).toBeGreaterThan(0);
-      for (const k of keys) expect(k.startsWith(`{${prefix}}:`)).toBe(true);
+      for (const k of keys) expect(k.startsWith(`{${prefix}}:`) || k.startsWith(`{${prefix}:`)).toBe(true);
     } finally {
       await Promise.all([q.close(), counters.close()]);
       await deleteRedisPrefix(prefix);
@@ -83,7 +83,8 @@ await describeWith("redis", "createQueue / createCounterStore with Redis", () =>
       const step = oneStepFloodCut(redisQueue, redisCounters)!;
       expect(await step(newItem(1, "a"), { key: "k", windowSeconds: 10, maxUses: 1 })).toBe(1);
       expect(await step(newItem(1, "b"), { key: "k", windowSeconds: 10, maxUses: 1 })).toBe(2);
-      expect(await redisCounters.increment("k", 10)).toBe(3);
+      // The one-step cut counts in the project's slot (src/redis/keys.ts), the store alone farm-wide.
+      expect(await redisCounters.increment("k", 10)).toBe(1);
       expect((await redisQueue.stats()).items).toBe(1);
     } finally {
       await Promise.all([redisQueue.close(), redisCounters.close(), memoryQueue.close(), memoryCounters.close()]);

@@ -1,8 +1,8 @@
 import { expect, test } from "bun:test";
 import dc from "node:diagnostics_channel";
-import { ensureTracingHasSubscribers } from "../../src/storage/redis/tracing-channel.ts";
+import { ensureTracingHasSubscribers } from "../../src/redis/tracing-channel.ts";
 // Importing the connection installs the getter, before ioredis runs a command.
-import { RedisConnection } from "../../src/storage/redis/connection.ts";
+import { RedisConnection } from "../../src/redis/connection.ts";
 import { describeWith } from "../helpers/services.ts";
 import { testRedisSettings } from "./redis-cleanup.ts";
 

@@ -2,9 +2,10 @@ import { describe, expect, test } from "bun:test";
 import { Redis } from "ioredis";
 import { StorageUnavailableError, type QueueLimits } from "../../src/storage/queue.ts";
 import { RedisQueue } from "../../src/storage/redis.ts";
-import { counterKey, queueKeys } from "../../src/storage/redis/keys.ts";
+import { counterKey, projectKeys } from "../../src/redis/keys.ts";
 import { RedisCounterStore } from "../../src/throttle/redis.ts";
 import { describeWith, SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.ts";
+import { encodeItem } from "../../src/storage/item.ts";
 import { newItem, runQueueContract } from "../contracts/queue.contract.ts";
 import { countRedisKeys, deleteRedisPrefix, onFreshPrefix, testRedisSettings } from "./redis-cleanup.ts";
 
@@ -13,7 +14,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 await describeWith("redis", "RedisQueue", () => {
-  for (const [name, options] of [["redis", {}], ["redis, zstd bodies", { compress: true }]] as const) {
+  for (const [name, options] of [
+    ["redis", {}],
+    ["redis, zstd bodies", { compress: true }],
+  ] as const) {
     runQueueContract(name, async (l) => {
       const { made: queue, cleanup } = await onFreshPrefix((settings) => new RedisQueue(settings, l, options));
       return { queue, cleanup };
@@ -31,7 +35,7 @@ await describeWith("redis", "RedisQueue", () => {
       await plain.push(newItem(1, body));
       await compressed.push(newItem(1, body));
       await compressed.pushCounted(newItem(1, body), { key: "layout", windowSeconds: 60, maxUses: 5 });
-      const stored = (await raw.hvalsBuffer(queueKeys(settings.prefix).items)).map((b) => ({ layout: b.toString("latin1", 0, 3), bytes: b.byteLength }));
+      const stored = (await raw.hvalsBuffer(projectKeys(settings.prefix, 1).items)).map((b) => ({ layout: b.toString("latin1", 0, 3), bytes: b.byteLength }));
       const byLayout = (l: string) => stored.filter((s) => s.layout === l);
       expect(byLayout("[1,")).toHaveLength(1);
       expect(byLayout("[2,")).toHaveLength(2);
@@ -83,7 +87,7 @@ await describeWith("redis", "RedisQueue", () => {
     }
   });
 
-  test("bounds are farm-wide", async () => {
+  test("bounds are farm-wide: exact within an instance, and across instances as of each one's last take or stats", async () => {
     const settings = testRedisSettings();
     const small = { ...limits, maxItems: 3 };
     const a = new RedisQueue(settings, small);
@@ -91,11 +95,16 @@ await describeWith("redis", "RedisQueue", () => {
     try {
       await Promise.all([a.waitReady(), b.waitReady()]);
       await a.push(newItem(1, "1"));
-      await b.push(newItem(1, "2"));
-      await a.push(newItem(2, "3"));
-      await expect(b.push(newItem(3, "4"))).rejects.toMatchObject({ name: "QueueFullError", reason: "items" });
-      expect(b.approxItems).toBe(2);
-      expect(a.approxItems).toBe(3);
+      await a.push(newItem(2, "2"));
+      await a.push(newItem(3, "3"));
+      // a has seen every push: exact.
+      await expect(a.push(newItem(4, "4"))).rejects.toMatchObject({ name: "QueueFullError", reason: "items" });
+      // b has heard of nothing yet; a take (which refreshes every project's totals) tells it.
+      expect(b.approxItems).toBe(0);
+      expect(await b.take(0)).toEqual([]);
+      expect(b.approxItems).toBe(3);
+      await expect(b.push(newItem(4, "4"))).rejects.toMatchObject({ name: "QueueFullError", reason: "items" });
+      expect((await b.stats()).items).toBe(3);
     } finally {
       await Promise.all([a.close(), b.close()]);
       await deleteRedisPrefix(settings.prefix);
@@ -178,19 +187,17 @@ await describeWith("redis", "RedisQueue", () => {
       }
     });
 
-    test("counts in the same keys as RedisCounterStore, farm-wide", async () => {
+    test("counts farm-wide, in the project's slot", async () => {
       const { a, b, settings, cleanup } = await farm();
-      const counters = new RedisCounterStore(settings);
+      const raw = new Redis({ host: SERVICE_HOST, port: SERVICE_PORTS.redis });
       try {
-        await counters.waitReady();
-        expect(await counters.increment("shared", 60)).toBe(1);
-        expect(await a.pushCounted(newItem(1, "x"), flood("shared", 3))).toBe(2);
-        expect(await b.pushCounted(newItem(1, "y"), flood("shared", 3))).toBe(3);
-        expect(await counters.increment("shared", 60)).toBe(4);
-        expect(await a.pushCounted(newItem(1, "z"), flood("shared", 3))).toBe(5);
+        expect(await a.pushCounted(newItem(1, "x"), flood("shared", 3))).toBe(1);
+        expect(await b.pushCounted(newItem(1, "y"), flood("shared", 3))).toBe(2);
+        expect(await a.pushCounted(newItem(1, "z"), flood("shared", 2))).toBe(3);
+        expect(await raw.get(counterKey(settings.prefix, "shared", 1))).toBe("3");
         expect((await a.stats()).items).toBe(2);
       } finally {
-        await counters.close();
+        raw.disconnect();
         await cleanup();
       }
     });
@@ -200,7 +207,7 @@ await describeWith("redis", "RedisQueue", () => {
       const raw = new Redis({ host: SERVICE_HOST, port: SERVICE_PORTS.redis });
       try {
         await a.pushCounted(newItem(1, "x"), { key: "ttl", windowSeconds: 30, maxUses: 5 });
-        const ttl = await raw.pttl(counterKey(settings.prefix, "ttl"));
+        const ttl = await raw.pttl(counterKey(settings.prefix, "ttl", 1));
         expect(ttl).toBeGreaterThan(25_000);
         expect(ttl).toBeLessThanOrEqual(30_000);
       } finally {
@@ -380,7 +387,7 @@ await describeWith("redis", "RedisQueue", () => {
 
 // The 3 s test timeout is the "fails fast, does not hang" check: nothing waits for a reconnect.
 test("with Redis down, push fails fast with StorageUnavailableError and problem() says why", async () => {
-  const queue = new RedisQueue({ host: "127.0.0.1", port: 1, db: 0, password: null, prefix: "unused" }, limits);
+  const queue = new RedisQueue({ host: "127.0.0.1", port: 1, db: 0, password: null, prefix: "unused", cluster: [] }, limits);
   try {
     await sleep(100); // let the first connection attempt fail
     let error: unknown;
@@ -396,3 +403,38 @@ test("with Redis down, push fails fast with StorageUnavailableError and problem(
     await queue.close();
   }
 }, 3000);
+
+await describeWith("redis", "RedisQueue upgrade from the one-tag layout", () => {
+  test("items an earlier cyclops queued under {prefix}:queue:* move to the per-project layout at start, and the old keys go", async () => {
+    const settings = testRedisSettings();
+    const raw = new Redis({ host: SERVICE_HOST, port: SERVICE_PORTS.redis });
+    const base = `{${settings.prefix}}:queue`;
+    const old = [newItem(1, "old one"), newItem(1, "old two"), newItem(2, "old three", { endpoint: "envelope" })];
+    const queue = new RedisQueue(settings, limits);
+    try {
+      await raw.hset(
+        `${base}:items`,
+        "1",
+        Buffer.from(encodeItem(old[0]!)),
+        "2",
+        Buffer.from(encodeItem(old[1]!)),
+        "3",
+        Buffer.from(encodeItem(old[2]!, undefined, true)),
+      );
+      await raw.hset(`${base}:stats`, "items", 3, "bytes", 24, "1:items", 2, "1:bytes", 15, "2:items", 1, "2:bytes", 9);
+      await raw.rpush(`${base}:ring`, "1", "2");
+      await raw.rpush(`${base}:project:1`, "1", "2");
+      await raw.rpush(`${base}:project:2`, "3");
+      await raw.set(`${base}:seq`, "3");
+      await queue.waitReady();
+      expect(await queue.legacyMigration).toBe(3);
+      const taken = await queue.take(10);
+      expect(taken.map((i) => `${i.projectId} ${i.endpoint} ${text(i.body)}`).sort()).toEqual(["1 store old one", "1 store old two", "2 envelope old three"]);
+      expect(await raw.exists(...["items", "stats", "ring", "seq", "project:1", "project:2", "migrating"].map((k) => `${base}:${k}`))).toBe(0);
+    } finally {
+      raw.disconnect();
+      await queue.close();
+      await deleteRedisPrefix(settings.prefix);
+    }
+  });
+});

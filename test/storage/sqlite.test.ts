@@ -131,6 +131,35 @@ describe("SqliteQueue durability", () => {
     }
   });
 
+  test("a burst of large bodies is written over several turns, with other work in between", async () => {
+    const q = new SqliteQueue(freshPath(), { maxItems: 10, maxBytes: 100_000_000, newestFirst: false });
+    try {
+      const big = new Uint8Array(5 * 1024 * 1024).fill(0x61);
+      const events: string[] = [];
+      const pushes = [1, 2, 3].map((i) => q.push(newItem(1, big)).then(() => events.push(`push ${i}`)));
+      setImmediate(() => setImmediate(() => events.push("other work")));
+      await Promise.all(pushes);
+      // Each 5 MiB body is over the turn's 4 MiB: one per turn, the rest of the loop runs between.
+      expect(events.indexOf("other work")).toBeGreaterThan(-1);
+      expect(events.indexOf("other work")).toBeLessThan(events.indexOf("push 3"));
+      expect((await q.stats()).items).toBe(3);
+    } finally {
+      await q.close();
+    }
+  });
+
+  test("close writes every push still waiting for its turn", async () => {
+    const path = freshPath();
+    const q = new SqliteQueue(path, { maxItems: 10, maxBytes: 100_000_000, newestFirst: false });
+    const big = new Uint8Array(5 * 1024 * 1024).fill(0x62);
+    const pushes = [1, 2, 3].map(() => q.push(newItem(1, big)));
+    await q.close();
+    await Promise.all(pushes);
+    const reopened = new SqliteQueue(path, limits);
+    expect(reopened.approxItems).toBe(3);
+    await reopened.close();
+  });
+
   test("space of delivered items is reused: the file does not grow across storms", async () => {
     const path = freshPath();
     const q = new SqliteQueue(path, { ...limits, maxItems: 100_000, maxBytes: 100_000_000 });

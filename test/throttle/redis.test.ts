@@ -1,13 +1,13 @@
 import { expect, test } from "bun:test";
 import { Redis } from "ioredis";
-import { counterKey } from "../../src/storage/redis/keys.ts";
+import { counterKey } from "../../src/redis/keys.ts";
 import { CounterUnavailableError } from "../../src/throttle/counter-store.ts";
 import { RedisCounterStore } from "../../src/throttle/redis.ts";
 import { describeWith, SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.ts";
 import { runCounterStoreContract } from "../contracts/counter-store.contract.ts";
 import { countRedisKeys, deleteRedisPrefix, onFreshPrefix, testRedisSettings } from "../storage/redis-cleanup.ts";
 
-const down = { host: "127.0.0.1", port: 1, db: 0, password: null, prefix: "unused" };
+const down = { host: "127.0.0.1", port: 1, db: 0, password: null, prefix: "unused", cluster: [] };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 await describeWith("redis", "RedisCounterStore", () => {
@@ -21,9 +21,7 @@ await describeWith("redis", "RedisCounterStore", () => {
     const stores = [0, 1, 2].map(() => new RedisCounterStore(settings));
     try {
       await Promise.all(stores.map((s) => s.waitReady()));
-      const counts = await Promise.all(
-        Array.from({ length: 30 }, (_, i) => stores[i % 3]!.increment("shared", 60)),
-      );
+      const counts = await Promise.all(Array.from({ length: 30 }, (_, i) => stores[i % 3]!.increment("shared", 60)));
       expect([...counts].sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
       expect(await stores[0]!.increment("shared", 60)).toBe(31);
     } finally {
@@ -101,3 +99,10 @@ test("with Redis down and the memory fallback, counting goes on in memory", asyn
     await store.close();
   }
 }, 3000);
+
+await describeWith("redis-cluster", "RedisCounterStore on Redis Cluster", () => {
+  runCounterStoreContract("redis cluster", async () => {
+    const { made: store, cleanup } = await onFreshPrefix((settings) => new RedisCounterStore(settings), "cluster");
+    return { store, cleanup };
+  });
+});
