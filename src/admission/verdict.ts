@@ -11,10 +11,19 @@ export interface RateLimitAnswer {
   header: string;
 }
 
-/** Why the storage could not take the report, and when to try again. */
+/**
+ * Why cyclops itself refused the report (queue full, storage failing, bodies in flight over
+ * budget, keys pending), answered 429 as a rate limit so SDKs back off instead of counting a
+ * send error (they discard on any 5xx).
+ */
 export interface Refusal {
+  /** The answer's `detail`. */
+  detail: string;
+  /** The answer's `causes`: what exactly was full or failing. */
   message: string;
   retryAfter: number;
+  /** X-Sentry-Rate-Limits (docs/PROTOCOL.md §6): `retry_after:categories:organization:<outcome name>`. */
+  header: string;
 }
 
 export interface Verdict {
@@ -23,7 +32,7 @@ export interface Verdict {
   readonly cacheCount: number;
   /** Set when the report is refused for a rate limit (answered 429 with these headers). */
   readonly limit: RateLimitAnswer | null;
-  /** Set when the storage refused the report (answered 503). */
+  /** Set when cyclops itself refused the report (answered 429, see Refusal). */
   readonly refusal: Refusal | null;
 }
 
@@ -46,6 +55,13 @@ export function rateLimited(outcome: Outcome, limit: RateLimitAnswer): Verdict {
   return { outcome, cacheCount: 0, limit, refusal: null };
 }
 
-export function refused(outcome: Outcome, refusal: Refusal): Verdict {
-  return { outcome, cacheCount: 0, limit: null, refusal };
+/**
+ * A refusal of cyclops's own. The rate-limit header names the refused report's category (none,
+ * meaning all, when the body was never read) and the outcome as the reason code; the scope is
+ * `organization` because the bound is the gateway's, not one key's or project's.
+ */
+export function refused(outcome: Outcome, why: { detail: string; message: string; retryAfter: number }, category: string | null): Verdict {
+  const retryAfter = Math.max(1, Math.ceil(why.retryAfter));
+  const header = `${retryAfter}:${category ?? ""}:organization:${outcome.name}`;
+  return { outcome, cacheCount: 0, limit: null, refusal: { ...why, retryAfter, header } };
 }

@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { VERSION, versionLine } from "../version.ts";
+import { registerAlertCommand } from "./alert.ts";
 import { processIO, UsageError, type CliIO } from "./io.ts";
 
 const increase = (_: string, previous: number) => previous + 1;
@@ -29,7 +30,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     .option("-c, --conf <file>", "JSON config file (see `cyclops init`)")
     .addOption(new Option("-p, --port <port>", "port to listen on (default 9999)"))
     .option("-b, --bind <address>", "address to bind (default 0.0.0.0)")
-    .option("-v, --verbose", "-v warnings, -vv info, -vvv debug (default: errors only)", increase, 0)
+    .option("-v, --verbose", "-v warnings, -vv info, -vvv debug (default: LOG_LEVEL, info)", increase, 0)
     .action(async (opts) => {
       // Each subcommand loads only what it needs: `count` and `init` skip the whole server.
       const { serveCommand } = await import("./serve.ts");
@@ -81,6 +82,8 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       const { countCommand } = await import("./count.ts");
       result = await countCommand(host, ports, opts, io);
     });
+
+  registerAlertCommand(program, io, (code) => (result = code));
 
   try {
     if (argv.length === 0) {

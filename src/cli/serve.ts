@@ -50,8 +50,11 @@ export async function serveCommand(flags: ServeFlags, _io: CliIO): Promise<numbe
     if (e instanceof ConfigError) throw new UsageError(e.message);
     throw e;
   }
-  for (const warning of loaded.warnings) process.stderr.write(`cyclops: ${warning}\n`);
-  const log = createLogger(levelFromVerbosity(flags.verbose ?? 0));
+  // -v flags, when given, override LOG_LEVEL (the original's verbosity count).
+  const level = flags.verbose ? levelFromVerbosity(flags.verbose) : loaded.config.LOG_LEVEL;
+  const log = createLogger(level, 2, loaded.config.LOG_FORMAT);
+  // Config warnings are log lines like the others (JSON in JSON mode), shown whatever LOG_LEVEL says.
+  for (const warning of loaded.warnings) log.child({}, { level: "warn" }).warn({}, warning);
   let gateway: Gateway;
   try {
     gateway = await startGateway(loaded.config, { log, source: loaded.source });
@@ -88,6 +91,7 @@ export async function serveCommand(flags: ServeFlags, _io: CliIO): Promise<numbe
   });
   // Operators and scripts wait for this line to know the port (with -p 0 it is chosen by the OS);
   // it comes after the signal handlers so a SIGTERM right after it is a graceful stop.
-  process.stderr.write(`cyclops listening on ${gateway.url.replace("127.0.0.1", loaded.config.BIND)} (port ${gateway.port})\n`);
+  // A log line like the others, printed whatever LOG_LEVEL says (a child logger at info).
+  log.child({}, { level: "info" }).info({ port: gateway.port }, `cyclops listening on ${gateway.url.replace("127.0.0.1", loaded.config.BIND)} (port ${gateway.port})`);
   return null;
 }

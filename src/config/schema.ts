@@ -43,6 +43,15 @@ const posInt = z.number().int().min(1);
 const seconds = z.number().min(0);
 const projectKey = z.tuple([posInt, z.string().min(1), z.string().nullable()]);
 
+/** One alert sink of ALERTS. */
+const alertSink = z.strictObject({
+  url: z.string().url().regex(/^https?:\/\//i, "an http or https URL"),
+  format: z.enum(["json", "slack"]).default("json"),
+  name: z.string().min(1).optional(),
+  projects: z.array(posInt).optional(),
+  reasons: z.array(z.string().min(1)).optional(),
+});
+export type AlertSinkConfig = z.infer<typeof alertSink>;
 const spikeMode = z.enum(["off", "shadow", "enforce"]);
 const spikeProject = z.object({ SPIKE_PROTECTION: spikeMode.optional(), SPIKE_MIN_PER_MINUTE: posInt.optional() }).strict();
 
@@ -72,6 +81,10 @@ export const OPTIONS = {
     "When set, /count and /metrics answer only requests with `Authorization: Bearer <token>` (cyclops count --token); null leaves them open, as the original did."),
   SHUTDOWN_TIMEOUT: opt("server", seconds, 10,
     "Seconds to finish in-flight work and drain the memory queue on SIGTERM before exiting."),
+  MAX_INFLIGHT_BYTES: opt("server", posInt, 67108864,
+    "Most bytes of request bodies being read and decoded at once (64 MiB); a report whose body does not fit is answered 429 with Retry-After before it is read. Resident memory stays below MAX_QUEUE_BYTES + this + MAX_PENDING_BYTES + 192 MiB for the runtime and decoding garbage (test/e2e/overload.test.ts)."),
+  MAX_PENDING_BYTES: opt("server", nonNegInt, 16777216,
+    "Most body bytes of reports held while project keys load for the first time (16 MiB): answered 200, checked and forwarded once keys arrive; past it 429 with Retry-After. Held in memory even with sqlite or redis storage, so lost if cyclops stops before keys load; 0 holds none (429 instead)."),
 
   // --- upstream ---
   SENTRY_BASE_URL: opt("upstream", z.string().url(), "http://localhost:9000",
@@ -99,8 +112,8 @@ export const OPTIONS = {
     "memory, sqlite (durable spool at SQLITE_PATH) or redis (shared by a farm); the original's class names are accepted.",
     alias(STORAGE_ALIASES)),
   PROCESS_NEWER_MESSAGES_FIRST: opt("queue", z.boolean(), true, "Forward the newest queued report of each project first (LIFO); false is FIFO."),
-  MAX_QUEUE_ITEMS: opt("queue", posInt, 100000, "Most queued reports; past it clients get 503 with Retry-After."),
-  MAX_QUEUE_BYTES: opt("queue", posInt, 268435456, "Most queued body bytes (256 MiB); past it clients get 503 with Retry-After."),
+  MAX_QUEUE_ITEMS: opt("queue", posInt, 100000, "Most queued reports; past it clients get 429 with Retry-After and X-Sentry-Rate-Limits."),
+  MAX_QUEUE_BYTES: opt("queue", posInt, 268435456, "Most queued body bytes (256 MiB); past it clients get 429 with Retry-After and X-Sentry-Rate-Limits."),
   SQLITE_PATH: opt("queue", z.string().min(1), "cyclops-spool.sqlite", "File of the SQLite spool when STORAGE is sqlite."),
 
   // --- flood ---
@@ -142,7 +155,7 @@ export const OPTIONS = {
   REDIS_COMPRESSION: opt("redis", z.enum(["zstd", "none"]), "zstd",
     "How report bodies are stored in Redis: zstd (level 1: about 9 µs per 2 KB report in the gateway, and less than half the bytes for Redis to copy, log to its AOF and rewrite) or none (as sent, which cyclops versions before this option also read: keep none until every instance of a farm is upgraded)."),
   REDIS_FALLBACK_TO_MEMORY: opt("redis", z.boolean(), false,
-    "While Redis is down, count floods in memory instead of answering 503."),
+    "While Redis is down, count floods in memory instead of answering 429."),
   REDIS_CLUSTER: opt("redis", z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, "\"host:port\"")), [] as string[],
     "Seed nodes of a Redis Cluster, as [\"host:port\", ...]; when set, the queue and the counters use the cluster (REDIS_HOST, REDIS_PORT and REDIS_DB_COUNT are unused). One reachable seed suffices."),
   REDIS_WAIT_REPLICAS: opt("redis", nonNegInt, 0,
@@ -159,6 +172,18 @@ export const OPTIONS = {
     "Per-project overrides, e.g. {\"7\": {\"SPIKE_PROTECTION\": \"enforce\", \"SPIKE_MIN_PER_MINUTE\": 10}}."),
   SPIKE_STATE_PATH: opt("spike", z.string().min(1).nullable(), null,
     "File the learned baselines are kept in across restarts with memory or redis storage (null: relearned at each start); with sqlite storage they are kept in the spool (table meta)."),
+
+  // --- alerts and logs ---
+  LOG_LEVEL: opt("alerts and logs", z.enum(["error", "warn", "info", "debug"]), "info",
+    "Least severe log line printed: info tells the story (start, Sentry unreachable and back, drop episodes, a drop summary each minute, queue levels, shutdown) without a line per request; -v flags of `serve` override it."),
+  LOG_FORMAT: opt("alerts and logs", z.enum(["json", "pretty", "auto"]), "auto",
+    "json: one JSON object per line; pretty: readable lines for a person; auto: pretty when standard error is a terminal, else json."),
+  ALERTS: opt("alerts and logs", z.array(alertSink), [] as AlertSinkConfig[],
+    "Where drop episodes and Sentry outages are announced: a list of {\"url\", \"format\": \"json\"|\"slack\", \"name\", \"projects\": [ids], \"reasons\": [drop reasons]}; name defaults to the URL's host (URLs are never logged), absent filters match everything. `cyclops alert test` sends each a test message."),
+  ALERT_MIN_DROPS_PER_MINUTE: opt("alerts and logs", posInt, 100,
+    "Drops of one project for one reason within a minute (on one instance) that start an episode: a start alert, an episode log line and the status page's active episode."),
+  ALERT_RESOLVE_SECONDS: opt("alerts and logs", z.number().positive(), 300,
+    "Seconds without a drop of the episode's project and reason that end it (a resolve alert)."),
 } satisfies Record<string, OptionDef<any>>;
 
 export type OptionKey = keyof typeof OPTIONS;

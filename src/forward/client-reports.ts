@@ -9,6 +9,7 @@
  * after Sentry answered 2xx, so a failed send is retried next time and nothing is counted twice;
  * discards recorded while a report was in flight stay pending for the next one.
  */
+import { clientReportEntry } from "../outcome/outcomes.ts";
 import type { DiscardKey, Stats } from "../stats/counters.ts";
 
 export interface DiscardEntry {
@@ -36,11 +37,20 @@ export function pendingByProject(discarded: ReadonlyMap<DiscardKey, number>): Ma
 
 const encoder = new TextEncoder();
 
-/** The envelope: `{}` header, one client_report item with an explicit length. */
+/**
+ * The envelope: `{}` header, one client_report item with an explicit length. Discards go in
+ * `discarded_events`, cyclops's own 429s in `rate_limited_events` (the outcome list says which).
+ */
 export function clientReportEnvelope(entries: readonly DiscardEntry[], nowMs: number): Uint8Array {
+  const lists: Record<"discarded_events" | "rate_limited_events", { reason: string; category: string; quantity: number }[]> = { discarded_events: [], rate_limited_events: [] };
+  for (const e of entries) {
+    const { field, reason } = clientReportEntry(e.reason);
+    lists[field].push({ reason, category: e.category, quantity: e.quantity });
+  }
   const payload = JSON.stringify({
     timestamp: new Date(nowMs).toISOString(),
-    discarded_events: entries.map((e) => ({ reason: e.reason, category: e.category, quantity: e.quantity })),
+    discarded_events: lists.discarded_events,
+    ...(lists.rate_limited_events.length > 0 ? { rate_limited_events: lists.rate_limited_events } : {}),
   });
   const bytes = encoder.encode(payload);
   const head = `${JSON.stringify({ sent_at: new Date(nowMs).toISOString() })}\n${JSON.stringify({ type: "client_report", length: bytes.byteLength })}\n`;

@@ -9,6 +9,9 @@ import type { Config } from "../config/schema.ts";
 import { Forwarder } from "../forward/forwarder.ts";
 import { createKeySources } from "../keys/index.ts";
 import { KeyRegistry } from "../keys/registry.ts";
+import type { RedisLike } from "../alerts/farm.ts";
+import { registerAlertMetrics } from "../alerts/metrics.ts";
+import { redact } from "../keys/redact.ts";
 import { LogLimiter, silentLogger, type Logger } from "../log.ts";
 import { Stats } from "../stats/counters.ts";
 import { LatencyWindow } from "../stats/latency.ts";
@@ -23,6 +26,7 @@ import { VERSION } from "../version.ts";
 import { Admission } from "../admission/admission.ts";
 import type { Deps } from "../server/deps.ts";
 import { createHandler, listen, type Handler } from "../server/listener.ts";
+import { GatewayWatch } from "./watch.ts";
 
 export interface Gateway {
   server: Server<undefined>;
@@ -44,6 +48,8 @@ export interface StartOptions {
 export interface Parts {
   deps: Deps;
   forwarder: Forwarder;
+  /** Alerts, the status page's history and the log lines that watch the gateway. */
+  watch: GatewayWatch;
   /** The whole HTTP surface as a function, for driving the gateway in process without a socket. */
   handle: Handler;
   /** Closes what `build` opened (keys, queue, counters); for parts that were never started. */
@@ -53,15 +59,29 @@ export interface Parts {
 export async function startGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
   const log = opts.log ?? silentLogger();
   const parts = await build(config, log);
-  const { deps, forwarder } = parts;
-  const { keys, queue, counters } = deps;
+  const { deps, forwarder, watch } = parts;
+  const { keys, queue, counters, stats } = deps;
   await keys.start(config.UPDATE_PERIOD);
   const server = listen(deps);
+  // After the listener opened: a start that fails (address in use) says that one thing only.
+  watch.warnIfNoKeys();
   forwarder.start();
-
   const port = server.port!;
+  watch.start(port);
+
   log.info(
-    { version: VERSION, config: opts.source ?? "embedded defaults", storage: queue.kind, counters: counters.kind, keys: keys.sourceNames, listen: `${config.BIND}:${port}`, upstream: config.SENTRY_BASE_URL },
+    {
+      version: VERSION,
+      config: opts.source ?? "embedded defaults",
+      listen: `${config.BIND}:${port}`,
+      storage: queue.kind,
+      counters: counters.kind,
+      pacing: config.PACING,
+      keys: keys.status().size,
+      key_sources: keys.sourceNames,
+      upstream: redact(config.SENTRY_BASE_URL, []),
+      alerts: config.ALERTS.length,
+    },
     "cyclops started",
   );
 
@@ -79,11 +99,14 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
         const timedOut = await Promise.race([graceful.then(() => false), Bun.sleep(config.SHUTDOWN_TIMEOUT * 1000).then(() => true)]);
         if (timedOut) await server.stop(true);
         const left = await forwarder.stop(config.SHUTDOWN_TIMEOUT);
+        await watch.stop(1000);
         if (left > 0) {
           log.warn({ left, storage: queue.kind }, queue.kind === "memory" ? "stopped with undelivered reports in memory: they are lost" : "stopped; undelivered reports stay in storage for the next start");
         }
         await parts.close();
-        log.info({}, "cyclops stopped");
+        const lost = queue.kind === "memory" ? left : 0;
+        const dropped = Object.values(stats.dropped).reduce((a, b) => a + b, 0);
+        log.info({ delivered: stats.forwarded.delivered, left: left - lost, lost, dropped }, "cyclops stopped");
       })();
       return stopping;
     },
@@ -108,7 +131,19 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
   });
   const forwarder = new Forwarder({ config, queue, stats, latency, log, version: VERSION, keyFor: (projectId) => keys.keyForProject(projectId)?.publicKey });
 
-  metrics = new Metrics({ stats, queue, keys });
+  metrics = new Metrics({
+    stats,
+    queue,
+    keys,
+    // Read at collection time, once admission (below) exists.
+    ingestMemory: () => ({ bodiesInFlightBytes: admission.bodies.bytes, heldReports: admission.heldReports.count, heldBytes: admission.heldReports.bytes }),
+  });
+  // Redis (counters or queue) means a farm: its instances agree on drop episodes and list
+  // themselves through it.
+  const redisOf = (store: object) => (store as { connection?: { client?: RedisLike } }).connection?.client ?? null;
+  const redis = counters.kind === "redis" ? redisOf(counters) : queue.kind === "redis" ? redisOf(queue) : null;
+  const watch = new GatewayWatch({ config, log, stats, queue, keys, latency, upstream: forwarder, redis });
+  registerAlertMetrics(metrics.registry, watch.alerts);
   // Spike protection: learned limits restored from the storage, ticking, saved at close; a farm
   // on one Redis (queue or counters there) shares one limit per project through it.
   const farmRedis = !spikeOff(config) && (config.STORAGE === "redis" || config.CACHE_IMPLEMENTATION_CLASS === "redis") ? new RedisConnection(redisSettings(config)) : null;
@@ -118,6 +153,8 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
     spike.start();
     registerSpikeMetrics(metrics.registry, spike.limiter);
   }
+  // The status page lists spike protection's episodes; its drops reach the alerts through admission.
+  spike?.onEpisode(watch.spikeEpisode);
   const admission = new Admission({
     spike: spike?.limiter,
     config,
@@ -132,6 +169,11 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
       const suppressed = limiter.allow(`storage:${e.name}`);
       if (suppressed !== null) log.error({ suppressed }, `storage unavailable: ${e.message}`);
     },
+    onInternalError: (e) => {
+      const suppressed = limiter.allow("internal");
+      if (suppressed !== null) log.error({ err: e, suppressed }, "internal error while admitting a held report");
+    },
+    onDropped: watch.onDrop,
   });
   const deps: Deps = {
     config,
@@ -143,6 +185,7 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
     admission,
     spikeProtection: spike,
     latency: () => latency.summary(),
+    mountStatus: (app) => watch.mount(app),
     onInternalError: (e) => {
       const suppressed = limiter.allow("internal");
       if (suppressed !== null) log.error({ err: e, suppressed }, "internal error while handling a request");
@@ -153,6 +196,7 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
   return {
     deps,
     forwarder,
+    watch,
     handle: createHandler(deps),
     async close() {
       spike?.stop(); // saves the learned limits, before the spool that may keep them closes

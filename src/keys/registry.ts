@@ -2,7 +2,8 @@
  * The project keys the request path checks against, held in memory. `refresh` loads every
  * source and swaps the whole map in one assignment, so a request never sees a half-loaded set;
  * a failed refresh keeps the last good set and records why. Until the first successful load the
- * registry is not ready and /healthcheck answers 503, so a load balancer waits.
+ * registry is not ready and /healthcheck answers 503, so a load balancer waits, while reports that
+ * arrive anyway are held (`loaded`).
  */
 import type { KeySource, ProjectKey } from "./key-source.ts";
 
@@ -25,6 +26,14 @@ export class KeyRegistry {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
   private inFlight: Promise<boolean> | null = null;
+  private markLoaded!: () => void;
+  /**
+   * Resolves at the first successful load, the "loaded yet" signal: admission holds well-formed
+   * reports until then (src/admission/held.ts) and checks them when it fires.
+   */
+  readonly loaded: Promise<void> = new Promise((resolve) => {
+    this.markLoaded = resolve;
+  });
 
   constructor(
     private readonly sources: KeySource[],
@@ -100,6 +109,7 @@ export class KeyRegistry {
     this.byProject = byProject;
     this.loadedAt = this.now();
     this.lastError = null;
+    this.markLoaded();
     return true;
   }
 

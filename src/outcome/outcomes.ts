@@ -9,7 +9,22 @@
  */
 
 /** Sentry's client-report discard reasons cyclops uses (Sentry's `DiscardReason`). */
-export type ClientReportReason = "sample_rate" | "event_processor" | "queue_overflow" | "ratelimit_backoff" | "network_error" | "send_error" | "spike_protection";
+export type DiscardReason = "sample_rate" | "event_processor" | "queue_overflow" | "ratelimit_backoff" | "network_error" | "send_error" | "spike_protection";
+
+/**
+ * What cyclops refused with a 429 of its own: reported in the client report's
+ * `rate_limited_events` (as Relay reports its own rate limits) under this reason code, the one the
+ * 429's X-Sentry-Rate-Limits names. SDKs do not report 429s, so the party that refuses must.
+ */
+export type RateLimitedReason = `rate_limited:${string}`;
+
+/** How an outcome is told to Sentry in client reports: a discard reason, or a rate-limit reason code. */
+export type ClientReportReason = DiscardReason | RateLimitedReason;
+
+/** The client-report list and reason an outcome's `clientReport` stands for. */
+export function clientReportEntry(reason: string): { field: "discarded_events" | "rate_limited_events"; reason: string } {
+  return reason.startsWith("rate_limited:") ? { field: "rate_limited_events", reason: reason.slice("rate_limited:".length) } : { field: "discarded_events", reason };
+}
 
 /** The /count fields outcomes add to (the original's processed/ignored, and the forwarder's). */
 export type CountField = "processed" | "ignored" | "delivered" | "retried" | "rejected" | "expired";
@@ -66,8 +81,24 @@ const declared = {
     description: "body over MAX_EVENT_SIZE / MAX_ENVELOPE_SIZE (413)",
   },
   queue_full: {
-    series: "dropped", countField: null, perProject: false, clientReport: "queue_overflow", category: "main_item", answers: [503],
-    description: "queue at MAX_QUEUE_ITEMS or MAX_QUEUE_BYTES, or storage unavailable (503)",
+    series: "dropped", countField: null, perProject: false, clientReport: "rate_limited:queue_full", category: "main_item", answers: [429],
+    description: "queue at MAX_QUEUE_ITEMS or MAX_QUEUE_BYTES (429 with Retry-After, reason queue_full)",
+  },
+  storage_unavailable: {
+    series: "dropped", countField: null, perProject: false, clientReport: "rate_limited:storage_unavailable", category: "main_item", answers: [429],
+    description: "storage or flood counters failing: spool full or unwritable, Redis down (429 with Retry-After, reason storage_unavailable)",
+  },
+  bodies_in_flight: {
+    series: "dropped", countField: null, perProject: false, clientReport: "rate_limited:bodies_in_flight", category: "main_item", answers: [429],
+    description: "bodies being read and decoded at MAX_INFLIGHT_BYTES; refused before reading the body (429 with Retry-After, reason bodies_in_flight)",
+  },
+  keys_pending: {
+    series: "dropped", countField: null, perProject: false, clientReport: null, category: null, answers: [429],
+    description: "project keys not loaded yet and the reports held for them at MAX_PENDING_BYTES (429 with Retry-After, reason keys_pending)",
+  },
+  held_unknown_key: {
+    series: "dropped", countField: "rejected", perProject: false, clientReport: "send_error", category: "main_item", answers: [200],
+    description: "held while project keys loaded (answered 200), then its key turned out unknown, disabled or of another project; dropped",
   },
   rate_limited: {
     series: "dropped", countField: null, perProject: false, clientReport: "ratelimit_backoff", category: "main_item", answers: [429],

@@ -1,5 +1,5 @@
 /**
- * The Hono application: the operator-facing routes (/healthcheck, /count, /metrics) and the 404
+ * The Hono application: the operator-facing routes (/healthcheck, /count, /metrics, /status) and the 404
  * for everything unknown. The ingest routes never reach it: the listener recognizes them first
  * (routes.ts, listener.ts), because Hono's routing and context cost about a third of the hot
  * path's budget (docs/BENCHMARKS.md).
@@ -50,6 +50,8 @@ export function createApp(deps: Deps): Hono {
     // Spike protection's active episodes (limit, observed rate, dropped or would-drop), when it is on.
     return c.json(deps.spikeProtection ? { ...doc, spike: { dropped: deps.stats.dropped.spike, episodes: deps.spikeProtection.limiter.episodes() } } : doc);
   });
+
+  deps.mountStatus?.(app);
 
   app.notFound(() => jsonError(404, "not found"));
   app.onError((err) => {

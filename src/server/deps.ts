@@ -23,4 +23,6 @@ export interface Deps extends IngestDeps {
   /** Upstream response times for /count. */
   latency?: () => LatencySummary;
   onInternalError?: (e: unknown) => void;
+  /** Mounts /status among the operator routes (src/gateway/watch.ts). */
+  mountStatus?: (app: import("hono").Hono) => void;
 }

@@ -3,17 +3,17 @@
  *
  *   request → authenticate → decode (src/protocol/) → admission (src/admission/) → answer
  *
- * What becomes of a report (rate-limited, sampled, flood-cut, queued, refused) is admission's
- * decision; this file reads the request, hands admission the decoded report and its key, and
- * answers the verdict (answer.ts). The only promise besides reading the body is the storage's
+ * What becomes of a report (rate-limited, sampled, flood-cut, queued, refused, held while keys
+ * load) is admission's decision; this file reads the request, hands admission the decoded report
+ * and its key, and answers the verdict (answer.ts). The key is checked before the body is read
+ * wherever the credentials allow (headers, query, an envelope's first line), and the body is read
+ * within the bodies-in-flight budget (body-reader.ts). The only promise besides reading the body is the storage's
  * durability promise (SQLite group commit, Redis acknowledgement), and with memory storage and
  * memory counters there is none. Protocol errors are mapped to Sentry's answers in one place,
  * `failure()`.
  */
-import { extractAuth, formDecode, type Auth } from "../protocol/auth.ts";
+import type { Auth } from "../protocol/auth.ts";
 import { checkContentEncoding, decodeContentEncodingBounded, decodeSentryData } from "../protocol/body.ts";
-import { parseDsn } from "../protocol/dsn.ts";
-import { parseEnvelopeHeader } from "../protocol/envelope.ts";
 import { Detail, ProtocolError } from "../protocol/errors.ts";
 import { decodeEnvelope, decodeEvent, ENVELOPE_CONTENT_TYPE, type Report } from "../protocol/report.ts";
 import type { Admission, ClientIp } from "../admission/admission.ts";
@@ -22,6 +22,8 @@ import { OUTCOMES, type Outcome } from "../outcome/outcomes.ts";
 import type { Stats } from "../stats/counters.ts";
 import type { Config } from "../config/schema.ts";
 import { answer } from "./answer.ts";
+import { BodyUnread, inflateFailure, joined, OverBudget, readHead, readRest, RequestBody, WHOLE_READ_BYTES } from "./body-reader.ts";
+import { CredentialCache, envelopeAuth, sentryDataParam } from "./credentials.ts";
 import { GcSchedule } from "./gc-schedule.ts";
 import { jsonError, preflight } from "./responses.ts";
 
@@ -59,7 +61,12 @@ interface Incoming {
   isEnvelope: boolean;
   /** From X-Sentry-Auth, Authorization or the query; null for an envelope that carries a dsn instead. */
   auth: Auth | null;
+  /** The project the URL names, null on the legacy path. */
   projectId: number | null;
+  /** The key's project once checked; null while keys have never loaded (held); undefined until checked. */
+  verified: number | null | undefined;
+  /** Content-Length, null for a chunked body. */
+  declared: number | null;
   /** Body limit: MAX_ENVELOPE_SIZE or MAX_EVENT_SIZE. */
   limit: number;
   url: string;
@@ -73,6 +80,7 @@ const COLLECT_EVERY_REQUESTS = 1000;
 
 export class IngestPipeline {
   private readonly gc = new GcSchedule(COLLECT_EVERY_REQUESTS);
+  private readonly credentials = new CredentialCache();
 
   constructor(private readonly deps: IngestDeps) {}
 
@@ -102,21 +110,50 @@ export class IngestPipeline {
     } catch (e) {
       return this.failure(e);
     }
-    return req.arrayBuffer().then(
-      (received) => this.received(request, received, clientIp),
-      (e: unknown) => this.bodyUnread(e),
-    );
+    return this.read(request, req, clientIp);
   }
 
   /**
-   * The body could not be read: the client closed the connection mid-body (or sent a broken
-   * chunked body). Its fault and no one hears the answer, so a debug line with the reason only,
-   * not an error with the exception's every field.
+   * Reads a POST body within the budget. The common case, credentials in the request and a small
+   * body with a Content-Length, is one `arrayBuffer()` (Bun's fast path; its bytes were taken from
+   * the budget first); larger or chunked bodies are read chunk by chunk into one buffer, and an
+   * envelope whose key is only in its header is checked after its first line.
    */
-  private bodyUnread(e: unknown): Response {
-    const reason = e instanceof Error ? e.message : String(e);
-    this.deps.onBodyUnread?.(reason);
-    return this.failure(new ProtocolError(400, Detail.readBody, [reason.toLowerCase()]));
+  private read(request: Incoming, req: Request, clientIp: ClientIp): Answer {
+    const body = new RequestBody(this.deps.admission.bodies);
+    const { declared } = request;
+    try {
+      if (request.auth === null && request.contentEncoding === null) return this.readEnvelope(request, req, body, clientIp);
+      if (declared !== null && declared <= WHOLE_READ_BYTES) {
+        body.take(declared);
+        return req.arrayBuffer().then(
+          (received) => this.received(request, (body.received = new Uint8Array(received)), body, clientIp),
+          (e: unknown) => this.failure(new BodyUnread(e), request, body),
+        );
+      }
+    } catch (e) {
+      return this.failure(e, request, body);
+    }
+    const reader = req.body?.getReader() ?? null;
+    return readRest(reader, body, [], declared, request.limit).then(
+      (received) => this.received(request, (body.received = received), body, clientIp),
+      (e: unknown) => (reader?.cancel().catch(() => {}), this.failure(e, request, body)),
+    );
+  }
+
+  /** An envelope without request credentials: its header's dsn is checked before the rest is read. */
+  private async readEnvelope(request: Incoming, req: Request, body: RequestBody, clientIp: ClientIp): Promise<Response> {
+    const reader = req.body?.getReader() ?? null;
+    try {
+      const head = reader === null ? { chunks: [], done: true } : await readHead(reader, body);
+      request.auth = envelopeAuth(joined(head.chunks));
+      request.verified = this.deps.admission.authorize(request.auth, request.projectId);
+      const received = await readRest(head.done ? null : reader, body, head.chunks, request.declared, request.limit);
+      return await this.received(request, (body.received = received), body, clientIp);
+    } catch (e) {
+      reader?.cancel().catch(() => {});
+      return this.failure(e, request, body);
+    }
   }
 
   /** What the request line and headers say, checked before the body is read. */
@@ -129,119 +166,123 @@ export class IngestPipeline {
     const headers = req.headers;
     const contentEncoding = headers.get("content-encoding");
     checkContentEncoding(contentEncoding);
-    const auth: Auth | null = this.authOf(headers.get("x-sentry-auth"), headers.get("authorization"), query);
+    const auth: Auth | null = this.credentials.of(headers.get("x-sentry-auth"), headers.get("authorization"), query);
 
     // Envelopes without request auth carry it in their header's dsn.
     const isEnvelope = route === "envelope" || headers.get("content-type")?.startsWith(ENVELOPE_CONTENT_TYPE) === true;
     if (!auth && !isEnvelope) throw new ProtocolError(401, Detail.missingAuth);
     const limit = isEnvelope ? config.MAX_ENVELOPE_SIZE : config.MAX_EVENT_SIZE;
     let sentryData: string | null = null;
+    let declared: number | null = null;
     if (isGet) {
       sentryData = sentryDataParam(query);
       if (sentryData === null) throw new ProtocolError(400, "missing sentry_data query parameter");
     } else {
-      const declared = Number(headers.get("content-length") ?? 0);
-      if (declared > limit) throw new ProtocolError(413, Detail.bodyTooLarge);
+      const length = headers.get("content-length");
+      // Bun's parser refuses a malformed length; one that is not a count is read as chunked.
+      declared = length === null || !/^\d{1,15}$/.test(length) ? null : Number(length);
+      if (declared !== null && declared > limit) throw new ProtocolError(413, Detail.bodyTooLarge);
     }
-    return { isGet, isEnvelope, auth, projectId, limit, url, contentEncoding, sentryData };
+    // The key is checked before the body is read: an unknown key costs no buffering.
+    const verified = auth === null ? undefined : this.deps.admission.authorize(auth, projectId);
+    return { isGet, isEnvelope, auth, projectId, verified, declared, limit, url, contentEncoding, sentryData };
   }
 
-  /** A POST body has arrived: decode it and take the report in. */
-  private received(request: Incoming, received: ArrayBuffer, clientIp: ClientIp): Answer {
-    let raw: Uint8Array | Promise<Uint8Array>;
+  /**
+   * A POST body has arrived: undo its Content-Encoding and take the report in. Inflation is capped
+   * at the budget's room as well as the size limit; past the room (not the limit) it is the
+   * budget's 429, not a 413 (inflateFailure).
+   */
+  private received(request: Incoming, received: Uint8Array, body: RequestBody, clientIp: ClientIp): Answer {
+    let raw: Uint8Array | Promise<Uint8Array> = received;
+    const cap = Math.min(request.limit, this.deps.admission.bodies.available);
     try {
       if (received.byteLength > request.limit) throw new ProtocolError(413, Detail.bodyTooLarge);
       // Large compressed bodies inflate off the event loop (protocol/content-encoding.ts).
-      raw = decodeContentEncodingBounded(new Uint8Array(received), request.contentEncoding, request.limit);
+      if (request.contentEncoding !== null) raw = decodeContentEncodingBounded(received, request.contentEncoding, cap);
     } catch (e) {
-      releaseBuffers(received, null);
-      return this.failure(e);
+      return this.failure(inflateFailure(e, cap, request.limit), request, body);
     }
-    if (!(raw instanceof Promise)) return this.inflated(request, received, raw, clientIp);
+    if (!(raw instanceof Promise)) return this.inflated(request, received, raw, body, clientIp);
     return raw.then(
-      (body) => this.inflated(request, received, body, clientIp),
-      (e: unknown) => {
-        releaseBuffers(received, null);
-        return this.failure(e);
-      },
+      (inflated) => this.inflated(request, received, inflated, body, clientIp),
+      (e: unknown) => this.failure(inflateFailure(e, cap, request.limit), request, body),
     );
   }
 
-  private inflated(request: Incoming, received: ArrayBuffer, raw: Uint8Array, clientIp: ClientIp): Answer {
+  private inflated(request: Incoming, received: Uint8Array, raw: Uint8Array, body: RequestBody, clientIp: ClientIp): Answer {
     try {
-      return this.decoded(request, raw, clientIp, received);
+      if (raw !== received) body.take((body.decoded = raw).byteLength); // inflated within the room (or, inflated off the loop, 429 if others took it)
+      return this.decoded(request, raw, clientIp, body);
     } catch (e) {
-      releaseBuffers(received, raw);
-      return this.failure(e);
+      return this.failure(e, request, body);
     }
   }
 
   /**
-   * Answers admission's verdict, and releases the body's buffers once the storage is done with
-   * them: every storage has copied (memory, Redis) or written (SQLite) the body by the time its
-   * push settles, and nothing else refers to it, so its memory goes back at once instead of at
-   * the next collection and the next request reuses warm memory (see releaseBuffers).
+   * Answers admission's verdict, and releases the body (its buffers and its share of the budget)
+   * once the storage is done with it (see RequestBody.release).
    */
-  private settle(decided: Verdict | Promise<Verdict>, report: Report, gif: boolean, received: ArrayBuffer | null, raw: Uint8Array): Answer {
+  private settle(decided: Verdict | Promise<Verdict>, report: Report, gif: boolean, body: RequestBody | null): Answer {
     if (!(decided instanceof Promise)) {
-      releaseBuffers(received, raw);
+      body?.release();
       return answer(decided, report.eventId, gif);
     }
     return decided.then(
       (v) => {
-        releaseBuffers(received, raw);
+        body?.release();
         return answer(v, report.eventId, gif);
       },
-      (e: unknown) => {
-        releaseBuffers(received, raw);
-        return this.failure(e);
-      },
+      (e: unknown) => this.failure(e, null, body),
     );
   }
 
-  /** Authenticates and decodes the body, and hands the report to admission. */
-  private decoded(request: Incoming, raw: Uint8Array, clientIp: ClientIp, received: ArrayBuffer | null): Answer {
+  /** Authenticates (if not yet) and decodes the body, and hands the report to admission. */
+  private decoded(request: Incoming, raw: Uint8Array, clientIp: ClientIp, body: RequestBody | null): Answer {
     if (raw.byteLength === 0) throw new ProtocolError(400, Detail.emptyBody);
-    let auth = request.auth;
-    if (!auth && request.isEnvelope) {
-      // Relay reads the header as request metadata that must carry a dsn (EnvelopeParams).
-      const dsn = parseEnvelopeHeader(raw).dsn;
-      if (typeof dsn !== "string") throw new ProtocolError(401, Detail.badEnvelopeAuth);
-      const parsed = parseDsn(dsn);
-      auth = { publicKey: parsed.publicKey, secretKey: parsed.secretKey, client: null, version: 7 };
-    }
-    if (!auth) throw new ProtocolError(401, Detail.missingAuth);
-
     const { admission } = this.deps;
-    const projectId = admission.authorize(auth, request.projectId);
-    const report = request.isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey, this.deps.config.MAX_EVENT_SIZE) : decodeEvent(raw, auth.client, request.limit);
+    let auth = request.auth;
+    // A compressed envelope without request credentials: its header is read once inflated.
+    if (!auth && request.isEnvelope) auth = request.auth = envelopeAuth(raw);
+    if (!auth) throw new ProtocolError(401, Detail.missingAuth);
+    const projectId = request.verified === undefined ? (request.verified = admission.authorize(auth, request.projectId)) : request.verified;
     const url = request.url;
     const floodUrl = request.isGet ? url.slice(url.indexOf("/", 8)) : null;
-    return this.settle(admission.admit(report, projectId, auth, clientIp, floodUrl), report, request.isGet, received, raw);
+    const limit = request.limit;
+    if (projectId === null) {
+      // Keys never loaded yet: a well-formed report is held until they are (admission/held.ts).
+      const urlProject = request.projectId;
+      if (request.isEnvelope && urlProject === null) return this.settle(admission.keysPending(null), NO_REPORT, request.isGet, body);
+      const publicKey = auth.publicKey;
+      const client = auth.client;
+      const maxEvent = this.deps.config.MAX_EVENT_SIZE;
+      const decode = request.isEnvelope
+        ? (bytes: Uint8Array, project: number) => decodeEnvelope(bytes, project, publicKey, maxEvent)
+        : (bytes: Uint8Array) => decodeEvent(bytes, client, limit);
+      const report = decode(raw, urlProject ?? 0);
+      return this.settle(admission.hold(report, decode, auth, urlProject, clientIp, floodUrl), report, request.isGet, body);
+    }
+    const report = request.isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey, this.deps.config.MAX_EVENT_SIZE) : decodeEvent(raw, auth.client, limit);
+    return this.settle(admission.admit(report, projectId, auth, clientIp, floodUrl), report, request.isGet, body);
   }
 
   /**
-   * Parsed credentials, remembered by their header text: an SDK sends the same X-Sentry-Auth on
-   * every report, so a flood parses it once. Only header-only credentials are remembered (a query
-   * with sentry_ parameters takes part in the parse and may carry sentry_data); the cache is
-   * bounded and parsed values are never mutated.
+   * The one map from failures to Sentry's answers, and the one place a failed request's body is
+   * released. `request` is null once admission has the report (its failures are bugs).
    */
-  private readonly authCache = new Map<string, Auth | null>();
-
-  private authOf(xSentryAuth: string | null, authorization: string | null, query: string): Auth | null {
-    if (query.includes("sentry_")) return extractAuth({ xSentryAuth, authorization, query });
-    const cacheKey = authorization === null ? (xSentryAuth ?? "") : `${xSentryAuth ?? ""}\n${authorization}`;
-    const cached = this.authCache.get(cacheKey);
-    if (cached !== undefined) return cached;
-    const auth = extractAuth({ xSentryAuth, authorization, query }); // throws for bad credentials: not cached
-    if (this.authCache.size >= 4096) this.authCache.clear();
-    this.authCache.set(cacheKey, auth);
-    return auth;
-  }
-
-  /** The one map from failures to Sentry's answers. */
-  private failure(e: unknown): Response {
+  private failure(e: unknown, request: Incoming | null = null, body: RequestBody | null = null): Response {
+    body?.release();
     const { stats } = this.deps;
+    if (e instanceof BodyUnread) {
+      // The client closed the connection mid-body: its fault, and no one hears the answer.
+      this.deps.onBodyUnread?.(e.message);
+      e = new ProtocolError(400, Detail.readBody, [e.message.toLowerCase()]);
+    }
+    if (e instanceof OverBudget && request !== null) {
+      const projectId = typeof request.verified === "number" ? request.verified : null;
+      // The body was never read: a store body is an error event; an envelope's category is unknown.
+      return answer(this.deps.admission.overBudget(projectId, request.isEnvelope ? null : "error", e.message), null, false);
+    }
     if (e instanceof ProtocolError) {
       stats.record(REJECTIONS.get(e.status) ?? OUTCOMES.invalid, null, null);
       return jsonError(e.status, e.detail, e.causes);
@@ -252,26 +293,5 @@ export class IngestPipeline {
   }
 }
 
-/**
- * Detaches the request's body buffer and a decoded copy of it, which frees their memory now.
- * Left to the collector, every body of a storm stays allocated until the next collection, and
- * with the allocator keeping freed pages (src/cli/allocator.ts) that high-water mark stays
- * resident; freed at once, the next request's body lands in the same, already-mapped memory.
- */
-function releaseBuffers(received: ArrayBuffer | null, decoded: Uint8Array | null): void {
-  if (received === null) return;
-  const other = decoded?.buffer;
-  if (other !== undefined && other !== received && other instanceof ArrayBuffer && !other.detached) other.transfer(0);
-  if (!received.detached) received.transfer(0);
-}
-
-/**
- * `sentry_data` from a raw query string, form-decoded as the auth parameters are (protocol/auth.ts,
- * like Relay's url crate: an invalid escape stays as written); null when absent.
- */
-function sentryDataParam(query: string): string | null {
-  for (const part of query.split("&")) {
-    if (part.startsWith("sentry_data=")) return formDecode(part.slice(12));
-  }
-  return null;
-}
+/** The answer of a report never decoded: no event id. */
+const NO_REPORT = { eventId: null } as Report;

@@ -14,10 +14,19 @@ import { MAX_PENDING_DISCARDS, MAX_TRACKED_PROJECTS, type Stats } from "./counte
 /** "name = description; …" of the outcomes one series counts, for its help text. */
 const outcomeHelp = (series: OutcomeSpec["series"]): string => outcomeNames(series).map((n) => `${n} = ${OUTCOMES[n].description}`).join("; ");
 
+/** What ingest holds in memory besides the queue. */
+export interface IngestMemory {
+  bodiesInFlightBytes: number;
+  heldReports: number;
+  heldBytes: number;
+}
+
 export interface MetricsSources {
   stats: Stats;
   queue: Queue;
   keys: KeyRegistry;
+  /** Bytes of request bodies in flight and reports held while keys load (admission's), when there is an admission. */
+  ingestMemory?: () => IngestMemory;
   now?: () => number;
 }
 
@@ -119,6 +128,21 @@ export class Metrics {
         if (s) this.set(s.bytes);
       },
     });
+    const ingestMemory = src.ingestMemory;
+    if (ingestMemory) {
+      const gauge = (name: string, help: string, read: (m: IngestMemory) => number) =>
+        new client.Gauge({
+          name,
+          help,
+          registers: r,
+          collect() {
+            this.set(read(ingestMemory()));
+          },
+        });
+      gauge("cyclops_bodies_in_flight_bytes", "Bytes of request bodies being read and decoded now (bounded by MAX_INFLIGHT_BYTES).", (m) => m.bodiesInFlightBytes);
+      gauge("cyclops_held_reports", "Reports held while project keys load for the first time.", (m) => m.heldReports);
+      gauge("cyclops_held_bytes", "Body bytes of reports held while project keys load (bounded by MAX_PENDING_BYTES).", (m) => m.heldBytes);
+    }
     new client.Gauge({
       name: "cyclops_upstream_in_flight",
       help: "Requests to Sentry in flight now.",

@@ -9,7 +9,7 @@
  * - A taken item is leased, not removed: `ack` deletes it; `release` puts it back (for a retry);
  *   an item whose holder died comes back by itself (durable storages: at restart or lease expiry).
  * - Bounded by items and bytes: `push` throws QueueFullError past either bound, and the client
- *   is answered 503 with Retry-After.
+ *   is answered 429 with Retry-After (admission.ts).
  * - `push` resolves only once the item is as durable as the storage promises (SQLite: committed
  *   to the file; Redis: acknowledged by Redis), so a 200 is never given for something not kept.
  *   Memory returns undefined (synchronous) so the hot path needs no await.

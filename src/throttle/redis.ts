@@ -8,7 +8,7 @@
  *
  * While Redis is down: with `fallbackToMemory` (REDIS_FALLBACK_TO_MEMORY) the counts go to a
  * per-instance MemoryCounterStore, so floods are still dropped, only not farm-wide; otherwise
- * increment throws CounterUnavailableError (the client is answered 503).
+ * increment throws CounterUnavailableError (the client is answered 429).
  */
 import { RedisConnection, type RedisSettings } from "../redis/connection.ts";
 import { counterKey } from "../redis/keys.ts";

@@ -68,14 +68,15 @@ describe("in process, without a socket", () => {
     expect(g.deps.stats.discarded.get(`${PROJECT}|sample_rate|error`)).toBe(1);
   });
 
-  test("a full queue answers 503 with Retry-After and reports queue_overflow", async () => {
+  test("a full queue answers 429 with Retry-After and X-Sentry-Rate-Limits, reported as rate-limited queue_full", async () => {
     const g = await gateway({ MAX_QUEUE_ITEMS: 1, URL_CACHE_EXPIRATION: 0 });
     expect((await g.handle(store(eventJson()))).status).toBe(200);
     const res = await g.handle(store(eventJson()));
-    expect(res.status).toBe(503);
-    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(res.status).toBe(429);
+    expect(res.headers.get("retry-after")).toBe("60");
+    expect(res.headers.get("x-sentry-rate-limits")).toBe("60:error:organization:queue_full");
     expect(g.deps.stats.dropped.queue_full).toBe(1);
-    expect(g.deps.stats.discarded.get(`${PROJECT}|queue_overflow|error`)).toBe(1);
+    expect(g.deps.stats.discarded.get(`${PROJECT}|rate_limited:queue_full|error`)).toBe(1);
   });
 
   test("an unknown key is refused with 403 before admission and nothing is queued", async () => {

@@ -4,6 +4,7 @@
  * generator that records which event ids cyclops acknowledged with a 200, bounded waits, the
  * delivery arithmetic (missing, duplicates) against the fake Sentry, and a private redis-server.
  */
+import { expect } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -99,6 +100,8 @@ export function expectAlive(...gateways: TestGateway[]): void {
 export interface SendResult {
   status: number | "error";
   retryAfter: string | null;
+  /** X-Sentry-Rate-Limits. */
+  rateLimits: string | null;
   /** X-Cyclops-Status: PROCESSED or IGNORED. */
   cyclopsStatus: string | null;
   /** The id of a 200 answer. */
@@ -117,10 +120,18 @@ export async function sendEvent(baseUrl: string, eventId: string, message: strin
     const text = await res.text();
     let id: string | null = null;
     if (res.status === 200) id = (JSON.parse(text) as { id?: string }).id ?? null;
-    return { status: res.status, retryAfter: res.headers.get("retry-after"), cyclopsStatus: res.headers.get("x-cyclops-status"), id };
+    return { status: res.status, retryAfter: res.headers.get("retry-after"), rateLimits: res.headers.get("x-sentry-rate-limits"), cyclopsStatus: res.headers.get("x-cyclops-status"), id };
   } catch (e) {
-    return { status: "error", retryAfter: null, cyclopsStatus: null, id: null, error: String(e) };
+    return { status: "error", retryAfter: null, rateLimits: null, cyclopsStatus: null, id: null, error: String(e) };
   }
+}
+
+/**
+ * cyclops's answer to overload and storage faults: 429 with Retry-After in seconds and an
+ * X-Sentry-Rate-Limits of Sentry's form (docs/PROTOCOL.md §6) naming scope and reason code.
+ */
+export function isRefusal(r: Pick<SendResult, "status" | "retryAfter" | "rateLimits">): boolean {
+  return r.status === 429 && /^\d+$/.test(r.retryAfter ?? "") && /^\d+:[a-z;]*:(organization|project|key):[a-z_]+$/.test(r.rateLimits ?? "");
 }
 
 export interface LoadOptions {
@@ -144,8 +155,8 @@ export interface LoadResult {
   acked: string[];
   /** How many answers of each status ("error" = no answer: connection refused or reset). */
   statuses: Record<string, number>;
-  /** How many 503s carried a Retry-After header. */
-  retryAfter503: number;
+  /** How many 429s carried both Retry-After and X-Sentry-Rate-Limits. */
+  refusedWithHeaders: number;
   sent: number;
   /** The first few reasons a request got no answer (for the failure message). */
   errors: string[];
@@ -153,7 +164,7 @@ export interface LoadResult {
 
 /** Sends distinct events with `concurrency` requests in flight and records every acknowledgement. */
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const result: LoadResult = { acked: [], statuses: {}, retryAfter503: 0, sent: 0, errors: [] };
+  const result: LoadResult = { acked: [], statuses: {}, refusedWithHeaders: 0, sent: 0, errors: [] };
   let next = 0;
   const worker = async () => {
     while (next < opts.total && !opts.shouldStop?.()) {
@@ -170,7 +181,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         result.acked.push(eventId);
       } else {
         if (r.error !== undefined && result.errors.length < 5) result.errors.push(`request ${i} to ${url}: ${r.error}`);
-        if (r.status === 503 && r.retryAfter !== null && /^\d+$/.test(r.retryAfter)) result.retryAfter503++;
+        if (isRefusal(r)) result.refusedWithHeaders++;
         if (opts.backoffMs) await Bun.sleep(opts.backoffMs);
       }
       opts.onResult?.(r, i);
@@ -318,4 +329,38 @@ export async function startRedisServer(port: number, dir: string): Promise<Redis
   );
   await waitUntil(async () => isRunning(proc) && (await ping(port)), 10_000, () => `redis-server on ${port} did not answer PING (exit ${proc.exitCode})`);
   return { port, proc, stop: () => stopProcess(proc, 10_000) };
+}
+
+/** The sum of one /count field over a farm's instances. */
+export const farmSum = async (nodes: TestGateway[], field: "processed" | "ignored" | "delivered"): Promise<number> =>
+  (await Promise.all(nodes.map(countOf))).reduce((n, c) => n + c[field], 0);
+
+/**
+ * One error sent 60 times round the three instances of a farm whose flood counters are shared
+ * (MAX_CACHE_USES 5): every report is answered 200, five are processed and delivered farm-wide,
+ * the other 55 ignored.
+ */
+export async function expectFarmFloodCut(nodes: TestGateway[], fake: FakeSentry, message: string): Promise<void> {
+  const statuses: Record<string, number> = {};
+  const result = await runLoad({
+    total: 60,
+    concurrency: 12,
+    target: (i) => nodes[i % 3]!.url,
+    message: () => message,
+    onResult: (r) => {
+      const key = r.cyclopsStatus ?? String(r.status);
+      statuses[key] = (statuses[key] ?? 0) + 1;
+    },
+  });
+  expectAlive(...nodes);
+  // A dropped flood is still answered 200.
+  expect({ statuses: result.statuses, errors: result.errors }).toEqual({ statuses: { "200": 60 }, errors: [] });
+  expect(statuses).toEqual({ PROCESSED: 5, IGNORED: 55 });
+  expect(await farmSum(nodes, "processed")).toBe(5);
+  expect(await farmSum(nodes, "ignored")).toBe(55);
+  await fake.waitFor(5, 10_000);
+  await waitUntil(async () => (await farmSum(nodes, "delivered")) === 5, 10_000, () => "the five were not all delivered");
+  expect(fake.received.length).toBe(5);
+  expect(fake.violations).toEqual([]);
+  expectAlive(...nodes);
 }

@@ -1,6 +1,6 @@
 /**
  * Redis goes away under load and comes back, cyclops keeps running throughout:
- * while Redis is down every report is answered 503 with Retry-After and /healthcheck says 503;
+ * while Redis is down every report is answered 429 with Retry-After and X-Sentry-Rate-Limits, and /healthcheck says 503;
  * once it is back (same port, same AOF) cyclops reconnects by itself, answers 200 again, and
  * every event it ever acknowledged, before or after, reaches Sentry: nothing acknowledged is lost.
  *
@@ -13,6 +13,7 @@ import {
   expectAlive,
   FAKE_SENTRY_KEYS,
   Fixture,
+  isRefusal,
   freePort,
   newEventId,
   redisQueueItems,
@@ -44,7 +45,7 @@ if (!haveRedisServer && !required) console.warn("[skip] redis restart: redis-ser
     await fake.stop();
   });
 
-  test("503 + Retry-After while down, recovery without a restart, nothing acknowledged lost", async () => {
+  test("429 + Retry-After + X-Sentry-Rate-Limits while down, recovery without a restart, nothing acknowledged lost", async () => {
     expect(haveRedisServer).toBe(true);
     const port = freePort();
     const dir = fixture.tempDir();
@@ -72,7 +73,7 @@ if (!haveRedisServer && !required) console.warn("[skip] redis restart: redis-ser
     type Phase = "before" | "down" | "after";
     let phase: Phase = "before";
     const tally: Record<Phase, Record<string, number>> = { before: {}, down: {}, after: {} };
-    const answers503WithoutRetryAfter: SendResult[] = [];
+    const refusalsWithoutHeaders: SendResult[] = [];
     let stopLoad = false;
     const load = runLoad({
       total: Number.POSITIVE_INFINITY,
@@ -83,7 +84,7 @@ if (!haveRedisServer && !required) console.warn("[skip] redis restart: redis-ser
       onResult: (r) => {
         const t = tally[phase];
         t[r.status] = (t[r.status] ?? 0) + 1;
-        if (r.status === 503 && !/^\d+$/.test(r.retryAfter ?? "")) answers503WithoutRetryAfter.push(r);
+        if (r.status === 429 && !isRefusal(r)) refusalsWithoutHeaders.push(r);
       },
     });
     const ok = (p: Phase) => tally[p]["200"] ?? 0;
@@ -97,10 +98,11 @@ if (!haveRedisServer && !required) console.warn("[skip] redis restart: redis-ser
     const down = await health();
     expect(down.text).toContain("Redis");
     const refused = await sendEvent(g.url, newEventId(), "while Redis is down");
-    expect(refused.status).toBe(503);
+    expect(refused.status).toBe(429);
     expect(refused.retryAfter).toMatch(/^\d+$/);
-    // A while of load against the outage: 503s, and cyclops stays up.
-    await waitUntil(() => (expectAlive(g), (tally.down["503"] ?? 0) >= 50), 10_000, () => `few 503s while down: ${JSON.stringify(tally.down)}`);
+    expect(refused.rateLimits).toMatch(/^\d+:error:organization:storage_unavailable$/);
+    // A while of load against the outage: 429s, and cyclops stays up.
+    await waitUntil(() => (expectAlive(g), (tally.down["429"] ?? 0) >= 50), 10_000, () => `few 429s while down: ${JSON.stringify(tally.down)}`);
 
     redis = await startRedisServer(port, dir);
     // The restarted Redis read the backlog back from its AOF.
@@ -119,15 +121,15 @@ if (!haveRedisServer && !required) console.warn("[skip] redis restart: redis-ser
     const d = await waitForDelivery(acked, fake, 30_000);
     console.log(
       `[redis-restart] ${result.sent + 2} sent, ${acked.length} acknowledged (${ok("before")} before, ${ok("down")} during the stop, ${ok("after")} after), ` +
-        `${backlogAtStop} queued and undelivered at the stop (${keptInRedis} in Redis after its restart), ${tally.down["503"] ?? 0} answered 503 while down, ` +
+        `${backlogAtStop} queued and undelivered at the stop (${keptInRedis} in Redis after its restart), ${tally.down["429"] ?? 0} answered 429 while down, ` +
         `${d.delivered} delivered, ${d.missing.length} missing, ${d.duplicates} duplicates`,
     );
     expect(d.missing).toEqual([]);
     expect(backlogAtStop).toBeGreaterThan(0); // the AOF had undelivered items to keep
-    // cyclops never crashed nor dropped a connection: every answer was a 200 or a 503 with Retry-After.
-    const other = Object.keys(result.statuses).filter((s) => s !== "200" && s !== "503");
+    // cyclops never crashed nor dropped a connection: every answer was a 200 or a 429 with both headers.
+    const other = Object.keys(result.statuses).filter((s) => s !== "200" && s !== "429");
     expect({ other, errors: result.errors }).toEqual({ other: [], errors: [] });
-    expect(answers503WithoutRetryAfter).toEqual([]);
+    expect(refusalsWithoutHeaders).toEqual([]);
     expectAlive(g);
     expect(fake.violations).toEqual([]);
   }, 120_000);

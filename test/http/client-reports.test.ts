@@ -1,7 +1,8 @@
 /**
  * Client reports end to end: cyclops in front of the strict fake Sentry tells Sentry, per
  * project and with that project's own key, exactly what it dropped (floods as event_processor,
- * samples as sample_rate, queue overflow as queue_overflow), each drop reported once; with
+ * samples as sample_rate) or refused with a 429 of its own (a full queue as rate-limited
+ * queue_full), each reported once; with
  * CLIENT_REPORTS false it tells nothing.
  */
 import { afterEach, describe, expect, test } from "bun:test";
@@ -56,16 +57,21 @@ function clientReports(received: Received[]) {
   return received.flatMap((r) =>
     (r.envelope?.items ?? [])
       .filter((i) => i.headers.type === "client_report")
-      .map((i) => ({ projectId: r.projectId, key: r.auth.sentry_key, envelopeItems: r.envelope!.items.length, report: i.json as { discarded_events?: Array<{ reason: string; category: string; quantity: number }> } })),
+      .map((i) => ({ projectId: r.projectId, key: r.auth.sentry_key, envelopeItems: r.envelope!.items.length, report: i.json as { discarded_events?: Array<{ reason: string; category: string; quantity: number }>; rate_limited_events?: Array<{ reason: string; category: string; quantity: number }> } })),
   );
 }
 
-/** Quantities reported for a project, summed over every report: "reason:category" → quantity. */
+/**
+ * Quantities reported for a project, summed over every report: "reason:category" → quantity for
+ * discarded_events, "rate_limited:reason:category" for rate_limited_events.
+ */
 function reportedDrops(received: Received[], projectId: number): Record<string, number> {
   const out: Record<string, number> = {};
+  const add = (key: string, n: number) => (out[key] = (out[key] ?? 0) + n);
   for (const r of clientReports(received)) {
     if (r.projectId !== projectId) continue;
-    for (const d of r.report.discarded_events ?? []) out[`${d.reason}:${d.category}`] = (out[`${d.reason}:${d.category}`] ?? 0) + d.quantity;
+    for (const d of r.report.discarded_events ?? []) add(`${d.reason}:${d.category}`, d.quantity);
+    for (const d of r.report.rate_limited_events ?? []) add(`rate_limited:${d.reason}:${d.category}`, d.quantity);
   }
   return out;
 }
@@ -157,7 +163,7 @@ describe("client reports to Sentry", () => {
     expect(clientReports(fake.received).every((r) => r.projectId === 2 && r.key === KEYS[2])).toBe(true);
   });
 
-  test("reports answered 503 because the queue is full are reported as queue_overflow", async () => {
+  test("reports answered 429 because the queue is full are reported as rate-limited, reason queue_full", async () => {
     // Sentry answers slowly, so the first items stay in the queue (leased) and it fills up.
     const { fake, g } = await start({ MAX_QUEUE_ITEMS: 2, URL_CACHE_EXPIRATION: 0 });
     fake.setBehaviour({ latencyMs: 1500 });
@@ -165,7 +171,7 @@ describe("client reports to Sentry", () => {
     let accepted = 0;
     for (let i = 0; i < 40 && refused < 5; i++) {
       const res = await store(g, 3, { message: `distinct error ${i}` });
-      if (res.status === 503) refused++;
+      if (res.status === 429) refused++;
       else if (res.status === 200) accepted++;
       else throw new Error(`unexpected status ${res.status}: ${await res.text()}`);
     }
@@ -177,8 +183,8 @@ describe("client reports to Sentry", () => {
     await Bun.sleep(INTERVAL_S * 1000 * 4);
     expect(fake.violations).toEqual([]);
     expect(fake.received.filter((r) => r.endpoint === "store").length).toBe(accepted);
-    expect(drops).toEqual({ "queue_overflow:error": refused });
-    expect(reportedDrops(fake.received, 3)).toEqual({ "queue_overflow:error": refused });
+    expect(drops).toEqual({ "rate_limited:queue_full:error": refused });
+    expect(reportedDrops(fake.received, 3)).toEqual({ "rate_limited:queue_full:error": refused });
   });
 
   test("CLIENT_REPORTS false: drops are counted but never reported", async () => {

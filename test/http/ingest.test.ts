@@ -200,19 +200,20 @@ describe("flood cut and sampling", () => {
 });
 
 describe("backpressure", () => {
-  test("a full queue answers 503 with Retry-After, and never grows past its bound", async () => {
+  test("a full queue answers 429 with Retry-After and X-Sentry-Rate-Limits, and never grows past its bound", async () => {
     const g = await startTestGateway({ PROJECT_KEYS: MATRIX_KEYS, URL_CACHE_EXPIRATION: 0, MAX_QUEUE_ITEMS: 5 });
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 8; i++) {
         const res = await fetch(`${g.url}/api/${PROJECT}/store/`, { method: "POST", headers: auth, body: eventJson() });
         statuses.push(res.status);
-        if (res.status === 503) {
-          expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+        if (res.status === 429) {
+          expect(res.headers.get("retry-after")).toBe("60");
+          expect(res.headers.get("x-sentry-rate-limits")).toBe("60:error:organization:queue_full");
           expect(((await res.json()) as { [k: string]: any }).detail).toBe("failed to queue envelope");
         }
       }
-      expect(statuses).toEqual([200, 200, 200, 200, 200, 503, 503, 503]);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
       expect((await count(g)).count).toBe(5);
     } finally {
       await g.stop();

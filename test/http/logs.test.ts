@@ -19,7 +19,7 @@ const SECRETS = {
 };
 /** In every event message, and must never be logged. */
 const PAYLOAD_MARKER = "payload-marker-d41d8cd9";
-/** The plain-text line scripts wait for to learn the port; everything else is JSON. */
+/** The line scripts wait for to learn the port: a JSON log line like every other. */
 const LISTENING = /^cyclops listening on \S+ \(port \d+\)$/;
 const EVENTS_WHILE_DOWN = 50;
 
@@ -58,7 +58,7 @@ describe("logs of a running cyclops (-vv)", () => {
   const upstreamUp = () => parsed.filter((l) => /reachable again/i.test(l.msg));
   const refresh = () => {
     lines = g.stderr().split("\n").filter((l) => l.length > 0);
-    parsed = lines.filter((l) => !LISTENING.test(l)).flatMap((l) => {
+    parsed = lines.flatMap((l) => {
       try {
         return [JSON.parse(l) as LogLine];
       } catch {
@@ -109,9 +109,9 @@ describe("logs of a running cyclops (-vv)", () => {
     await fake?.stop();
   });
 
-  test("every stderr line is a JSON log record (except the plain 'listening' line)", () => {
-    expect(lines.filter((l) => LISTENING.test(l)).length).toBe(1);
-    const notJson = lines.filter((l) => !LISTENING.test(l)).filter((l) => {
+  test("every stderr line is a JSON log record, the 'listening' line included", () => {
+    expect(parsed.filter((l) => LISTENING.test(l.msg)).length).toBe(1);
+    const notJson = lines.filter((l) => {
       try {
         const v = JSON.parse(l) as Partial<LogLine>;
         return typeof v !== "object" || v === null || typeof v.level !== "string" || typeof v.msg !== "string" || typeof v.time !== "string";
@@ -134,7 +134,9 @@ describe("logs of a running cyclops (-vv)", () => {
     expect(String(line.version)).toMatch(/^\d+\.\d+\.\d+/);
     expect(String(line.config)).toMatch(/cyclops\.json$/);
     expect(line.storage).toBe("memory");
-    expect(line.keys).toEqual(["static"]);
+    expect(line.keys).toBe(1);
+    expect(line.key_sources).toEqual(["static"]);
+    expect(line.pacing).toBe("adaptive");
     expect(line.listen).toBe(`127.0.0.1:${g.port}`);
   });
 

@@ -306,7 +306,7 @@ await describeWith("mysql", "mysql", () => {
 });
 
 describe("before the first successful load", () => {
-  test("/healthcheck answers 503 and ingest 403 until the SQLite file appears, then 200", async () => {
+  test("/healthcheck answers 503 until the SQLite file appears, then 200; reports meanwhile are held (200), then checked", async () => {
     const path = join(tmpdir(), `${uniqueName("cyclops_late")}.sqlite`);
     cleanups.push(() => rmSync(path, { force: true }));
     const g = await gateway({ DB_BACKEND: "sqlite", DB_PATH: path, UPDATE_PERIOD: 60 });
@@ -314,7 +314,9 @@ describe("before the first successful load", () => {
     expect(before.status).toBe(503);
     expect(before.text).toStartWith("UNAVAILABLE: project keys not loaded yet");
     const k = key(5);
-    expect(await store(g, 5, k.publicKey)).toBe(403);
+    // No key can be checked yet: both are held and answered 200 (issue 18 item 5).
+    expect(await store(g, 5, k.publicKey)).toBe(200);
+    expect(await store(g, 5, hexKey())).toBe(200);
     expect((await keysDoc(g)).last_error).toMatch(/^sqlite: .*unable to open/i);
 
     // Built aside and renamed in, so no retry ever reads a half-written file.
@@ -326,7 +328,11 @@ describe("before the first successful load", () => {
     const after = await waitFor(() => health(g), (h) => h.status === 200);
     expect(after.status).toBe(200);
     expect(await store(g, 5, k.publicKey)).toBe(200);
+    expect(await store(g, 5, hexKey())).toBe(403);
     expect(await keysDoc(g)).toEqual({ size: 1, age_seconds: expect.any(Number), last_error: null });
+    // The held report with the known key was admitted, the other counted as rejected.
+    const count = (await (await fetch(`${g.url}/count`)).json()) as { processed: number; rejected: number };
+    expect([count.processed, count.rejected]).toEqual([2, 1]);
   });
 });
 
