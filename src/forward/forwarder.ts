@@ -75,6 +75,7 @@ export class Forwarder {
   private loopDone: Promise<void> = Promise.resolve();
   private waker: (() => void) | null = null;
   private waitingForItems = false;
+  private wakeScheduled = false;
   private reportTimer: ReturnType<typeof setInterval> | null = null;
   private reporting = false;
 
@@ -117,7 +118,14 @@ export class Forwarder {
 
   /** Ingest queued something: wake the loop if it is idle for want of items. */
   notify(): void {
-    if (this.waitingForItems) this.waker?.();
+    // Woken once per event-loop turn, after its I/O: the reports of one turn are taken and sent
+    // together, not one loop pass, take and timer per report.
+    if (!this.waitingForItems || this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      if (this.waitingForItems) this.waker?.();
+    });
   }
 
   /**
