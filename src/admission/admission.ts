@@ -74,7 +74,7 @@ export class Admission {
   private readonly held: HeldReports;
 
   constructor(private readonly deps: AdmissionDeps) {
-    this.bodies = new BodyBudget(deps.config.MAX_INFLIGHT_BYTES);
+    this.bodies = new BodyBudget(deps.config.MAX_INFLIGHT_BYTES, deps.config.MAX_INFLIGHT_BYTES_PER_CLIENT);
     this.held = new HeldReports(deps.config.MAX_PENDING_BYTES);
     void deps.keys.loaded.then(() => this.releaseHeld());
   }

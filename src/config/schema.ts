@@ -84,7 +84,9 @@ export const OPTIONS = {
   MAX_INFLIGHT_BYTES: opt("server", posInt, 67108864,
     "Most bytes of request bodies being read and decoded at once (64 MiB); a report whose body does not fit is answered 429 with Retry-After before it is read. Resident memory stays below MAX_QUEUE_BYTES + this + MAX_PENDING_BYTES + 192 MiB for the runtime and decoding garbage (test/e2e/overload.test.ts)."),
   MAX_PENDING_BYTES: opt("server", nonNegInt, 16777216,
-    "Most body bytes of reports held while project keys load for the first time (16 MiB): answered 200, checked and forwarded once keys arrive; past it 429 with Retry-After. Held in memory even with sqlite or redis storage, so lost if cyclops stops before keys load; 0 holds none (429 instead)."),
+    "Most body bytes of reports held while project keys load for the first time (16 MiB): answered 200, checked and forwarded once keys arrive; past it 429 with Retry-After. Held where the queue is (memory, the SQLite spool, Redis), so as durable as it: a stop or crash before keys load loses them only with memory storage; 0 holds none (429 instead)."),
+  MAX_INFLIGHT_BYTES_PER_CLIENT: opt("server", posInt, 25165824,
+    "Most of MAX_INFLIGHT_BYTES one client address (the peer, or X-Forwarded-For / X-Real-IP) may hold (24 MiB: one largest envelope fits), so one client with stalled uploads cannot get everyone else 429'd; past it that client's bodies are answered 429 before they are read."),
 
   // --- upstream ---
   SENTRY_BASE_URL: opt("upstream", z.string().url(), "http://localhost:9000",

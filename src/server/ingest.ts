@@ -120,7 +120,10 @@ export class IngestPipeline {
    * envelope whose key is only in its header is checked after its first line.
    */
   private read(request: Incoming, req: Request, clientIp: ClientIp): Answer {
-    const body = new RequestBody(this.deps.admission.bodies);
+    // Each client address reads within its share of the budget (BodyBudget.perClient).
+    const ip = typeof clientIp === "function" ? clientIp() : clientIp;
+    const body = new RequestBody(this.deps.admission.bodies, ip);
+    clientIp = ip;
     const { declared } = request;
     try {
       if (request.auth === null && request.contentEncoding === null) return this.readEnvelope(request, req, body, clientIp);
@@ -195,7 +198,7 @@ export class IngestPipeline {
    */
   private received(request: Incoming, received: Uint8Array, body: RequestBody, clientIp: ClientIp): Answer {
     let raw: Uint8Array | Promise<Uint8Array> = received;
-    const cap = Math.min(request.limit, this.deps.admission.bodies.available);
+    const cap = Math.min(request.limit, body.room);
     try {
       if (received.byteLength > request.limit) throw new ProtocolError(413, Detail.bodyTooLarge);
       // Large compressed bodies inflate off the event loop (protocol/content-encoding.ts).
