@@ -53,5 +53,8 @@ export const counterKey = (prefix: string, key: number | string, projectId?: num
 /** Spike protection's farm counts of one second (src/spike/farm.ts): a hash of `<project>:<lane>:o|a` → count; one key, so one slot. */
 export const spikeSecondKey = (prefix: string, second: number): string => `{${prefix}}:spike:${second}`;
 
+/** List of reports held while keys load (storage/held/redis.ts), shared by a farm; under the farm's tag, so one slot. */
+export const heldKey = (prefix: string): string => `{${prefix}}:held`;
+
 /** Patterns matching every key of a prefix (tests clean up with them). */
 export const keyPatterns = (prefix: string): string[] => [`{${prefix}}:*`, `{${prefix}:*}:*`];
