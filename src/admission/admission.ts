@@ -21,16 +21,14 @@ import { ProtocolError } from "../protocol/errors.ts";
 import { getFloodKey, groupingHash } from "../protocol/grouping.ts";
 import { SPIKE_RETRY_AFTER_S, Verdict as SpikeVerdict, type SpikeLimiter } from "../spike/limiter.ts";
 import type { Report } from "../protocol/report.ts";
-import type { Endpoint } from "../storage/item.ts";
 import type { Stats } from "../stats/counters.ts";
 import type { NewItem } from "../storage/item.ts";
 import { QueueFullError, StorageUnavailableError, type Queue } from "../storage/queue.ts";
 import { CounterUnavailableError, type CounterStore } from "../throttle/counter-store.ts";
 import { BodyBudget } from "./body-budget.ts";
-import { decodeEnvelope, decodeEvent } from "../protocol/report.ts";
 import { MemoryHeldStore } from "../storage/held/memory.ts";
 import type { HeldStore, StoredHeldReport } from "../storage/held/index.ts";
-import { HeldReports } from "./held.ts";
+import { decodeHeld, HeldReports } from "./held.ts";
 import { rateLimited, refused, verdict, type RateLimitAnswer, type Verdict } from "./verdict.ts";
 
 /** The client's address, or how to find it: looked up only for reports that are queued. */
@@ -269,7 +267,7 @@ export class Admission {
       return;
     }
     try {
-      await this.admit(decodeHeld(h.endpoint, h.body, projectId, h.auth, h.limit, this.deps.config.MAX_EVENT_SIZE), projectId, h.auth, h.clientIp, h.floodUrl);
+      await this.admit(decodeHeld(h, projectId, this.deps.config.MAX_EVENT_SIZE), projectId, h.auth, h.clientIp, h.floodUrl);
     } catch (e) {
       this.deps.onInternalError?.(e);
     }
@@ -296,9 +294,4 @@ function newItem(report: Report, projectId: number, auth: Auth, clientIp: Client
     eventId: report.eventId,
     receivedAt: Date.now(),
   };
-}
-
-/** A held report decoded again, as ingest decoded it, for the project its key has. */
-function decodeHeld(endpoint: Endpoint, body: Uint8Array, projectId: number, auth: Auth, limit: number, maxEvent: number): Report {
-  return endpoint === "envelope" ? decodeEnvelope(body, projectId, auth.publicKey, maxEvent) : decodeEvent(body, auth.client, limit);
 }

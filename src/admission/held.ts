@@ -9,9 +9,15 @@
  * report answered 200 here survives a stop or a kill -9 wherever a queued one would, and what a
  * previous run held is admitted once this one's keys load.
  */
+import { decodeEnvelope, decodeEvent, type Report } from "../protocol/report.ts";
 import type { HeldReport, HeldStore, StoredHeldReport } from "../storage/held/index.ts";
 
 export type { HeldReport };
+
+/** A held report decoded again, as ingest decoded it, for the project its key has. */
+export function decodeHeld(h: HeldReport, projectId: number, maxEventBytes: number): Report {
+  return h.endpoint === "envelope" ? decodeEnvelope(h.body, projectId, h.auth.publicKey, maxEventBytes) : decodeEvent(h.body, h.auth.client, h.limit);
+}
 
 /** Held reports admitted per round: bounds the memory a release reads at once. */
 const RELEASE_BATCH = 64;

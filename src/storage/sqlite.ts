@@ -26,6 +26,7 @@ import { giveBackSpace, openSpoolFile, readMeta, SpoolStatements, toItem, vacuum
 import { isDiskFull, SpoolSpace } from "./sqlite-space.ts";
 import { StorageUnavailableError, type Queue, type QueueLimits, type QueueStats, type TakeOptions } from "./queue.ts";
 import { RoundRobinIndex } from "./round-robin.ts";
+import { emptyBatch, pastTurnBytes, type Batch, type PendingPush, type PendingWrite } from "./sqlite-batch.ts";
 
 export interface SqliteQueueOptions {
   /** NORMAL survives process crashes; FULL also survives power loss (fsync per commit). */
@@ -36,36 +37,8 @@ export interface SqliteQueueOptions {
   reserveBytes?: number;
 }
 
-/** Bytes of report bodies one event-loop turn writes (see deferPastTurnBytes). */
-const TURN_BYTES = 4 * 1024 * 1024;
 /** Seconds a client is asked to wait while the disk is full. */
 const FULL_RETRY_AFTER = 30;
-
-interface PendingPush {
-  item: NewItem;
-  resolve: () => void;
-  reject: (e: Error) => void;
-}
-
-/** A write of another table in the spool's file (commitWith); `frees`: a delete, written on a full disk too. */
-interface PendingWrite {
-  write: (db: Database) => void;
-  frees: boolean;
-  resolve: () => void;
-  reject: (e: Error) => void;
-}
-
-/** Ops collected during one event-loop turn, written in one transaction (up to TURN_BYTES of bodies). */
-interface Batch {
-  pushes: PendingPush[];
-  writes: PendingWrite[];
-  deletes: number[];
-  /** id → new attempt count; also read by `take` so a release is visible before its commit. */
-  attempts: Map<number, number>;
-  done: Array<{ resolve: () => void; reject: (e: Error) => void }>;
-}
-
-const emptyBatch = (): Batch => ({ pushes: [], writes: [], deletes: [], attempts: new Map(), done: [] });
 /** Run incremental_vacuum after this many deletes (sqlite-file.ts). */
 const VACUUM_EVERY = 1000;
 
@@ -245,7 +218,11 @@ export class SqliteQueue implements Queue {
       batch.deletes.push(...this.unwrittenDeletes);
       this.unwrittenDeletes = [];
     }
-    this.deferPastTurnBytes(batch);
+    const later = pastTurnBytes(batch);
+    if (later.length > 0) {
+      this.batch.pushes.push(...later);
+      this.scheduleFlush();
+    }
     if (batch.pushes.length + batch.writes.length + batch.deletes.length + batch.attempts.size === 0) {
       for (const d of batch.done) d.resolve();
       return;
@@ -289,23 +266,6 @@ export class SqliteQueue implements Queue {
     else if ((this.deletesSinceVacuum += batch.deletes.length) >= VACUUM_EVERY) {
       this.deletesSinceVacuum = 0;
       vacuumSome(this.db);
-    }
-  }
-
-  /**
-   * Writing a body into SQLite costs ~6 ms per MiB on the event loop: a turn writes pushes up to
-   * TURN_BYTES (at least one), the rest wait for the next turn, so a burst of large envelopes is
-   * written one or two per turn with other requests answered in between.
-   */
-  private deferPastTurnBytes(batch: Batch): void {
-    let bytes = 0;
-    for (let i = 0; i < batch.pushes.length; i++) {
-      bytes += batch.pushes[i]!.item.body.byteLength;
-      if (bytes > TURN_BYTES && i > 0) {
-        this.batch.pushes.push(...batch.pushes.splice(i));
-        this.scheduleFlush();
-        return;
-      }
     }
   }
 

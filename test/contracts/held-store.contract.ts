@@ -49,7 +49,13 @@ export function runHeldStoreContract(name: string, make: MakeHeldStore): void {
       withStore(async ({ store }) => {
         const held = [
           heldReport(),
-          heldReport({ endpoint: "envelope", projectId: null, clientIp: null, category: "transaction", auth: { publicKey: "b".repeat(32), secretKey: "c".repeat(32), client: null, version: 7 } }),
+          heldReport({
+            endpoint: "envelope",
+            projectId: null,
+            clientIp: null,
+            category: "transaction",
+            auth: { publicKey: "b".repeat(32), secretKey: "c".repeat(32), client: null, version: 7 },
+          }),
           heldReport({ floodUrl: "/api/1/store/?sentry_data=x", body: new Uint8Array([0, 255, 10, 13, 0]) }),
         ];
         for (const r of held) await store.hold(r);

@@ -39,7 +39,15 @@ async function createKeysDb(path: string): Promise<void> {
 async function heldThroughKill(storage: Partial<Config>, label: string): Promise<void> {
   fake.reset();
   const keysDb = join(fixture.tempDir(), "sentry.sqlite");
-  const settings: Partial<Config> = { ...storage, SENTRY_BASE_URL: fake.url, PROJECT_KEYS: [], DB_BACKEND: "sqlite", DB_PATH: keysDb, UPDATE_PERIOD: 0.3, URL_CACHE_EXPIRATION: 0 };
+  const settings: Partial<Config> = {
+    ...storage,
+    SENTRY_BASE_URL: fake.url,
+    PROJECT_KEYS: [],
+    DB_BACKEND: "sqlite",
+    DB_PATH: keysDb,
+    UPDATE_PERIOD: 0.3,
+    URL_CACHE_EXPIRATION: 0,
+  };
   const first = await fixture.cyclops(settings);
   const ids = Array.from({ length: 20 }, () => newEventId());
   const answers = await Promise.all(ids.map((id, i) => sendEvent(first.url, id, `held before the keys ${i}`)));
@@ -55,7 +63,9 @@ async function heldThroughKill(storage: Partial<Config>, label: string): Promise
   await createKeysDb(keysDb);
   const second = await fixture.cyclops(settings);
   const d = await waitForDelivery(ids, fake, 20_000);
-  console.log(`[held durability] ${label}: 20 answered 200 before the keys, kill -9, keys created, restart: ${d.delivered} delivered, ${d.missing.length} missing, ${d.duplicates} duplicates`);
+  console.log(
+    `[held durability] ${label}: 20 answered 200 before the keys, kill -9, keys created, restart: ${d.delivered} delivered, ${d.missing.length} missing, ${d.duplicates} duplicates`,
+  );
   expect([d.missing, d.duplicates]).toEqual([[], 0]);
   expect(fake.violations).toEqual([]);
   // Released and removed: nothing is held any more, and a second restart delivers nothing again.

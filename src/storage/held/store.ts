@@ -59,7 +59,15 @@ export interface HeldStore {
 export type HeldMeta = Omit<HeldReport, "body">;
 
 export function heldMeta(r: HeldReport): string {
-  const meta: HeldMeta = { endpoint: r.endpoint, auth: r.auth, projectId: r.projectId, clientIp: r.clientIp, floodUrl: r.floodUrl, category: r.category, limit: r.limit };
+  const meta: HeldMeta = {
+    endpoint: r.endpoint,
+    auth: r.auth,
+    projectId: r.projectId,
+    clientIp: r.clientIp,
+    floodUrl: r.floodUrl,
+    category: r.category,
+    limit: r.limit,
+  };
   return JSON.stringify(meta);
 }
 
