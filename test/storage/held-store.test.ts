@@ -2,7 +2,7 @@
  * The held reports' stores (src/storage/held/) against their contract, and the SQLite one's
  * refusal on a full disk.
  */
-import { expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,10 +11,12 @@ import { RedisHeldStore } from "../../src/storage/held/redis.ts";
 import { SqliteHeldStore } from "../../src/storage/held/sqlite.ts";
 import { RedisConnection } from "../../src/redis/connection.ts";
 import { StorageUnavailableError, type QueueLimits } from "../../src/storage/queue.ts";
+import { PROBE_INTERVAL_MS, RESERVE_BYTES } from "../../src/storage/sqlite-space.ts";
 import { SqliteQueue } from "../../src/storage/sqlite.ts";
 import { describeWith } from "../helpers/services.ts";
 import { heldReport, runHeldStoreContract } from "../contracts/held-store.contract.ts";
 import { deleteRedisPrefix, testRedisSettings } from "./redis-cleanup.ts";
+import { mountTmpfs, type Tmpfs } from "./tmpfs.ts";
 
 const limits: QueueLimits = { maxItems: 1000, maxBytes: 10_000_000, newestFirst: false };
 
@@ -85,4 +87,48 @@ test("SqliteHeldStore: a hold resolves only once committed, and is refused while
     await queue.close();
     removeSpool(path);
   }
+});
+
+describe("SqliteHeldStore on a full disk", () => {
+  let fs: Tmpfs | null;
+  beforeAll(() => {
+    fs = mountTmpfs(RESERVE_BYTES + 24 * 1024 * 1024);
+  });
+  afterAll(() => fs?.unmount());
+
+  test("holds are refused while full (never a 200 for what is not stored), removals still go through, holds work again once space returns", async () => {
+    if (!fs) return;
+    const path = join(fs.dir, "spool.sqlite");
+    const queue = new SqliteQueue(path, limits);
+    try {
+      const store = new SqliteHeldStore(queue);
+      const big = () => heldReport({ body: new Uint8Array(16 * 1024).fill(0x61) });
+      for (let i = 0; i < 20; i++) await store.hold(big());
+      const filler = fs.fill();
+      let refused = 0;
+      for (let i = 0; i < 50; i++) {
+        try {
+          await store.hold(big());
+        } catch (e) {
+          expect(e).toBeInstanceOf(StorageUnavailableError);
+          refused++;
+        }
+      }
+      expect(refused).toBeGreaterThan(0);
+      const kept = store.count;
+      expect((await store.list(1000)).length).toBe(kept);
+      // Releasing works on the full disk: the removals are written.
+      await store.remove(await store.list(10));
+      expect(store.count).toBe(kept - 10);
+      rmSync(filler);
+      await Bun.sleep(PROBE_INTERVAL_MS + 100);
+      await store.hold(big());
+      expect(store.count).toBe(kept - 9);
+      await queue.close();
+      const again = new SqliteHeldStore(new SqliteQueue(path, limits));
+      expect(again.count).toBe(kept - 9);
+    } finally {
+      await queue.close();
+    }
+  });
 });
