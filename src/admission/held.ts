@@ -101,11 +101,14 @@ export class HeldReports {
       const listed = await this.store.list(RELEASE_BATCH + this.admitted.size);
       const round = listed.filter((r) => !this.admitted.has(r.id)).slice(0, RELEASE_BATCH);
       if (round.length === 0 && listed.length === 0) return;
-      for (const r of round) {
-        if (this.stopped) return;
-        await admit(r);
-        this.admitted.add(r.id);
-      }
+      if (this.stopped && round.length > 0) return; // removing what was admitted is still fine
+      // A round at once: with the SQLite spool, one group commit for all of it.
+      await Promise.all(
+        round.map(async (r) => {
+          await admit(r);
+          this.admitted.add(r.id);
+        }),
+      );
       const done = listed.filter((r) => this.admitted.has(r.id));
       await this.store.remove(done);
       for (const r of done) this.admitted.delete(r.id);
