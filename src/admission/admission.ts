@@ -19,7 +19,7 @@ import { OUTCOMES, type DropReason } from "../outcome/outcomes.ts";
 import type { Auth } from "../protocol/auth.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { getFloodKey, groupingHash } from "../protocol/grouping.ts";
-import { SPIKE_RETRY_AFTER_S, Verdict as SpikeVerdict, type SpikeLimiter } from "../spike/limiter.ts";
+import { Verdict as SpikeVerdict, type SpikeLimiter } from "../spike/limiter.ts";
 import type { Report } from "../protocol/report.ts";
 import type { Stats } from "../stats/counters.ts";
 import type { NewItem } from "../storage/item.ts";
@@ -172,8 +172,9 @@ export class Admission {
   /** Over the project's spike limit: answered per SPIKE_RESPONSE, reported to Sentry as spike_protection. */
   private spiked(spike: SpikeLimiter, projectId: number, report: Report): Verdict {
     if (this.deps.config.SPIKE_RESPONSE === "accept") return this.end(verdict(OUTCOMES.spike, 0), projectId, report.category, report.errorEvent);
+    const retryAfter = spike.retryAfter(projectId, report.category, Date.now());
     return this.end(
-      rateLimited(OUTCOMES.spike, { retryAfter: SPIKE_RETRY_AFTER_S, header: spike.rateLimitHeader(report.category) }),
+      rateLimited(OUTCOMES.spike, { retryAfter, header: spike.rateLimitHeader(report.category, retryAfter) }),
       projectId,
       report.category,
       report.errorEvent,

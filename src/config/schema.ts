@@ -167,11 +167,11 @@ export const OPTIONS = {
   SPIKE_MIN_PER_MINUTE: opt("spike", posInt, 60,
     "Floor of every spike limit in reports per minute per project and category, and the limit while a project has no history."),
   SPIKE_RESPONSE: opt("spike", z.enum(["accept", "rate-limit"]), "accept" as "accept" | "rate-limit",
-    "What a spike-limited client is answered: accept (200, dropped, so SDKs keep sending and new errors still arrive) or rate-limit (429 with Retry-After and X-Sentry-Rate-Limits naming spike_protection, for that project and category only)."),
+    "What a spike-limited client is answered: accept (200, dropped, so SDKs keep sending and new errors still arrive) or rate-limit (429 with Retry-After and X-Sentry-Rate-Limits naming spike_protection, for that project and category only; the seconds are the time until its limit admits again, 1 to 60)."),
   SPIKE_PROJECTS: opt("spike", z.record(z.string().regex(/^\d+$/), spikeProject), {} as Record<string, { SPIKE_PROTECTION?: "off" | "shadow" | "enforce"; SPIKE_MIN_PER_MINUTE?: number }>,
     "Per-project overrides, e.g. {\"7\": {\"SPIKE_PROTECTION\": \"enforce\", \"SPIKE_MIN_PER_MINUTE\": 10}}."),
   SPIKE_STATE_PATH: opt("spike", z.string().min(1).nullable(), null,
-    "File the learned baselines are kept in across restarts with memory or redis storage (null: relearned at each start); with sqlite storage they are kept in the spool (table meta)."),
+    "File the learned baselines are kept in across restarts with memory storage and no Redis; null: spike-state.json in systemd's StateDirectory ($STATE_DIRECTORY) when the unit has one, else relearned at each start. With sqlite storage they are kept in the spool (table meta); with a Redis (STORAGE or CACHE_IMPLEMENTATION_CLASS redis), in Redis, one key per project, shared by a farm."),
 
   // --- alerts and logs ---
   LOG_LEVEL: opt("alerts and logs", z.enum(["error", "warn", "info", "debug"]), "info",

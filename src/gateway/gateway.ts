@@ -149,9 +149,9 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
   // on one Redis (queue or counters there) shares one limit per project through it.
   const farmRedis = !spikeOff(config) && (config.STORAGE === "redis" || config.CACHE_IMPLEMENTATION_CLASS === "redis") ? new RedisConnection(redisSettings(config)) : null;
   const farm = farmRedis ? { redis: farmRedis.client, prefix: config.REDIS_KEY_PREFIX } : undefined;
-  const spike = spikeOff(config) ? undefined : new SpikeProtection(config, { log, store: stateStoreFor(config, queue), farm });
+  const spike = spikeOff(config) ? undefined : new SpikeProtection(config, { log, store: stateStoreFor(config, queue, farmRedis?.client), farm });
   if (spike) {
-    spike.start();
+    await spike.start();
     registerSpikeMetrics(metrics.registry, spike.limiter);
   }
   // The status page lists spike protection's episodes; its drops reach the alerts through admission.
@@ -203,7 +203,7 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
     handle: createHandler(deps),
     async close() {
       admission.stop(); // held reports not yet released stay in the storage for the next start
-      spike?.stop(); // saves the learned limits, before the spool that may keep them closes
+      await spike?.stop(); // saves the learned limits, before the spool that may keep them closes
       await farmRedis?.close();
       await keys.close();
       await Promise.allSettled([queue.close(), counters.close()]);

@@ -11,7 +11,7 @@ import { startFakeSentry, type FakeSentry } from "../helpers/fake-sentry.ts";
 import type { TestGateway } from "../helpers/gateway.ts";
 import { describeWith, uniqueName } from "../helpers/services.ts";
 import { deleteRedisPrefix } from "../storage/redis-cleanup.ts";
-import { countOf, delivery, FAKE_SENTRY_KEYS, expectAlive, Fixture, isRunning, redisLeases, redisQueueItems, runLoad, waitForDelivery, waitUntil } from "./helpers.ts";
+import { countOf, expectFarmFloodCut, delivery, FAKE_SENTRY_KEYS, expectAlive, Fixture, isRunning, redisLeases, redisQueueItems, runLoad, waitForDelivery, waitUntil } from "./helpers.ts";
 
 await describeWith("redis", "a farm of three on one Redis", () => {
   let fake: FakeSentry;
@@ -37,8 +37,6 @@ await describeWith("redis", "a farm of three on one Redis", () => {
     return { prefix, nodes };
   }
 
-  const sum = async (nodes: TestGateway[], field: "processed" | "ignored" | "delivered") =>
-    (await Promise.all(nodes.map(countOf))).reduce((n, c) => n + c[field], 0);
 
   test("without failures every event is delivered exactly once", async () => {
     fake.reset();
@@ -126,28 +124,6 @@ await describeWith("redis", "a farm of three on one Redis", () => {
   test("a flood of one error over the three is cut at MAX_CACHE_USES farm-wide", async () => {
     fake.reset();
     const { nodes } = await farm({ CACHE_IMPLEMENTATION_CLASS: "redis", MAX_CACHE_USES: 5, URL_CACHE_EXPIRATION: 60 });
-    const statuses: Record<string, number> = {};
-    const result = await runLoad({
-      total: 60,
-      concurrency: 12,
-      target: (i) => nodes[i % 3]!.url,
-      message: () => "the same error, again and again",
-      onResult: (r) => {
-        const key = r.cyclopsStatus ?? String(r.status);
-        statuses[key] = (statuses[key] ?? 0) + 1;
-      },
-    });
-    expectAlive(...nodes);
-    // A dropped flood is still answered 200.
-    expect({ statuses: result.statuses, errors: result.errors }).toEqual({ statuses: { "200": 60 }, errors: [] });
-    expect(statuses).toEqual({ PROCESSED: 5, IGNORED: 55 });
-    expect(await sum(nodes, "processed")).toBe(5);
-    expect(await sum(nodes, "ignored")).toBe(55);
-
-    await fake.waitFor(5, 10_000);
-    await waitUntil(async () => (await sum(nodes, "delivered")) === 5, 10_000, () => "the five were not all delivered");
-    expect(fake.received.length).toBe(5);
-    expect(fake.violations).toEqual([]);
-    expectAlive(...nodes);
+    await expectFarmFloodCut(nodes, fake, "the same error, again and again");
   }, 60_000);
 });

@@ -4,6 +4,7 @@
  * generator that records which event ids cyclops acknowledged with a 200, bounded waits, the
  * delivery arithmetic (missing, duplicates) against the fake Sentry, and a private redis-server.
  */
+import { expect } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -328,4 +329,38 @@ export async function startRedisServer(port: number, dir: string): Promise<Redis
   );
   await waitUntil(async () => isRunning(proc) && (await ping(port)), 10_000, () => `redis-server on ${port} did not answer PING (exit ${proc.exitCode})`);
   return { port, proc, stop: () => stopProcess(proc, 10_000) };
+}
+
+/** The sum of one /count field over a farm's instances. */
+export const farmSum = async (nodes: TestGateway[], field: "processed" | "ignored" | "delivered"): Promise<number> =>
+  (await Promise.all(nodes.map(countOf))).reduce((n, c) => n + c[field], 0);
+
+/**
+ * One error sent 60 times round the three instances of a farm whose flood counters are shared
+ * (MAX_CACHE_USES 5): every report is answered 200, five are processed and delivered farm-wide,
+ * the other 55 ignored.
+ */
+export async function expectFarmFloodCut(nodes: TestGateway[], fake: FakeSentry, message: string): Promise<void> {
+  const statuses: Record<string, number> = {};
+  const result = await runLoad({
+    total: 60,
+    concurrency: 12,
+    target: (i) => nodes[i % 3]!.url,
+    message: () => message,
+    onResult: (r) => {
+      const key = r.cyclopsStatus ?? String(r.status);
+      statuses[key] = (statuses[key] ?? 0) + 1;
+    },
+  });
+  expectAlive(...nodes);
+  // A dropped flood is still answered 200.
+  expect({ statuses: result.statuses, errors: result.errors }).toEqual({ statuses: { "200": 60 }, errors: [] });
+  expect(statuses).toEqual({ PROCESSED: 5, IGNORED: 55 });
+  expect(await farmSum(nodes, "processed")).toBe(5);
+  expect(await farmSum(nodes, "ignored")).toBe(55);
+  await fake.waitFor(5, 10_000);
+  await waitUntil(async () => (await farmSum(nodes, "delivered")) === 5, 10_000, () => "the five were not all delivered");
+  expect(fake.received.length).toBe(5);
+  expect(fake.violations).toEqual([]);
+  expectAlive(...nodes);
 }

@@ -18,9 +18,9 @@ import { startPrivateCluster } from "../helpers/redis-cluster.ts";
 import { CLUSTER_SEEDS, describeWith, uniqueName } from "../helpers/services.ts";
 import { deleteRedisPrefix } from "../storage/redis-cleanup.ts";
 import {
-  countOf,
   delivery,
   expectAlive,
+  expectFarmFloodCut,
   Fixture,
   isRefusal,
   KEY,
@@ -69,34 +69,11 @@ await describeWith("redis-cluster", "a farm of three on Redis Cluster", () => {
     return Promise.all([0, 1, 2].map(() => fixture.cyclops(all)));
   }
 
-  const sum = async (nodes: TestGateway[], field: "processed" | "ignored" | "delivered") =>
-    (await Promise.all(nodes.map(countOf))).reduce((n, c) => n + c[field], 0);
 
   test("a flood of one error over the three is cut at MAX_CACHE_USES farm-wide", async () => {
     fake.reset();
     const nodes = await farm({ CACHE_IMPLEMENTATION_CLASS: "redis", MAX_CACHE_USES: 5, URL_CACHE_EXPIRATION: 60 });
-    const statuses: Record<string, number> = {};
-    const result = await runLoad({
-      total: 60,
-      concurrency: 12,
-      target: (i) => nodes[i % 3]!.url,
-      message: () => "the same error, again and again, on a cluster",
-      onResult: (r) => {
-        const key = r.cyclopsStatus ?? String(r.status);
-        statuses[key] = (statuses[key] ?? 0) + 1;
-      },
-    });
-    expectAlive(...nodes);
-    expect({ statuses: result.statuses, errors: result.errors }).toEqual({ statuses: { "200": 60 }, errors: [] });
-    expect(statuses).toEqual({ PROCESSED: 5, IGNORED: 55 });
-    expect(await sum(nodes, "ignored")).toBe(55);
-    await waitUntil(
-      async () => (await sum(nodes, "delivered")) === 5,
-      10_000,
-      () => "the five were not all delivered",
-    );
-    expect(fake.received.length).toBe(5);
-    expect(fake.violations).toEqual([]);
+    await expectFarmFloodCut(nodes, fake, "the same error, again and again, on a cluster");
   }, 60_000);
 
   test("the cluster in fail state: reports are refused with Retry-After, then accepted again without a restart", async () => {
