@@ -5,11 +5,10 @@
  * delivered, once. With the SQLite spool, and with Redis.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../../src/config/schema.ts";
 import { startFakeSentry, type FakeSentry } from "../helpers/fake-sentry.ts";
-import { createSentryDb } from "../helpers/sentry-db.ts";
+import { createSqliteKeysDbAt } from "../helpers/sentry-db.ts";
 import { describeWith, uniqueName } from "../helpers/services.ts";
 import { deleteRedisPrefix } from "../storage/redis-cleanup.ts";
 import { FAKE_SENTRY_KEYS, Fixture, KEY, newEventId, PROJECT, sendEvent, stopProcess, waitForDelivery } from "./helpers.ts";
@@ -23,18 +22,6 @@ afterAll(async () => {
   await fixture.close();
   await fake.stop();
 });
-
-/** Creates the Sentry database cyclops reads its keys from, atomically, with the one key. */
-async function createKeysDb(path: string): Promise<void> {
-  const db = await createSentryDb("sqlite", "2023");
-  try {
-    await db.insert({ projectId: PROJECT, publicKey: KEY, secretKey: null });
-    copyFileSync((db.location as { path: string }).path, `${path}.tmp`);
-    renameSync(`${path}.tmp`, path);
-  } finally {
-    await db.drop();
-  }
-}
 
 async function heldThroughKill(storage: Partial<Config>, label: string): Promise<void> {
   fake.reset();
@@ -60,7 +47,7 @@ async function heldThroughKill(storage: Partial<Config>, label: string): Promise
   expect(first.proc!.signalCode).toBe("SIGKILL");
   expect(fake.received.length).toBe(0);
 
-  await createKeysDb(keysDb);
+  await createSqliteKeysDbAt(keysDb, { projectId: PROJECT, publicKey: KEY, secretKey: null });
   const second = await fixture.cyclops(settings);
   const d = await waitForDelivery(ids, fake, 20_000);
   console.log(

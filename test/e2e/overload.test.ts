@@ -10,11 +10,11 @@
  *   20 answered 200 and delivered once the keys load.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, readFileSync, renameSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { startFakeSentry, type FakeSentry } from "../helpers/fake-sentry.ts";
-import { createSentryDb } from "../helpers/sentry-db.ts";
+import { createSqliteKeysDbAt } from "../helpers/sentry-db.ts";
 import {
   expectAlive,
   FAKE_SENTRY_KEYS,
@@ -243,14 +243,7 @@ describe("issue 18 through the process", () => {
     expect(answers.map((a) => [a.status, a.id])).toEqual(ids.map((id) => [200, id]));
     expect(fake.received.length).toBe(0);
 
-    const db = await createSentryDb("sqlite", "2023");
-    try {
-      await db.insert({ projectId: PROJECT, publicKey: KEY, secretKey: null });
-      copyFileSync((db.location as { path: string }).path, `${path}.tmp`);
-      renameSync(`${path}.tmp`, path);
-    } finally {
-      await db.drop();
-    }
+    await createSqliteKeysDbAt(path, { projectId: PROJECT, publicKey: KEY, secretKey: null });
     const d = await waitForDelivery(ids, fake, 20_000);
     console.log(
       `[overload item 5] 20 sent before the keys: ${answers.filter((a) => a.status === 200).length} answered 200, ${d.delivered} delivered, ${d.duplicates} duplicates`,
