@@ -4,24 +4,15 @@
  * killed with -9, the keys database created, cyclops restarted on the same storage: all 20 are
  * delivered, once. With the SQLite spool, and with Redis.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Config } from "../../src/config/schema.ts";
-import { startFakeSentry, type FakeSentry } from "../helpers/fake-sentry.ts";
 import { createSqliteKeysDbAt } from "../helpers/sentry-db.ts";
 import { describeWith, uniqueName } from "../helpers/services.ts";
 import { deleteRedisPrefix } from "../storage/redis-cleanup.ts";
-import { FAKE_SENTRY_KEYS, Fixture, KEY, newEventId, PROJECT, sendEvent, stopProcess, waitForDelivery } from "./helpers.ts";
+import { fakeSentryAndFixture, KEY, newEventId, PROJECT, sendEvent, stopProcess, waitForDelivery } from "./helpers.ts";
 
-let fake: FakeSentry;
-const fixture = new Fixture();
-beforeAll(async () => {
-  fake = await startFakeSentry({ keys: FAKE_SENTRY_KEYS });
-});
-afterAll(async () => {
-  await fixture.close();
-  await fake.stop();
-});
+const { fake, fixture } = await fakeSentryAndFixture();
 
 async function heldThroughKill(storage: Partial<Config>, label: string): Promise<void> {
   fake.reset();
