@@ -5,7 +5,7 @@
  * answer is 429 keys_pending.
  */
 import { afterEach, expect, test } from "bun:test";
-import { copyFileSync, renameSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
@@ -17,7 +17,7 @@ import { MemoryHeldStore } from "../../src/storage/held/memory.ts";
 import { StorageUnavailableError } from "../../src/storage/queue.ts";
 import type { SqliteQueue } from "../../src/storage/sqlite.ts";
 import { heldReport } from "../contracts/held-store.contract.ts";
-import { createSentryDb } from "../helpers/sentry-db.ts";
+import { createSqliteKeysDbAt } from "../helpers/sentry-db.ts";
 import { envelopeOf, eventJson, KEY, PROJECT, UNKNOWN_KEY } from "../http/matrix.ts";
 
 let parts: Parts | null = null;
@@ -40,11 +40,7 @@ async function gatewayWithoutKeys(flags: Partial<Config> = {}): Promise<{ g: Par
   const g = parts;
   expect(await g.deps.keys.refresh()).toBe(false);
   const keysArrive = async () => {
-    const db = await createSentryDb("sqlite", "2023");
-    await db.insert({ projectId: PROJECT, publicKey: KEY, secretKey: null }, { projectId: 2, publicKey: "22222222222222222222222222222222", secretKey: null });
-    copyFileSync((db.location as { path: string }).path, `${path}.tmp`);
-    renameSync(`${path}.tmp`, path);
-    await db.drop();
+    await createSqliteKeysDbAt(path, { projectId: PROJECT, publicKey: KEY, secretKey: null }, { projectId: 2, publicKey: "22222222222222222222222222222222", secretKey: null });
     expect(await g.deps.keys.refresh()).toBe(true);
     await Bun.sleep(0); // admission checks the held reports when `loaded` resolves
   };
@@ -143,11 +139,10 @@ test("MAX_PENDING_BYTES 0 holds nothing: 429 keys_pending until the keys load", 
   expect((await g.handle(store(eventJson()))).status).toBe(200);
 });
 
-test("HeldReports: a release whose removal failed does not admit those reports again, and removes them at the next release", async () => {
-  const store = new MemoryHeldStore();
-  let failRemoves = 1;
-  const flaky: HeldStore = {
-    kind: "memory",
+/** `store` as a HeldStore of `kind`, with some of its methods replaced (a fault, a delay). */
+function over(store: MemoryHeldStore, kind: HeldStore["kind"], methods: Partial<Pick<HeldStore, "hold" | "list" | "remove">>): HeldStore {
+  return {
+    kind,
     get count() {
       return store.count;
     },
@@ -156,11 +151,20 @@ test("HeldReports: a release whose removal failed does not admit those reports a
     },
     hold: (r) => store.hold(r),
     list: (max) => store.list(max),
+    remove: (reports) => store.remove(reports),
+    ...methods,
+  };
+}
+
+test("HeldReports: a release whose removal failed does not admit those reports again, and removes them at the next release", async () => {
+  const store = new MemoryHeldStore();
+  let failRemoves = 1;
+  const flaky = over(store, "memory", {
     remove: async (reports) => {
       if (failRemoves-- > 0) throw new StorageUnavailableError("removal failed");
       await store.remove(reports);
     },
-  };
+  });
   const held = new HeldReports(1_000_000, flaky);
   for (let i = 0; i < 3; i++) expect(held.hold(heldReport())).toBe(true);
   const admitted: string[] = [];
@@ -183,21 +187,12 @@ test("HeldReports: a release whose removal failed does not admit those reports a
 
 test("HeldReports: MAX_PENDING_BYTES counts holds not yet durable, so concurrent holds cannot pass it", async () => {
   const store = new MemoryHeldStore();
-  const slow: HeldStore = {
-    kind: "sqlite",
-    get count() {
-      return store.count;
-    },
-    get bytes() {
-      return store.bytes;
-    },
+  const slow = over(store, "sqlite", {
     hold: async (r) => {
       await Bun.sleep(5);
       store.hold(r);
     },
-    list: (m) => store.list(m),
-    remove: (r) => store.remove(r),
-  };
+  });
   const held = new HeldReports(100, slow);
   const report = () => heldReport({ body: new Uint8Array(40) });
   const answers = [held.hold(report()), held.hold(report()), held.hold(report())];
