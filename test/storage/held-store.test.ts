@@ -2,7 +2,7 @@
  * The held reports' stores (src/storage/held/) against their contract, and the SQLite one's
  * refusal on a full disk.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,12 +11,12 @@ import { RedisHeldStore } from "../../src/storage/held/redis.ts";
 import { SqliteHeldStore } from "../../src/storage/held/sqlite.ts";
 import { RedisConnection } from "../../src/redis/connection.ts";
 import { StorageUnavailableError, type QueueLimits } from "../../src/storage/queue.ts";
-import { PROBE_INTERVAL_MS, RESERVE_BYTES } from "../../src/storage/sqlite-space.ts";
+import { PROBE_INTERVAL_MS } from "../../src/storage/sqlite-space.ts";
 import { SqliteQueue } from "../../src/storage/sqlite.ts";
 import { describeWith } from "../helpers/services.ts";
 import { heldReport, runHeldStoreContract } from "../contracts/held-store.contract.ts";
 import { deleteRedisPrefix, testRedisSettings } from "./redis-cleanup.ts";
-import { mountTmpfs, type Tmpfs } from "./tmpfs.ts";
+import { spoolTmpfs } from "./tmpfs.ts";
 
 const limits: QueueLimits = { maxItems: 1000, maxBytes: 10_000_000, newestFirst: false };
 
@@ -90,13 +90,10 @@ test("SqliteHeldStore: a hold resolves only once committed, and is refused while
 });
 
 describe("SqliteHeldStore on a full disk", () => {
-  let fs: Tmpfs | null;
-  beforeAll(() => {
-    fs = mountTmpfs(RESERVE_BYTES + 24 * 1024 * 1024);
-  });
-  afterAll(() => fs?.unmount());
+  const tmpfs = spoolTmpfs();
 
   test("holds are refused while full (never a 200 for what is not stored), removals still go through, holds work again once space returns", async () => {
+    const fs = tmpfs();
     if (!fs) return;
     const path = join(fs.dir, "spool.sqlite");
     const queue = new SqliteQueue(path, limits);
