@@ -84,7 +84,9 @@ export const OPTIONS = {
   MAX_INFLIGHT_BYTES: opt("server", posInt, 67108864,
     "Most bytes of request bodies being read and decoded at once (64 MiB); a report whose body does not fit is answered 429 with Retry-After before it is read. Resident memory stays below MAX_QUEUE_BYTES + this + MAX_PENDING_BYTES + 192 MiB for the runtime and decoding garbage (test/e2e/overload.test.ts)."),
   MAX_PENDING_BYTES: opt("server", nonNegInt, 16777216,
-    "Most body bytes of reports held while project keys load for the first time (16 MiB): answered 200, checked and forwarded once keys arrive; past it 429 with Retry-After. Held in memory even with sqlite or redis storage, so lost if cyclops stops before keys load; 0 holds none (429 instead)."),
+    "Most body bytes of reports held while project keys load for the first time (16 MiB): answered 200, checked and forwarded once keys arrive; past it 429 with Retry-After. Held where the queue is (memory, the SQLite spool, Redis), so as durable as it: a stop or crash before keys load loses them only with memory storage; 0 holds none (429 instead)."),
+  MAX_INFLIGHT_BYTES_PER_CLIENT: opt("server", posInt, 25165824,
+    "Most of MAX_INFLIGHT_BYTES one client address (the peer, or X-Forwarded-For / X-Real-IP) may hold (24 MiB: one largest envelope fits), so one client with stalled uploads cannot get everyone else 429'd; past it that client's bodies are answered 429 before they are read."),
 
   // --- upstream ---
   SENTRY_BASE_URL: opt("upstream", z.string().url(), "http://localhost:9000",
@@ -167,11 +169,11 @@ export const OPTIONS = {
   SPIKE_MIN_PER_MINUTE: opt("spike", posInt, 60,
     "Floor of every spike limit in reports per minute per project and category, and the limit while a project has no history."),
   SPIKE_RESPONSE: opt("spike", z.enum(["accept", "rate-limit"]), "accept" as "accept" | "rate-limit",
-    "What a spike-limited client is answered: accept (200, dropped, so SDKs keep sending and new errors still arrive) or rate-limit (429 with Retry-After and X-Sentry-Rate-Limits naming spike_protection, for that project and category only)."),
+    "What a spike-limited client is answered: accept (200, dropped, so SDKs keep sending and new errors still arrive) or rate-limit (429 with Retry-After and X-Sentry-Rate-Limits naming spike_protection, for that project and category only; the seconds are the time until its limit admits again, 1 to 60)."),
   SPIKE_PROJECTS: opt("spike", z.record(z.string().regex(/^\d+$/), spikeProject), {} as Record<string, { SPIKE_PROTECTION?: "off" | "shadow" | "enforce"; SPIKE_MIN_PER_MINUTE?: number }>,
     "Per-project overrides, e.g. {\"7\": {\"SPIKE_PROTECTION\": \"enforce\", \"SPIKE_MIN_PER_MINUTE\": 10}}."),
   SPIKE_STATE_PATH: opt("spike", z.string().min(1).nullable(), null,
-    "File the learned baselines are kept in across restarts with memory or redis storage (null: relearned at each start); with sqlite storage they are kept in the spool (table meta)."),
+    "File the learned baselines are kept in across restarts with memory storage and no Redis; null: spike-state.json in systemd's StateDirectory ($STATE_DIRECTORY) when the unit has one, else relearned at each start. With sqlite storage they are kept in the spool (table meta); with a Redis (STORAGE or CACHE_IMPLEMENTATION_CLASS redis), in Redis, one key per project, shared by a farm."),
 
   // --- alerts and logs ---
   LOG_LEVEL: opt("alerts and logs", z.enum(["error", "warn", "info", "debug"]), "info",

@@ -53,5 +53,16 @@ export const counterKey = (prefix: string, key: number | string, projectId?: num
 /** Spike protection's farm counts of one second (src/spike/farm.ts): a hash of `<project>:<lane>:o|a` → count; one key, so one slot. */
 export const spikeSecondKey = (prefix: string, second: number): string => `{${prefix}}:spike:${second}`;
 
+/**
+ * Spike protection's learned state (src/spike/state-store.ts): with a project, that project's
+ * lanes as one JSON string in the project's slot; without, the set of projects that have one
+ * (under the farm's tag). Every command touches one key, so each runs in one slot on a cluster.
+ */
+export const spikeStateKey = (prefix: string, projectId?: number): string =>
+  projectId === undefined ? `{${prefix}}:spike:projects` : `${projectTag(prefix, projectId)}:spike:state`;
+
+/** List of reports held while keys load (storage/held/redis.ts), shared by a farm; under the farm's tag, so one slot. */
+export const heldKey = (prefix: string): string => `{${prefix}}:held`;
+
 /** Patterns matching every key of a prefix (tests clean up with them). */
 export const keyPatterns = (prefix: string): string[] => [`{${prefix}}:*`, `{${prefix}:*}:*`];

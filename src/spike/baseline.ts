@@ -39,7 +39,8 @@ export interface BaselineState {
   variance: number;
   hourSum: number;
   hourWeight: number;
-  profile: number[];
+  /** The hour-of-week profile: 168 float32 as base64 (compact and fast to write), or, as older versions saved it, an array. */
+  profile: string | number[];
 }
 
 export const hourOfWeek = (minute: number): number => Math.floor(minute / 60) % HOURS_PER_WEEK;
@@ -108,7 +109,6 @@ export class Baseline {
   }
 
   toState(): BaselineState {
-    const round = (v: number) => Math.round(v * 1000) / 1000;
     return {
       minutes: this.minutes,
       fast: this.fast,
@@ -116,7 +116,7 @@ export class Baseline {
       variance: this.variance,
       hourSum: this.hourSum,
       hourWeight: this.hourWeight,
-      profile: Array.from(this.profile, round),
+      profile: Buffer.from(this.profile.buffer, this.profile.byteOffset, this.profile.byteLength).toString("base64"),
     };
   }
 
@@ -130,8 +130,13 @@ export class Baseline {
     b.variance = num(s.variance) ?? 0;
     b.hourSum = num(s.hourSum) ?? 0;
     b.hourWeight = num(s.hourWeight) ?? 0;
-    if (Array.isArray(s.profile) && s.profile.length === HOURS_PER_WEEK) {
-      s.profile.forEach((v, i) => (b.profile[i] = num(v, UNKNOWN) ?? UNKNOWN));
+    let values: ArrayLike<unknown> | null = Array.isArray(s.profile) ? s.profile : null;
+    if (typeof s.profile === "string") {
+      const bytes = Buffer.from(s.profile, "base64");
+      if (bytes.length === HOURS_PER_WEEK * 4) values = new Float32Array(new Uint8Array(bytes).buffer);
+    }
+    if (values !== null && values.length === HOURS_PER_WEEK) {
+      for (let i = 0; i < HOURS_PER_WEEK; i++) b.profile[i] = num(values[i], UNKNOWN) ?? UNKNOWN;
     }
     return b;
   }

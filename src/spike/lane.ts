@@ -124,6 +124,13 @@ export class Lane {
     return this.shadow ? Verdict.wouldDrop : Verdict.drop;
   }
 
+  /** Milliseconds until the bucket holds a whole token again (0 when it does): when this lane next admits a report. */
+  msToNextToken(now: number): number {
+    const perMs = (this.limit * this.share) / MINUTE_MS;
+    const tokens = this.tokens + Math.max(0, now - this.refilledAt) * perMs;
+    return tokens >= 1 ? 0 : (1 - tokens) / perMs;
+  }
+
   private startEpisode(now: number): void {
     this.inEpisode = true;
     this.episodeStart = now;

@@ -46,8 +46,8 @@ export interface EpisodeEvent {
 /** An active episode, for /count and /metrics. */
 export type EpisodeView = Omit<EpisodeEvent, "kind" | "at">;
 
-/** Retry-After of a spike-limited answer: an episode's quiet time. */
-export const SPIKE_RETRY_AFTER_S = EPISODE_QUIET_MS / 1000;
+/** Longest Retry-After of a spike-limited answer: an episode's quiet time. */
+export const SPIKE_RETRY_AFTER_MAX_S = EPISODE_QUIET_MS / 1000;
 export const CLOCK_JUMP_MS = 10 * 60_000;
 const CLOCK_BACK_TOLERANCE_MS = 2_000;
 /** Most projects and lanes kept (a lane is about 1 KB); reports past them are not limited (counted in `untracked`). */
@@ -57,10 +57,13 @@ export const MAX_SPIKE_LANES = 20_000;
 /** A project whose mode is off: no lanes, nothing counted. */
 const OFF: Lane[] = [];
 
+/** One lane as saved: its project, lane name, baseline and active episode. */
+export type SpikeLaneState = { project: number; category: string; baseline: BaselineState; episode: EpisodeState | null };
+
 export interface SpikeState {
   version: 1;
   savedAt: number;
-  lanes: Array<{ project: number; category: string; baseline: BaselineState; episode: EpisodeState | null }>;
+  lanes: SpikeLaneState[];
 }
 
 export class SpikeLimiter {
@@ -123,13 +126,18 @@ export class SpikeLimiter {
     }
   }
 
-  /**
-   * X-Sentry-Rate-Limits value for a limited lane of `category`: SDKs that honour it pause that
-   * lane for SPIKE_RETRY_AFTER_S, long enough for the episode to end if they were its cause.
-   */
-  rateLimitHeader(category: string): string {
+  /** Retry-After (s) of a refused report: until its lane's bucket admits again (60/min: 1 s; 6/min: ≤ 10 s), 1 to SPIKE_RETRY_AFTER_MAX_S. */
+  retryAfter(projectId: number, category: string, now: number): number {
+    const lane = this.projects.get(projectId)?.[laneOf(category)];
+    if (!lane) return 1;
+    const seconds = Math.ceil(lane.msToNextToken(Math.max(now, this.clock)) / 1000);
+    return seconds < 1 ? 1 : seconds > SPIKE_RETRY_AFTER_MAX_S ? SPIKE_RETRY_AFTER_MAX_S : seconds;
+  }
+
+  /** X-Sentry-Rate-Limits value for a limited lane of `category`: SDKs that honour it pause that lane (and only it) for `seconds`. */
+  rateLimitHeader(category: string, seconds: number): string {
     const index = laneOf(category);
-    return `${SPIKE_RETRY_AFTER_S}:${LANE_CATEGORIES[index === NO_LANE ? 0 : index]}:project:spike_protection`;
+    return `${seconds}:${LANE_CATEGORIES[index === NO_LANE ? 0 : index]}:project:spike_protection`;
   }
 
   /** The current limit (reports per minute) of a project's lane, or null when it has none. */
@@ -234,13 +242,22 @@ export class SpikeLimiter {
 
   /** Everything learned, for a restart (state-store.ts). The novelty memory is not kept: an hour's worth, relearned. */
   serialize(now: number): SpikeState {
-    const lanes: SpikeState["lanes"] = [];
+    return { version: 1, savedAt: now, lanes: [...this.stateChunks(Infinity)].flat() };
+  }
+
+  /** The same, in chunks of whole projects (about `maxLanes` lanes): a store writes one per event-loop turn, so a save stalls for one chunk at most. */
+  *stateChunks(maxLanes: number): Generator<SpikeLaneState[]> {
+    let chunk: SpikeLaneState[] = [];
     for (const [project, list] of this.projects) {
       for (const lane of list) {
-        if (lane) lanes.push({ project, category: LANES[lane.lane]!, baseline: lane.baselineState(), episode: lane.episodeState() });
+        if (lane) chunk.push({ project, category: LANES[lane.lane]!, baseline: lane.baselineState(), episode: lane.episodeState() });
+      }
+      if (chunk.length >= maxLanes) {
+        yield chunk;
+        chunk = [];
       }
     }
-    return { version: 1, savedAt: now, lanes };
+    if (chunk.length > 0) yield chunk;
   }
 
   /**

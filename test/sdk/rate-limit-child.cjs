@@ -3,7 +3,8 @@
 // the application handed to the transport and what came back: a status code when a request went
 // out, none when the transport dropped the envelope itself.
 //
-// env: SENTRY_DSN, OUT_FILE (JSON), ERRORS (errors captured after the first one was refused).
+// env: SENTRY_DSN, OUT_FILE (JSON), ERRORS (errors captured after the first one was refused),
+// RESUME=1: once the refusal's Retry-After has passed, capture one more error (it must go out).
 const fs = require("fs");
 const Sentry = require("@sentry/node");
 
@@ -15,7 +16,7 @@ function recordingTransport(options) {
   return {
     async send(envelope) {
       const types = envelope[1].map((item) => item[0].type);
-      const record = { types, statusCode: null, headers: null, payloads: [], error: null };
+      const record = { types, statusCode: null, headers: null, payloads: [], error: null, sentAt: Date.now(), answeredAt: null };
       for (const [headers, payload] of envelope[1]) if (headers.type === "client_report") record.payloads.push(payload);
       records.push(record);
       try {
@@ -23,6 +24,7 @@ function recordingTransport(options) {
         if (res && res.statusCode !== undefined) {
           record.statusCode = res.statusCode;
           record.headers = res.headers || null;
+          record.answeredAt = Date.now();
         }
         return res;
       } catch (e) {
@@ -56,6 +58,13 @@ function recordingTransport(options) {
   await Sentry.flush(10000);
   // The drops were recorded while the previous flush ran: this flush sends the client report.
   await Sentry.flush(10000);
+  const refused = records[0];
+  const retryAfter = Number(refused && refused.headers && refused.headers["retry-after"]);
+  if (process.env.RESUME === "1" && retryAfter > 0) {
+    await new Promise((resolve) => setTimeout(resolve, refused.answeredAt + retryAfter * 1000 + 100 - Date.now()));
+    Sentry.captureException(new Error("rate-limit test: the error after Retry-After"));
+    await Sentry.flush(10000);
+  }
   fs.writeFileSync(process.env.OUT_FILE, JSON.stringify({ records }, null, 2));
   await Sentry.close(2000);
   process.exit(0);

@@ -156,10 +156,40 @@ describe("categories", () => {
     expect(LANES.length).toBeLessThan(16);
   });
 
-  test("the rate-limit header names the lane's categories and spike_protection", () => {
+  test("the rate-limit header names the lane's categories, its seconds and spike_protection", () => {
     const l = new SpikeLimiter({ mode: "enforce", floor: 60 });
-    expect(l.rateLimitHeader("default")).toBe("60:error;default;security:project:spike_protection");
-    expect(l.rateLimitHeader("transaction")).toBe("60:transaction:project:spike_protection");
+    expect(l.rateLimitHeader("default", 7)).toBe("7:error;default;security:project:spike_protection");
+    expect(l.rateLimitHeader("transaction", 1)).toBe("1:transaction:project:spike_protection");
+  });
+});
+
+describe("Retry-After of a refusal: when the lane admits again", () => {
+  /** The first refusal of a storm at `at` on a lane of floor `floor`, and its Retry-After. */
+  const refusal = (floor: number, share = 1) => {
+    const l = new SpikeLimiter({ mode: "enforce", floor });
+    let t = MONDAY;
+    while (l.check(1, "error", null, t) !== Verdict.drop) t += 1;
+    return { l, t, seconds: l.retryAfter(1, "error", t) };
+  };
+
+  test("is the time to the bucket's next token: 1 s at 60 a minute, up to 10 s at 6, capped at 60 s", () => {
+    expect(refusal(60).seconds).toBe(1);
+    // 6 a minute: a token every 10 s; the bucket was just emptied, so the next is 10 s away.
+    expect(refusal(6).seconds).toBe(10);
+    expect(refusal(1).seconds).toBe(60);
+    expect(refusal(120).seconds).toBe(1); // never under 1: Retry-After is whole seconds
+  });
+
+  test("a report after Retry-After passes; one before it is refused", () => {
+    const { l, t, seconds } = refusal(6);
+    expect(l.check(1, "error", null, t + seconds * 1000 - 1500)).toBe(Verdict.drop);
+    // Later refusals say how much is left, not the whole again.
+    expect(l.retryAfter(1, "error", t + seconds * 1000 - 1500)).toBe(2);
+    expect(l.check(1, "error", null, t + seconds * 1000)).toBe(Verdict.pass);
+  });
+
+  test("a lane it does not know (no report yet) gets the least, 1 s", () => {
+    expect(new SpikeLimiter({ mode: "enforce", floor: 60 }).retryAfter(9, "error", MONDAY)).toBe(1);
   });
 });
 

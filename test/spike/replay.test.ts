@@ -78,3 +78,51 @@ describe("a 50× step on one project", () => {
     expect(shadow.events.map((e) => [e.kind, e.mode, e.startedAt, e.dropped])).toEqual(enforce.events.map((e) => [e.kind, "shadow", e.startedAt, e.dropped]));
   });
 });
+
+/**
+ * Cold start (docs/SPIKE-PROTECTION.md, "Cold start"): a project with no history is limited at
+ * the floor from its first report, with no learning grace; its first hour learns from everything
+ * offered, so legitimate traffic over the floor is cut for about its first minute only. A restart
+ * that restores the saved state has no cold start at all.
+ */
+describe("cold start", () => {
+  const busy: ProjectTraffic[] = [{ id: 9, base: 120 }]; // about 540 a minute at noon: 9× the floor
+  const noon = MONDAY + 2 * DAY + 12 * HOUR;
+
+  test("a new project over the floor loses part of its first minute, then nothing; a restart with its state loses nothing", () => {
+    const fresh = replay(new SpikeLimiter(settings()), busy, noon, noon + DAY);
+    const drops = fresh.tally.get(9)!.drop;
+    const lastDrop = [...fresh.events].filter((e) => e.kind === "end").map((e) => e.at)[0]!;
+    console.log(
+      `new project at ~540/min: ${drops} dropped, the episode over ${((lastDrop - noon) / MINUTE).toFixed(1)} min after its first report; 0 in the rest of the day`,
+    );
+    expect(drops).toBeGreaterThan(0);
+    expect(drops).toBeLessThan(600); // less than its first minute
+    expect(fresh.events.filter((e) => e.kind === "start").length).toBe(1);
+    expect(lastDrop - noon).toBeLessThan(3 * MINUTE);
+
+    // The same project with two days learned, stopped and restarted with its saved state: no drop.
+    const before = new SpikeLimiter(settings());
+    replay(before, busy, MONDAY, noon);
+    const restarted = new SpikeLimiter(settings());
+    restarted.restore(JSON.parse(JSON.stringify(before.serialize(noon))), noon);
+    const kept = replay(restarted, busy, noon, noon + DAY);
+    expect(kept.tally.get(9)!.drop).toBe(0);
+    expect(kept.events).toEqual([]);
+  });
+
+  test("a storm from a new project's first report is cut to the floor in its first minute (a grace would have passed it all)", () => {
+    const storm: ProjectTraffic[] = [{ id: 10, base: 12, step: { from: noon, to: noon + 10 * MINUTE, factor: 50 } }]; // ~2,700 a minute
+    const r = replay(new SpikeLimiter(settings()), storm, noon, noon + 10 * MINUTE);
+    const first = r.limits.get(10)!;
+    const t = r.tally.get(10)!;
+    // Its first minute: the floor (60) + the 10 s burst + the first report of each of its 20 groups.
+    expect(first.get(noon / MINUTE)).toBe(60);
+    const firstMinute = replay(new SpikeLimiter(settings()), storm, noon, noon + MINUTE).tally.get(10)!;
+    expect(firstMinute.pass + firstMinute.novel).toBeLessThanOrEqual(60 + 10 + 20);
+    expect(firstMinute.drop).toBeGreaterThan(2000);
+    console.log(
+      `new project's storm (~2,700/min for 10 min): first minute ${firstMinute.pass + firstMinute.novel} passed, ${firstMinute.drop} dropped; over 10 minutes ${t.pass + t.novel} passed, ${t.drop} dropped (learned as its baseline after the first minute)`,
+    );
+  });
+});
