@@ -3,9 +3,11 @@
  * distinct-event store load of the main benchmark (wrk on core 1), stops it so Bun writes the
  * profile, and prints the top functions by self time with their cost per request.
  *
- *   bun bench/profile.ts [--seconds 10] [--conns 128] [--top 30] [--keep] [--redis]
+ *   bun bench/profile.ts [--seconds 10] [--conns 128] [--top 30] [--keep] [--redis] [--forward N]
  *   (--keep: leave the .cpuprofile; --redis: STORAGE and CACHE_IMPLEMENTATION_CLASS redis, on a
- *   redis-server of the bench's own as in the Redis scenario)
+ *   redis-server of the bench's own as in the Redis scenario; --forward N: instead of ingest,
+ *   the forwarder: N events queued while a fake Sentry on core 1 holds its answers, then drained
+ *   with the default pacing, and µs are per delivered event)
  *
  * Self time of a function = samples in which it was the innermost frame. µs/request divides it by
  * every request served while profiling (warm-up round included), so the column adds up to the
@@ -16,7 +18,8 @@ import { join, relative } from "node:path";
 
 import { buildPayloads, newSeed } from "./lib/payloads.ts";
 import { killAllNow, stopAll } from "./lib/proc.ts";
-import { baseConfig, benchTempDir, closedPort, PUBLIC_KEY, removeBenchTempDir, startCyclops, startRedis } from "./lib/servers.ts";
+import { postEvents } from "./lib/client.ts";
+import { baseConfig, benchTempDir, closedPort, count, PUBLIC_KEY, removeBenchTempDir, startCyclops, startFakeUpstream, startRedis, type Server } from "./lib/servers.ts";
 import { measureWrk, wrkAvailable, WRK } from "./lib/wrk.ts";
 
 const argv = process.argv.slice(2);
@@ -29,6 +32,7 @@ const conns = num("--conns", 128);
 const top = num("--top", 30);
 const keep = argv.includes("--keep");
 const redis = argv.includes("--redis");
+const forwardEvents = num("--forward", 0);
 
 interface ProfileNode {
   id: number;
@@ -54,19 +58,42 @@ const dir = benchTempDir();
 const payloads = buildPayloads(dir, 1);
 // The Redis scenario's own redis-server (bench/lib/servers.ts startRedis), on the load core.
 const redisServer = redis ? await startRedis() : null;
-const server = await startCyclops(baseConfig({ SENTRY_BASE_URL: `http://127.0.0.1:${closedPort()}`, ...(redisServer ? { STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_PORT: redisServer.port } : {}) }), {
+const fake = forwardEvents > 0 ? await startFakeUpstream(0, 0) : null;
+const server = await startCyclops(baseConfig({ SENTRY_BASE_URL: fake?.url ?? `http://127.0.0.1:${closedPort()}`, ...(redisServer ? { STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_PORT: redisServer.port } : {}) }), {
   bunArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-name=cyclops.cpuprofile", "--cpu-prof-interval=250"],
 });
 const env = { BENCH_PATH: "/api/1/store/", BENCH_KEY: PUBLIC_KEY, BENCH_TEMPLATE: payloads.eventTemplateFile };
 let requests = 0;
 try {
+  if (fake) {
+    requests = await profileForwarding(server, fake, forwardEvents);
+  } else {
   const warm = await measureWrk(server, { script: "store-distinct.lua", conns, seconds: 2, env: { ...env, BENCH_SEED: newSeed() } });
   const m = await measureWrk(server, { script: "store-distinct.lua", conns, seconds, env: { ...env, BENCH_SEED: newSeed() } });
   requests = warm.requests + m.requests;
   console.log(`load: ${Math.round(m.rps)} req/s at ${conns} connections (profiler on: slower than the benchmark), ${m.cpuUsPerReq.toFixed(1)} µs CPU/request, non-2xx ${m.non2xx}`);
+  }
 } finally {
   await server.stop();
   await redisServer?.stop();
+  await fake?.stop();
+}
+
+/** Queues `n` events while the fake holds its answers, releases it, waits until all are delivered. */
+async function profileForwarding(server: Server, fake: Server, n: number): Promise<number> {
+  await fetch(`${fake.url}/__hold`, { method: "POST" });
+  const accepted = await postEvents(server, payloads.eventTemplate, n, 32);
+  const before = await count(server);
+  const t0 = performance.now();
+  await fetch(`${fake.url}/__release`, { method: "POST" });
+  let now = before;
+  while (now.count > 0 && performance.now() - t0 < 120_000) {
+    await Bun.sleep(20);
+    now = await count(server);
+  }
+  const delivered = now.delivered - before.delivered;
+  console.log(`forwarding: ${accepted} queued, ${delivered} delivered in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return delivered;
 }
 
 const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));

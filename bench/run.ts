@@ -5,13 +5,14 @@
  *
  *   bun bench/run.ts [--quick] [--only id,id,…] [--out docs/BENCHMARKS.md]
  *
- * ids: baseline baseline-kept-memory ingest-memory flood envelope gzip ingest-sqlite ingest-redis forwarding pacing memory binary
+ * ids: baseline baseline-kept-memory ingest-memory flood envelope gzip ingest-sqlite ingest-redis sustained forwarding pacing memory binary
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
 import { BINARY, ensureBinary, startupTime } from "./lib/binary.ts";
 import { forwardingThroughput, idleLatency, pacingRun, type PacingSetup } from "./lib/forwarding.ts";
 import { runOnce, SCENARIOS, type Durations } from "./lib/ingest.ts";
+import { fetchLoop, sustainedRun, type DeliveryResults, type SustainedResult } from "./lib/sustained.ts";
 import { memoryPerEventMedian } from "./lib/memory.ts";
 import { buildPayloads } from "./lib/payloads.ts";
 import { cpuModel, killAllNow, loadAvg, stopAll } from "./lib/proc.ts";
@@ -33,10 +34,12 @@ const elapsed = () => (performance.now() - started) / 1000;
 const log = (s: string) => process.stderr.write(`[${elapsed().toFixed(0).padStart(4)} s] ${s}\n`);
 
 const PLAN = quick
-  ? { durations: { warmSeconds: 1, measureSeconds: 3, runs: 1 }, extrasUntilS: [60, 100], hardLimitS: 170, fwdEvents: 4000, fwdMaxS: 15, startups: 5, memoryRuns: 1, gzipVariants: 8192,
-      pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 2, windowSeconds: 5 }, idleRequests: 30 }
-  : { durations: { warmSeconds: 2, measureSeconds: 6, runs: 3 }, extrasUntilS: [400, 640], hardLimitS: 800, fwdEvents: 12000, fwdMaxS: 40, startups: 10, memoryRuns: 3, gzipVariants: 8192,
-      pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 4, windowSeconds: 12 }, idleRequests: 100 };
+  ? { durations: { warmSeconds: 1, measureSeconds: 3, runs: 1 }, extrasUntilS: [60, 100], hardLimitS: 260, fwdEvents: 4000, fwdMaxS: 15, startups: 5, memoryRuns: 1, gzipVariants: 8192,
+      pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 2, windowSeconds: 5 }, idleRequests: 30,
+      sustained: { conns: 16, warmSeconds: 2, measureSeconds: 5, rounds: 1, projects: 5000 }, fetchLoopRequests: 10_000 }
+  : { durations: { warmSeconds: 2, measureSeconds: 6, runs: 3 }, extrasUntilS: [400, 640], hardLimitS: 1000, fwdEvents: 30000, fwdMaxS: 60, startups: 10, memoryRuns: 3, gzipVariants: 8192,
+      pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 4, windowSeconds: 12 }, idleRequests: 100,
+      sustained: { conns: 16, warmSeconds: 2, measureSeconds: 10, rounds: 3, projects: 5000 }, fetchLoopRequests: 20_000 };
 const CONNECTIONS = [16, 128];
 
 async function cleanupAndExit(code: number): Promise<never> {
@@ -104,16 +107,20 @@ async function main(): Promise<void> {
       for (const entry of results.wrk) entry.series.push(series.get(entry.scenario.id)!);
     }
 
+    if (wanted("sustained") && !overHard()) results.delivery = await sustained(payloads);
+
     if (wanted("forwarding")) {
       results.throughput = [];
-      for (const pacing of ["original", "adaptive"] as const) {
+      // The default (adaptive, default compression) first; then each compression, for the choice of default.
+      const variants = [{ pacing: "adaptive" }, { pacing: "adaptive", UPSTREAM_COMPRESSION: "gzip" }, { pacing: "adaptive", UPSTREAM_COMPRESSION: "none" }, { pacing: "original" }] as const;
+      for (const { pacing, ...extra } of variants) {
         if (overHard()) {
           results.throughput.push({ pacing, failed: "skipped: time budget" });
           continue;
         }
-        log(`forwarding throughput, ${pacing} pacing`);
+        log(`forwarding throughput, ${pacing} pacing${"UPSTREAM_COMPRESSION" in extra ? `, compression ${extra.UPSTREAM_COMPRESSION}` : ""}`);
         try {
-          const t = await forwardingThroughput(pacing, payloads.eventTemplate, PLAN.fwdEvents, PLAN.fwdMaxS);
+          const t = await forwardingThroughput(pacing, payloads.eventTemplate, PLAN.fwdEvents, PLAN.fwdMaxS, extra);
           log(`    ${Math.round(t.perSecond)} events/s (${t.delivered} in ${t.seconds.toFixed(1)} s)`);
           results.throughput.push(t);
         } catch (e) {
@@ -183,6 +190,41 @@ async function main(): Promise<void> {
     removeBenchTempDir();
   }
 }
+
+/** The sustained scenario in rounds (relay, cyclops, cyclops with many projects), then the fetch-loop floor. */
+async function sustained(payloads: ReturnType<typeof buildPayloads>): Promise<DeliveryResults> {
+  const setup = PLAN.sustained;
+  const d: DeliveryResults = { setup, rounds: [], fetchLoops: [] };
+  const attempt = async (what: string, f: () => Promise<SustainedResult>) => {
+    try {
+      const r = await f();
+      log(`    ${what}: accepted ${Math.round(r.acceptedPerSecond)}/s, delivered ${Math.round(r.deliveredPerSecond)}/s, queue ${r.queueGrowthPerSecond >= 0 ? "+" : ""}${Math.round(r.queueGrowthPerSecond)}/s`);
+      return r;
+    } catch (e) {
+      log(`    ${what} failed: ${(e as Error).message}`);
+      return { failed: firstLine(e) };
+    }
+  };
+  for (let i = 0; i < setup.rounds && !overHardLimit(); i++) {
+    log(`sustained round ${i + 1}: ingest at ${setup.conns} connections while forwarding`);
+    const relay = await attempt("relay", () => sustainedRun("relay", payloads, setup));
+    const cyclops = await attempt("cyclops", () => sustainedRun("cyclops", payloads, setup));
+    const projects = await attempt(`cyclops, ${setup.projects} projects`, () => sustainedRun("cyclops", payloads, setup, setup.projects));
+    d.rounds.push({ relay, cyclops, projects });
+  }
+  for (const inFlight of [1, 32]) {
+    try {
+      const l = await fetchLoop(inFlight, PLAN.fetchLoopRequests, payloads.eventTemplateFile);
+      log(`    fetch loop, ${inFlight} in flight: ${l.cpuUsPerRequest.toFixed(1)} µs CPU/request`);
+      d.fetchLoops.push(l);
+    } catch (e) {
+      d.fetchLoops.push({ inFlight, failed: firstLine(e) });
+    }
+  }
+  return d;
+}
+
+const overHardLimit = () => elapsed() > PLAN.hardLimitS;
 
 /**
  * The baseline runs again right after the last scenario a bar divides by it (series.ts), when the

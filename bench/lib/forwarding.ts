@@ -17,6 +17,8 @@ import { baseConfig, count, startCyclops, startFakeUpstream, type Server } from 
 
 export interface ThroughputResult {
   pacing: string;
+  /** UPSTREAM_COMPRESSION of the run. */
+  compression: string;
   delivered: number;
   seconds: number;
   perSecond: number;
@@ -53,11 +55,17 @@ async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number, what: 
   }
 }
 
-export async function forwardingThroughput(pacing: "original" | "adaptive", template: string, events: number, maxSeconds: number): Promise<ThroughputResult> {
+export async function forwardingThroughput(
+  pacing: "original" | "adaptive",
+  template: string,
+  events: number,
+  maxSeconds: number,
+  extra: Record<string, unknown> = {},
+): Promise<ThroughputResult> {
   const fake = await startFakeUpstream(0, 0);
   let cyclops: Server | null = null;
   try {
-    cyclops = await startCyclops(baseConfig({ SENTRY_BASE_URL: fake.url, PACING: pacing }));
+    cyclops = await startCyclops(baseConfig({ SENTRY_BASE_URL: fake.url, PACING: pacing, ...extra }));
     const server = cyclops;
     const warm = 300;
     await postEvents(server, template, warm, 8);
@@ -83,7 +91,7 @@ export async function forwardingThroughput(pacing: "original" | "adaptive", temp
     if (accepted < events) notes.push(`${events - accepted} of ${events} prefill events refused`);
     if (now.count > 0) notes.push(`stopped after ${maxSeconds} s with ${now.count} still queued`);
     const stats = await fakeStats(fake);
-    return { pacing, delivered, seconds, perSecond: delivered / seconds, cpuUsPerEvent: delivered ? (cpu * 1e6) / delivered : 0, upstreamMaxInFlight: stats.max_in_flight, notes };
+    return { pacing, compression: String(extra.UPSTREAM_COMPRESSION ?? "default"), delivered, seconds, perSecond: delivered / seconds, cpuUsPerEvent: delivered ? (cpu * 1e6) / delivered : 0, upstreamMaxInFlight: stats.max_in_flight, notes };
   } finally {
     if (cyclops) await cyclops.stop();
     await fake.stop();

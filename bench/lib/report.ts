@@ -3,6 +3,8 @@ import type { StartupResult } from "./binary.ts";
 import type { PacingResult, PacingSetup, ThroughputResult } from "./forwarding.ts";
 import type { WrkScenario } from "./ingest.ts";
 import type { MemoryResult } from "./memory.ts";
+import { deliverySection, deliveryVerdicts } from "./report-delivery.ts";
+import type { DeliveryResults } from "./sustained.ts";
 import { pairedRatio, type RatioPair, type Series } from "./series.ts";
 
 export type Maybe<T> = T | { failed: string };
@@ -25,6 +27,8 @@ export interface Results {
   };
   wrk: Array<{ scenario: WrkScenario; series: Series[] }>;
   throughput?: Array<Maybe<ThroughputResult> & { pacing: string }>;
+  /** The sustained scenario (ingest while forwarding) and the fetch-loop floor. */
+  delivery?: DeliveryResults;
   pacing?: Maybe<{ setup: PacingSetup; idleP50: number | null; idleP99: number | null; runs: Array<Maybe<PacingResult> & { pacing: string }> }>;
   memory?: Maybe<MemoryResult>;
   /** The same without the allocator restart (CYCLOPS_KEEP_FREED_MEMORY=0), for reference. */
@@ -130,6 +134,7 @@ function verdicts(r: Results): Verdict[] {
       });
     }
   }
+  out.push(...deliveryVerdicts(r.delivery, r.throughput));
   const m = r.memory;
   out.push(
     !m || isFailed(m)
@@ -177,12 +182,14 @@ export function renderReport(r: Results): string {
   }
 
   L.push("## Forwarding", "");
+  L.push(...deliverySection(r.delivery));
   if (r.throughput) {
-    L.push("Delivered events per second to a fake Sentry answering 200 at once (bench/fake-upstream.ts, core 1); queue prefilled while the fake held its answers, then drained. cyclops on core 0, memory storage.", "");
-    L.push("| pacing | delivered | seconds | events/s | cyclops CPU/event | Sentry max in flight | notes |", "|---|---:|---:|---:|---:|---:|---|");
+    L.push("### Backlog drain (after an outage)", "");
+    L.push("Delivered events per second to a fake Sentry answering 200 at once (bench/fake-upstream.ts, core 1); queue prefilled while the fake held its answers (an outage), then drained with nothing else to do. cyclops on core 0, memory storage; CPU/event is cyclops's CPU over the drain per delivered event. Compression \"default\" is UPSTREAM_COMPRESSION's default.", "");
+    L.push("| pacing | compression | delivered | seconds | events/s | cyclops CPU/event | Sentry max in flight | notes |", "|---|---|---:|---:|---:|---:|---:|---|");
     for (const t of r.throughput) {
-      if (isFailed(t)) L.push(`| ${t.pacing} | failed: ${t.failed} | | | | | |`);
-      else L.push(`| ${t.pacing} | ${f0(t.delivered)} | ${f1(t.seconds)} | ${f0(t.perSecond)} | ${f1(t.cpuUsPerEvent)} µs | ${t.upstreamMaxInFlight} | ${t.notes.join("; ")} |`);
+      if (isFailed(t)) L.push(`| ${t.pacing} | | failed: ${t.failed} | | | | | |`);
+      else L.push(`| ${t.pacing} | ${t.compression} | ${f0(t.delivered)} | ${f1(t.seconds)} | ${f0(t.perSecond)} | ${f1(t.cpuUsPerEvent)} µs | ${t.upstreamMaxInFlight} | ${t.notes.join("; ")} |`);
     }
     L.push("");
   }

@@ -26,7 +26,9 @@ import type { NewItem } from "../storage/item.ts";
 import { QueueFullError, StorageUnavailableError, type Queue } from "../storage/queue.ts";
 import { CounterUnavailableError, type CounterStore } from "../throttle/counter-store.ts";
 import { BodyBudget } from "./body-budget.ts";
-import { HeldReports, type HeldReport } from "./held.ts";
+import { MemoryHeldStore } from "../storage/held/memory.ts";
+import type { HeldStore, StoredHeldReport } from "../storage/held/index.ts";
+import { decodeHeld, HeldReports } from "./held.ts";
 import { rateLimited, refused, verdict, type RateLimitAnswer, type Verdict } from "./verdict.ts";
 
 /** The client's address, or how to find it: looked up only for reports that are queued. */
@@ -37,6 +39,8 @@ export interface AdmissionDeps {
   keys: KeyRegistry;
   queue: Queue;
   counters: CounterStore;
+  /** Where reports held while keys load are kept (storage/held/): beside the queue. Default: memory. */
+  held?: HeldStore;
   /**
    * Counts a report's flood key and queues it in one step, when the queue's storage holds the
    * counters too (RedisQueue.pushCounted, for Redis storage with Redis counters); returns the
@@ -72,11 +76,13 @@ export class Admission {
   /** Request bodies being read and decoded (MAX_INFLIGHT_BYTES); the server reads within it. */
   readonly bodies: BodyBudget;
   private readonly held: HeldReports;
+  /** Resolves once the keys loaded and the first release of held reports ended (tests, stop). */
+  readonly heldReleased: Promise<void>;
 
   constructor(private readonly deps: AdmissionDeps) {
-    this.bodies = new BodyBudget(deps.config.MAX_INFLIGHT_BYTES);
-    this.held = new HeldReports(deps.config.MAX_PENDING_BYTES);
-    void deps.keys.loaded.then(() => this.releaseHeld());
+    this.bodies = new BodyBudget(deps.config.MAX_INFLIGHT_BYTES, deps.config.MAX_INFLIGHT_BYTES_PER_CLIENT);
+    this.held = new HeldReports(deps.config.MAX_PENDING_BYTES, deps.held ?? new MemoryHeldStore());
+    this.heldReleased = deps.keys.loaded.then(() => this.releaseHeld());
   }
 
   /**
@@ -179,7 +185,7 @@ export class Admission {
    * The storage or the counters refused the report: queue_full when at its bounds, else
    * storage_unavailable; both answered 429 with Retry-After and X-Sentry-Rate-Limits.
    */
-  private refused(e: unknown, projectId: number, report: Report): Verdict {
+  private refused(e: unknown, projectId: number | null, report: Report): Verdict {
     if (!(e instanceof QueueFullError || e instanceof StorageUnavailableError || e instanceof CounterUnavailableError)) throw e;
     const full = e instanceof QueueFullError;
     if (!full) this.deps.onStorageError?.(e);
@@ -208,14 +214,23 @@ export class Admission {
   }
 
   /**
-   * Holds a decoded, well-formed report while the keys have never loaded: answered 200 (its
-   * outcome is recorded once the keys arrive, in `releaseHeld`), or keys_pending past
-   * MAX_PENDING_BYTES. `decode` decodes its bytes again for the project its key turns out to have.
+   * Holds a decoded, well-formed report while the keys have never loaded: answered 200 once it is
+   * as durable as the storage (its outcome is recorded once the keys arrive, in `releaseHeld`),
+   * keys_pending past MAX_PENDING_BYTES, storage_unavailable when the storage refuses it. `limit`
+   * is the body limit it was read with, to decode it again for the project its key turns out to have.
    */
-  hold(report: Report, decode: HeldReport["decode"], auth: Auth, projectId: number | null, clientIp: ClientIp, floodUrl: string | null): Verdict {
+  hold(report: Report, auth: Auth, projectId: number | null, clientIp: ClientIp, floodUrl: string | null, limit: number): Verdict | Promise<Verdict> {
     const ip = typeof clientIp === "function" ? clientIp() : clientIp;
-    const kept = this.held.hold({ bytes: report.body.slice(), decode, auth, projectId, clientIp: ip, floodUrl, category: report.category });
-    return kept ? verdict(OUTCOMES.accepted, 0) : this.keysPending(report.category);
+    const category = report.category;
+    let kept: boolean | Promise<boolean>;
+    try {
+      kept = this.held.hold({ endpoint: report.endpoint, body: report.body.slice(), auth, projectId, clientIp: ip, floodUrl, category, limit });
+    } catch (e) {
+      return this.refused(e, null, report);
+    }
+    const answer = (fits: boolean): Verdict => (fits ? verdict(OUTCOMES.accepted, 0) : this.keysPending(category));
+    if (!(kept instanceof Promise)) return answer(kept);
+    return kept.then(answer, (e: unknown) => this.refused(e, null, report));
   }
 
   /** Reports held while keys loaded / how many bytes: for /metrics and tests. */
@@ -223,30 +238,39 @@ export class Admission {
     return { count: this.held.count, bytes: this.held.bytes };
   }
 
+  /** Stops releasing held reports (the gateway stops; what is left stays in durable storage). */
+  stop(): void {
+    this.held.stop();
+  }
+
   /**
-   * The keys have loaded: each held report's key is checked, and it is admitted as if it had just
-   * arrived, or counted as held_unknown_key (reported to its URL's project when that one exists:
-   * the client was answered 200).
+   * The keys have loaded: each held report (a previous run's too) has its key checked and is
+   * admitted as if it had just arrived, or counted as held_unknown_key (reported to its URL's
+   * project when that one exists: the client was answered 200); then removed from the store.
    */
-  private releaseHeld(): void {
-    for (const h of this.held.takeAll()) {
-      let projectId: number | null = null;
-      try {
-        projectId = this.authorize(h.auth, h.projectId);
-      } catch {
-        // an unknown, disabled or other project's key
-      }
-      if (projectId === null) {
-        const reportTo = h.projectId !== null && this.deps.keys.keyForProject(h.projectId) !== undefined ? h.projectId : null;
-        this.end(verdict(OUTCOMES.held_unknown_key, 0), reportTo, h.category);
-        continue;
-      }
-      try {
-        const admitted = this.admit(h.decode(h.bytes, projectId), projectId, h.auth, h.clientIp, h.floodUrl);
-        if (admitted instanceof Promise) admitted.catch((e: unknown) => this.deps.onInternalError?.(e));
-      } catch (e) {
-        this.deps.onInternalError?.(e);
-      }
+  private releaseHeld(): Promise<void> {
+    return this.held.release(
+      (h) => this.releaseOne(h),
+      (e) => this.deps.onStorageError?.(e instanceof Error ? e : new Error(String(e))),
+    );
+  }
+
+  private async releaseOne(h: StoredHeldReport): Promise<void> {
+    let projectId: number | null = null;
+    try {
+      projectId = this.authorize(h.auth, h.projectId);
+    } catch {
+      // an unknown, disabled or other project's key
+    }
+    if (projectId === null) {
+      const reportTo = h.projectId !== null && this.deps.keys.keyForProject(h.projectId) !== undefined ? h.projectId : null;
+      this.end(verdict(OUTCOMES.held_unknown_key, 0), reportTo, h.category);
+      return;
+    }
+    try {
+      await this.admit(decodeHeld(h, projectId, this.deps.config.MAX_EVENT_SIZE), projectId, h.auth, h.clientIp, h.floodUrl);
+    } catch (e) {
+      this.deps.onInternalError?.(e);
     }
   }
 
@@ -270,5 +294,6 @@ function newItem(report: Report, projectId: number, auth: Auth, clientIp: Client
     body: report.body,
     eventId: report.eventId,
     receivedAt: Date.now(),
+    category: report.category,
   };
 }

@@ -1,32 +1,30 @@
 /**
  * Takes items from the queue and sends them to Sentry at the pace Sentry bears.
  *
- * The loop: while allowed by the pacer (one at a time spaced by p90, or an adaptive concurrency
- * limit), by the outage backoff and by Sentry's per-project rate limits, lease items
+ * The loop: while allowed by the pacer (an adaptive concurrency limit, or one at a time spaced by
+ * p90), by the outage backoff and by Sentry's per-project rate limits, lease items
  * (`queue.take` does round-robin across projects and newest-first), send each (upstream.ts), and
  * settle it from the one classification in upstream.ts: ack, release, or drop and count.
- * It never spins: with nothing to do it waits for `notify()` (ingest pushed), a completion, or a
- * 50 ms timer (other instances may push into a shared storage; paused projects come due).
+ * It never spins: with nothing to do it waits for `notify()` (ingest pushed), enough completions,
+ * or a 50 ms timer (other instances may push into a shared storage; paused projects come due).
+ * Slots are refilled in batches (a quarter of the limit at a time), so a fast Sentry costs one
+ * loop turn and one `take` per several events rather than per event.
  * Nothing Sentry does (garbage, hangs, resets, redirects, refusals) can throw out of the loop.
  */
 import type { Config } from "../config/schema.ts";
-import { OUTCOMES } from "../outcome/outcomes.ts";
 import type { Stats } from "../stats/counters.ts";
 import type { LatencyWindow } from "../stats/latency.ts";
 import type { QueuedItem } from "../storage/item.ts";
 import type { Queue } from "../storage/queue.ts";
 import { sendClientReports } from "./client-reports.ts";
+import { LoopLag } from "./loop-lag.ts";
 import { Backoff, Outage, createPacer, type Pacer, type UpstreamState } from "./pacer.ts";
-import { RateLimits, type LimitAnswer } from "./rate-limits.ts";
-import { buildRequest, expiryOf, itemCategoryOf, send, userAgent, type Outcome, type Outgoing } from "./upstream.ts";
+import type { LimitAnswer } from "./rate-limits.ts";
+import { Settlement, type Log } from "./settlement.ts";
+import { SharedDeadlines } from "./timeouts.ts";
+import { buildRequest, send, userAgent, type Outgoing, type SendOptions } from "./upstream.ts";
 
-/** The logging the forwarder needs; a pino logger satisfies it. */
-export interface Log {
-  debug(o: object, m: string): void;
-  info(o: object, m: string): void;
-  warn(o: object, m: string): void;
-  error(o: object, m: string): void;
-}
+export type { Log };
 
 export interface ForwarderOptions {
   config: Config;
@@ -42,12 +40,13 @@ export interface ForwarderOptions {
   /** Outage backoff bounds (default 1 s → 60 s, as Relay) and jitter source; tests shorten them. */
   backoff?: { baseMs: number; maxMs: number };
   random?: () => number;
+  /** The event loop's lag, taken out of response times before the pacer reads them; tests inject one. */
+  loopLag?: { readonly ms: number; start(): void; stop(): void };
 }
 
 export type { UpstreamState };
 
 const IDLE_MS = 50;
-const MAX_LOGGED_CAUSES = 1000;
 
 export class Forwarder {
   private readonly cfg: Config;
@@ -61,12 +60,13 @@ export class Forwarder {
   private readonly keyFor: (projectId: number) => string | undefined;
   private readonly pacer: Pacer;
   private readonly outage: Outage;
-  private readonly limits = new RateLimits();
-  private readonly pausedUntil = new Map<number, number>();
+  private readonly settlement: Settlement;
   private readonly learnedKeys = new Map<number, string>();
-  private readonly loggedCauses = new Set<string>();
   private readonly abort = new AbortController();
   private readonly settling = new Set<Promise<void>>();
+  private readonly loopLag: { readonly ms: number; start(): void; stop(): void };
+  private readonly deadlines: SharedDeadlines;
+  private readonly sendOpts: SendOptions;
 
   private inFlight = 0;
   private running = false;
@@ -75,6 +75,7 @@ export class Forwarder {
   private loopDone: Promise<void> = Promise.resolve();
   private waker: (() => void) | null = null;
   private waitingForItems = false;
+  private wakeScheduled = false;
   private reportTimer: ReturnType<typeof setInterval> | null = null;
   private reporting = false;
 
@@ -90,11 +91,25 @@ export class Forwarder {
     this.keyFor = opts.keyFor ?? ((id) => this.learnedKeys.get(id));
     this.pacer = createPacer(this.cfg.PACING, this.latency, this.cfg.MAX_DUMP_INTERVAL, this.cfg.MAX_CONCURRENCY);
     this.outage = new Outage(new Backoff(opts.backoff?.baseMs ?? 1000, opts.backoff?.maxMs ?? 60_000, opts.random));
+    this.settlement = new Settlement(this.cfg, this.queue, this.stats, this.log, this.outage, this.now);
+    this.loopLag = opts.loopLag ?? new LoopLag();
+    this.deadlines = new SharedDeadlines(this.cfg.UPSTREAM_TIMEOUT * 1000);
+    this.sendOpts = {
+      fetchImpl: this.fetchImpl,
+      timeoutMs: this.cfg.UPSTREAM_TIMEOUT * 1000,
+      signal: this.abort.signal,
+      now: this.now,
+      deadline: () => {
+        const slot = this.deadlines.acquire();
+        return { slot, release: () => this.deadlines.release(slot) };
+      },
+    };
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.loopLag.start();
     this.loopDone = this.loop();
     if (this.cfg.CLIENT_REPORTS) {
       this.reportTimer = setInterval(() => void this.reportDiscards(), this.cfg.CLIENT_REPORT_INTERVAL * 1000);
@@ -103,7 +118,14 @@ export class Forwarder {
 
   /** Ingest queued something: wake the loop if it is idle for want of items. */
   notify(): void {
-    if (this.waitingForItems) this.waker?.();
+    // Woken once per event-loop turn, after its I/O: the reports of one turn are taken and sent
+    // together, not one loop pass, take and timer per report.
+    if (!this.waitingForItems || this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      if (this.waitingForItems) this.waker?.();
+    });
   }
 
   /**
@@ -124,22 +146,22 @@ export class Forwarder {
       if (this.settling.size > 0 && left > 0) {
         await Promise.race([Promise.allSettled([...this.settling]), Bun.sleep(left)]);
       }
+      // The stop signal first, so the requests aborted next read as stopped, not as timed out.
       this.abort.abort();
+      this.deadlines.abortAll(this.abort.signal.reason);
       await Promise.allSettled([...this.settling]);
     }
+    this.loopLag.stop();
     return this.queue.approxItems;
   }
 
   /** Sentry's active limit for this project and category, for ingest to pass back to SDKs. */
   rateLimitFor(projectId: number, category: string, now: number = this.now()): LimitAnswer | null {
-    return this.limits.rateLimitFor(projectId, category, now);
+    return this.settlement.limits.rateLimitFor(projectId, category, now);
   }
 
   state(): { upstream: UpstreamState; pausedProjects: number } {
-    const now = this.now();
-    let paused = 0;
-    for (const until of this.pausedUntil.values()) if (until > now) paused++;
-    return { upstream: this.outage.state, pausedProjects: paused };
+    return { upstream: this.outage.state, pausedProjects: this.settlement.pausedProjects(this.now()) };
   }
 
   /** Sends pending client reports now (also run every CLIENT_REPORT_INTERVAL); returns how many Sentry took. */
@@ -173,7 +195,7 @@ export class Forwarder {
       }
       // While Sentry is down, a single request probes it.
       const limit = this.outage.state === "down" ? 1 : this.pacer.limit;
-      if (this.inFlight >= limit) {
+      if (limit - this.inFlight < this.refillBatch(limit)) {
         await this.wait(IDLE_MS);
         continue;
       }
@@ -184,9 +206,9 @@ export class Forwarder {
       }
       let items: QueuedItem[];
       try {
-        items = await this.queue.take(limit - this.inFlight, { isPaused: this.isPaused });
+        items = await this.queue.take(limit - this.inFlight, { isPaused: this.settlement.isPaused });
       } catch (err) {
-        this.logOnce(`take:${(err as Error)?.name}`, "error", { err }, "cannot take items from the queue; retrying");
+        this.settlement.logOnce(`take:${(err as Error)?.name}`, "error", { err }, "cannot take items from the queue; retrying");
         await this.wait(1000);
         continue;
       }
@@ -198,25 +220,18 @@ export class Forwarder {
     }
   }
 
-  private readonly isPaused = (projectId: number): boolean => {
-    const until = this.pausedUntil.get(projectId);
-    if (until === undefined) return false;
-    if (until > this.now()) return true;
-    this.pausedUntil.delete(projectId);
-    return false;
-  };
-
   private dispatch(item: QueuedItem): void {
     this.inFlight++;
     this.stats.inFlight = this.inFlight;
     const p: Promise<void> = this.forward(item)
       // Typically the storage failing an ack/release (Redis down): the lease brings the item back.
-      .catch((err) => this.logOnce(`forward:${(err as Error)?.name}`, "error", { err, projectId: item.projectId }, "settling a forwarded item failed"))
+      .catch((err) => this.settlement.logOnce(`forward:${(err as Error)?.name}`, "error", { err, projectId: item.projectId }, "settling a forwarded item failed"))
       .finally(() => {
         this.inFlight--;
         this.stats.inFlight = this.inFlight;
         this.settling.delete(p);
-        this.wake();
+        const limit = this.outage.state === "down" ? 1 : this.pacer.limit;
+        if (limit - this.inFlight >= this.refillBatch(limit)) this.wake();
       });
     this.settling.add(p);
   }
@@ -224,87 +239,15 @@ export class Forwarder {
   private async forward(item: QueuedItem): Promise<void> {
     const now = this.now();
     this.learnedKeys.set(item.projectId, item.auth.publicKey);
-    const expiry = expiryOf(item, now, this.cfg);
-    if (expiry) {
-      this.stats.record(OUTCOMES.expired, item.projectId, itemCategoryOf(item));
-      this.logOnce(`expired:${expiry}`, "warn", { projectId: item.projectId, attempts: item.attempts },
-        expiry === "age" ? `dropping reports older than MAX_ITEM_AGE (${this.cfg.MAX_ITEM_AGE} s)` : `dropping reports that failed more than MAX_RETRIES (${this.cfg.MAX_RETRIES}) times`);
-      await this.queue.ack(item);
-      return;
-    }
-    // A limit learned from an earlier answer (even a 200): do not walk into the 429.
-    const limitedUntil = this.limits.has(item.projectId) ? this.limits.until(item.projectId, itemCategoryOf(item), now) : 0;
-    if (limitedUntil > 0) {
-      this.pause(item.projectId, limitedUntil);
-      await this.queue.release(item, false);
-      return;
-    }
+    if (await this.settlement.settledBeforeSending(item, now)) return;
     this.pacer.started(now);
-    const { outcome, latencyMs } = await send(buildRequest(item, this.cfg, this.version), this.sendOptions());
+    const { outcome, latencyMs } = await send(buildRequest(item, this.cfg, this.version), this.sendOpts);
     const done = this.now();
     if (latencyMs !== null) this.latency.record(latencyMs);
     if (outcome.kind !== "aborted") {
-      this.pacer.completed(done, { latencyMs: latencyMs ?? 0, ok: outcome.kind !== "unavailable", inFlight: this.inFlight });
+      this.pacer.completed(done, { latencyMs: latencyMs ?? 0, loopLagMs: this.loopLag.ms, ok: outcome.kind !== "unavailable", inFlight: this.inFlight });
     }
-    await this.settle(item, outcome, done);
-  }
-
-  private async settle(item: QueuedItem, outcome: Outcome, now: number): Promise<void> {
-    const projectId = item.projectId;
-    switch (outcome.kind) {
-      case "delivered":
-        this.markUp();
-        this.stats.record(OUTCOMES.delivered, projectId, null);
-        // Proactive limits (on a 200) are kept for ingest and later items; no pause for this one.
-        this.limits.apply(projectId, outcome.limits, now);
-        await this.queue.ack(item);
-        return;
-      case "rate_limited": {
-        this.markUp();
-        this.stats.record(OUTCOMES.retried, projectId, null);
-        const latest = this.limits.apply(projectId, outcome.limits, now);
-        // Hold the project as long as the limit on this item's category (not a longer one on
-        // another category); a 429 naming no matching category holds it for the longest one.
-        const covering = this.limits.until(projectId, itemCategoryOf(item), now);
-        const until = Math.max(covering > 0 ? covering : latest, now + 1000);
-        this.pause(projectId, until);
-        this.log.info({ projectId, seconds: Math.ceil((until - now) / 1000) }, "Sentry rate-limited the project; holding its reports");
-        await this.queue.release(item, false);
-        return;
-      }
-      case "unavailable":
-        this.stats.record(OUTCOMES.retried, projectId, null);
-        this.markDown(outcome.cause, now);
-        await this.queue.release(item, true);
-        return;
-      case "rejected":
-        this.markUp();
-        this.stats.record(OUTCOMES.rejected, projectId, itemCategoryOf(item));
-        this.logOnce(`rejected:${projectId}:${outcome.cause}`, "warn", { projectId, status: outcome.status, eventId: item.eventId },
-          `Sentry rejected a report (dropped, counted as rejected): ${outcome.cause}`);
-        await this.queue.ack(item);
-        return;
-      case "aborted":
-        await this.queue.release(item, false);
-        return;
-    }
-  }
-
-  private pause(projectId: number, until: number): void {
-    if ((this.pausedUntil.get(projectId) ?? 0) < until) this.pausedUntil.set(projectId, until);
-  }
-
-  private markUp(): void {
-    if (this.outage.up()) this.log.warn({ url: this.cfg.SENTRY_BASE_URL }, "Sentry is reachable again; resuming");
-  }
-
-  private markDown(cause: string, now: number): void {
-    const backoff = this.outage.down(now);
-    if (backoff?.first) {
-      this.log.warn({ url: this.cfg.SENTRY_BASE_URL, cause }, "Sentry unreachable; keeping reports queued and retrying with backoff");
-    } else if (backoff) {
-      this.log.debug({ cause, retryInMs: Math.round(backoff.waitMs), attempt: backoff.attempt }, "Sentry still unreachable");
-    }
+    await this.settlement.settle(item, outcome, done);
   }
 
   private async sendClientReport(projectId: number, publicKey: string, body: Uint8Array): Promise<boolean> {
@@ -316,24 +259,18 @@ export class Forwarder {
       contentType: "application/x-sentry-envelope",
       body,
     };
-    const { outcome } = await send(buildRequest(report, { ...this.cfg, FORWARD_SECRET_KEY: false }, this.version), this.sendOptions());
+    const { outcome } = await send(buildRequest(report, { ...this.cfg, FORWARD_SECRET_KEY: false }, this.version), this.sendOpts);
     if (outcome.kind === "delivered") return true;
-    if (outcome.kind !== "aborted") this.logOnce(`client_report:${projectId}:${outcome.kind}`, "warn", { projectId, outcome }, "client report not accepted; will retry");
+    if (outcome.kind !== "aborted") this.settlement.logOnce(`client_report:${projectId}:${outcome.kind}`, "warn", { projectId, outcome }, "client report not accepted; will retry");
     return false;
   }
 
-  private sendOptions() {
-    return { fetchImpl: this.fetchImpl, timeoutMs: this.cfg.UPSTREAM_TIMEOUT * 1000, signal: this.abort.signal, now: this.now };
-  }
-
-  private logOnce(cause: string, level: "warn" | "error", obj: object, msg: string): void {
-    if (this.loggedCauses.has(cause)) {
-      this.log.debug(obj, msg);
-      return;
-    }
-    if (this.loggedCauses.size >= MAX_LOGGED_CAUSES) this.loggedCauses.clear();
-    this.loggedCauses.add(cause);
-    this.log[level](obj, msg);
+  /**
+   * Free slots the loop waits for before taking more: a quarter of the limit, so a full window
+   * is refilled in a few takes, not one per completion; with nothing in flight, any one.
+   */
+  private refillBatch(limit: number): number {
+    return this.inFlight === 0 ? 1 : Math.max(1, Math.floor(limit / 4));
   }
 
   /** Sleeps up to `ms` (capped by the drain deadline); completions, stop() and, when `forItems`, notify() cut it short. */

@@ -1,31 +1,46 @@
 /**
  * How fast cyclops sends to Sentry. Pure: every method takes `now` (ms), so tests drive a fake clock.
  *
- * original (PACING "original", the default): the original cyclops's idea, with its bugs fixed.
+ * original (PACING "original"): the original cyclops's idea, with its bugs fixed.
  *   One request in flight; a new one starts no sooner than `interval` after the previous start,
  *   where interval = p90 of the last MAX_REQUESTS_TO_AVERAGE response times (a true percentile,
  *   where the original averaged the fastest 90 %), capped at MAX_DUMP_INTERVAL ms (which the
  *   original computed and never applied). A slow Sentry thus gets at most one request per
  *   response time, and a fast one is never held back more than MAX_DUMP_INTERVAL.
  *
- * adaptive (PACING "adaptive"): several requests in flight under a concurrency limit that follows
+ * adaptive (PACING "adaptive", the default since issue 17: one request at a time delivered ~750
+ *   reports/s to a Sentry that answers at once, far below what cyclops ingests): several
+ *   requests in flight under a concurrency limit that follows
  *   Sentry's latency, after TCP Vegas and Netflix concurrency-limits' Gradient2:
  *   - the "no-load" baseline is the lowest response time of the last 10 to 20 seconds (Vegas's
- *     BaseRTT, windowed as BBR's min_rtt), so a Sentry that became slower for good is re-learned
- *     within 20 s. A moving average as the baseline (Gradient2's long window) drifts up with the
- *     very load it should measure: against a Sentry whose latency grows with requests in flight,
- *     it let the limit climb to MAX_CONCURRENCY at 4× the idle latency (bench/);
+ *     BaseRTT, windowed as BBR's min_rtt) among answers that came back with at most two requests
+ *     in flight; while none does, the last such baseline stays. The limit starts at 1, so the
+ *     first answers are one. A baseline from loaded answers creeps up with the load it should
+ *     measure: windowed over all answers, against a Sentry whose latency grows with requests in
+ *     flight, it rose by 1.4× every window and let the limit reach MAX_CONCURRENCY at 3.8× the
+ *     idle latency within a minute (test/forward/limiter.test.ts); a moving average (Gradient2's
+ *     long window) did the same at 4× (bench/). A Sentry that became slower for good drives the
+ *     limit down to where answers come back alone, and is re-learned from them;
  *   - the current latency is a short exponential moving average (last ~10 answers);
- *   - on each answer, gradient = clamp(TOLERANCE × baseline / short, 0.5, 1): 1 while latency
- *     stays within TOLERANCE (1.4×) of the baseline, smaller as queueing inside Sentry inflates it;
+ *   - on each answer, gradient = clamp((TOLERANCE × baseline + SLACK_MS) / short, 0.5, 1): 1 while
+ *     latency stays within TOLERANCE (1.4×) of the baseline, smaller as queueing inside Sentry
+ *     inflates it. SLACK_MS (3 ms) is jitter of the path, not queueing at Sentry: against a Sentry
+ *     that answers in 0.3 ms, a 1 ms scheduling hiccup of a shared core read as 3× the baseline
+ *     and held the limit at 1 (issue 17); Sentry's own answers take tens of ms;
+ *   - the current latency has the event loop's recent lag (loop-lag.ts) taken out, so ingest
+ *     keeping the loop busy is not read as Sentry slowing down; the baseline is taken from times
+ *     as measured (see `completed`);
  *   - within tolerance the limit grows by two requests per round trip (2 / limit per answer, as
- *     Vegas's additive increase); past it, it moves 20 % of the way to limit × gradient. Growing
+ *     Vegas's additive increase); past it, it moves half way to limit × gradient, at most once
+ *     per round trip (the short average), so a burst of answers that one hiccup delayed together
+ *     counts once (moving per answer, 30 late answers took it from 32 to 1, issue 17). Growing
  *     only while latency is within tolerance keeps Sentry near 1.4× its idle latency; Gradient2's
  *     always-on √limit headroom settled near 2× and overshot at start (bench/);
  *   - it only grows while it is being used (in flight ≥ limit / 2), so an idle period cannot
  *     inflate it;
- *   - an error (5xx, network failure, timeout) multiplies it by 0.9 (AIMD-style backoff);
- *   - bounded by [1, MAX_CONCURRENCY]; starts at min(4, MAX_CONCURRENCY).
+ *   - an error (5xx, network failure, timeout) multiplies it by 0.9 (AIMD-style backoff), also at
+ *     most once per round trip: a run of failures still takes it to 1 within a few round trips;
+ *   - bounded by [1, MAX_CONCURRENCY]; starts at 1 and grows by 2 per round trip.
  *
  * Outages are not the pacer's business: Backoff (below) spaces probes while Sentry is down, so
  * fast failures (connection refused in 0 ms) can never speed the pace up.
@@ -38,6 +53,11 @@ export interface Completion {
   ok: boolean;
   /** Requests in flight when this one completed (itself included). */
   inFlight: number;
+  /**
+   * How late this process's event loop ran lately (loop-lag.ts): time the answer may have waited
+   * for the loop, which the adaptive pacer takes out of `latencyMs` as not Sentry's.
+   */
+  loopLagMs?: number;
 }
 
 export interface Pacer {
@@ -77,12 +97,17 @@ export class OriginalPacer implements Pacer {
 }
 
 const TOLERANCE = 1.4;
+/** Latency within this many ms over TOLERANCE × baseline still counts as flat (see the top comment). */
+const SLACK_MS = 3;
 /** Additive increase while latency is within tolerance: requests added per round trip. */
 const GROWTH_PER_ROUND_TRIP = 2;
-const SMOOTHING = 0.2;
+/** Past tolerance, the share of the way to limit × gradient moved per round trip. */
+const DECREASE_SHARE = 0.5;
 const SHORT_WINDOW = 10;
 /** The baseline is the minimum over the current and the previous window of this length. */
 const BASELINE_WINDOW_MS = 10_000;
+/** Answers that came back with at most this many in flight measure Sentry unloaded. */
+const UNLOADED_IN_FLIGHT = 2;
 const ERROR_BACKOFF = 0.9;
 
 class Ema {
@@ -100,12 +125,17 @@ class Ema {
 export class AdaptivePacer implements Pacer {
   private current: number;
   private readonly short = new Ema(SHORT_WINDOW);
-  /** Lowest response time of the current and of the previous baseline window. */
+  /** Lowest unloaded response time of the current and of the previous baseline window. */
   private windowMin = Number.POSITIVE_INFINITY;
   private previousMin = Number.POSITIVE_INFINITY;
   private windowStart = Number.NEGATIVE_INFINITY;
+  /** The baseline last measured, kept while no unloaded answer comes. */
+  private baseline = Number.POSITIVE_INFINITY;
+  /** Lowest response time of any kind, until the first unloaded one (a limiter started above 2). */
+  private anyMin = Number.POSITIVE_INFINITY;
+  private lastDecrease = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly maxConcurrency: number, initial = Math.min(4, maxConcurrency)) {
+  constructor(private readonly maxConcurrency: number, initial = 1) {
     this.current = Math.max(1, Math.min(initial, maxConcurrency));
   }
 
@@ -121,24 +151,43 @@ export class AdaptivePacer implements Pacer {
 
   completed(now: number, c: Completion): void {
     if (!c.ok) {
-      this.current = Math.max(1, this.current * ERROR_BACKOFF);
+      this.decrease(now, ERROR_BACKOFF);
       return;
     }
-    const rtt = Math.max(0.001, c.latencyMs);
+    // The lag is an upper bound of what the loop added: the short average takes it out, but the
+    // baseline uses the time as measured, or one over-corrected answer (a lag measured while the
+    // answer was not waiting) would set it near 0 and hold the limit down for good.
+    const measured = Math.max(0.001, c.latencyMs);
+    const rtt = Math.max(0.001, measured - (c.loopLagMs ?? 0));
     const short = this.short.add(rtt);
     if (now - this.windowStart >= BASELINE_WINDOW_MS) {
       this.previousMin = this.windowMin;
       this.windowMin = Number.POSITIVE_INFINITY;
       this.windowStart = now;
     }
-    this.windowMin = Math.min(this.windowMin, rtt);
-    const baseline = Math.min(this.windowMin, this.previousMin);
+    if (c.inFlight <= UNLOADED_IN_FLIGHT) this.windowMin = Math.min(this.windowMin, measured);
+    this.anyMin = Math.min(this.anyMin, measured);
+    const unloaded = Math.min(this.windowMin, this.previousMin);
+    if (unloaded !== Number.POSITIVE_INFINITY) this.baseline = unloaded;
+    const baseline = this.baseline !== Number.POSITIVE_INFINITY ? this.baseline : this.anyMin;
     // App-limited: the limit was not the bottleneck, so this sample says nothing about growing it.
     if (c.inFlight < this.current / 2) return;
-    const gradient = Math.max(0.5, Math.min(1, (TOLERANCE * baseline) / short));
-    const next = gradient >= 1 ? this.current + GROWTH_PER_ROUND_TRIP / this.current : this.current * (1 - SMOOTHING + gradient * SMOOTHING);
-    this.current = Math.max(1, Math.min(this.maxConcurrency, next));
+    const gradient = Math.max(0.5, Math.min(1, (TOLERANCE * baseline + SLACK_MS) / short));
+    if (gradient >= 1) this.current = Math.min(this.maxConcurrency, this.current + GROWTH_PER_ROUND_TRIP / this.current);
+    else this.decrease(now, 1 - DECREASE_SHARE * (1 - gradient));
   }
+
+  /**
+   * At most one decrease per round trip (the short average): the answers of one window carry the
+   * same news, so a hiccup that delayed or failed all of them together counts once, as TCP
+   * reduces its window once per loss event.
+   */
+  private decrease(now: number, factor: number): void {
+    if (now - this.lastDecrease < this.short.value) return;
+    this.lastDecrease = now;
+    this.current = Math.max(1, this.current * factor);
+  }
+
 }
 
 export function createPacer(mode: "original" | "adaptive", latency: LatencyWindow, maxIntervalMs: number, maxConcurrency: number): Pacer {

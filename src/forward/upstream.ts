@@ -17,6 +17,7 @@ import type { Config } from "../config/schema.ts";
 import { envelopeMainItem, itemCategory, parseEnvelope } from "../protocol/envelope.ts";
 import type { QueuedItem } from "../storage/item.ts";
 import { limitsFromResponse, type ParsedLimit } from "./rate-limits.ts";
+import type { DeadlineSlot } from "./timeouts.ts";
 
 export type Outcome =
   | { kind: "delivered"; status: number; limits: ParsedLimit[] }
@@ -41,12 +42,12 @@ export function expiryOf(item: QueuedItem, nowMs: number, config: Pick<Config, "
 }
 
 /**
- * Data category of an item, for rate limits and client reports: "error" for store bodies (as the
- * issue allows, without parsing the JSON again); for envelopes the category of the main item
- * (event, else transaction, else the first), as ingest picks it. Only called when needed (an item
- * dropped, or a project with an active limit), so the common path parses nothing.
+ * Data category of an item, for rate limits and client reports: the one ingest queued with it;
+ * else (storages that do not keep it) "error" for store bodies, and for envelopes the category of
+ * the main item (event, else transaction, else the first), as ingest picks it.
  */
-export function itemCategoryOf(item: Pick<QueuedItem, "endpoint" | "body">): string {
+export function itemCategoryOf(item: Pick<QueuedItem, "endpoint" | "body" | "category">): string {
+  if (item.category !== undefined) return item.category;
   if (item.endpoint === "store") return "error";
   try {
     const env = parseEnvelope(item.body);
@@ -66,38 +67,52 @@ export function authHeader(
   forwardSecret: boolean,
 ): string {
   // A comma would split the header's fields: keep the client name parseable.
-  const client = (auth.client ?? userAgent(version)).replace(/,/g, " ");
+  const raw = auth.client ?? userAgent(version);
+  const client = raw.includes(",") ? raw.replace(/,/g, " ") : raw;
   let header = `Sentry sentry_key=${auth.publicKey}, sentry_version=7, sentry_client=${client}`;
   if (forwardSecret && auth.secretKey) header += `, sentry_secret=${auth.secretKey}`;
   return header;
 }
 
+/** The last base URL trimmed: every request of a process has the same one. */
+let trimmed = { from: "", to: "" };
+
 export function endpointUrl(baseUrl: string, projectId: number, endpoint: "store" | "envelope"): string {
-  return `${baseUrl.replace(/\/+$/, "")}/api/${projectId}/${endpoint}/`;
+  if (trimmed.from !== baseUrl) trimmed = { from: baseUrl, to: baseUrl.replace(/\/+$/, "") };
+  return `${trimmed.to}/api/${projectId}/${endpoint}/`;
 }
 
 export interface UpstreamRequest {
   url: string;
   headers: Record<string, string>;
-  /** gzip-compressed body. */
+  /** The body as sent (gzip-compressed when UPSTREAM_COMPRESSION is gzip). */
   body: Uint8Array;
 }
+
+/** gzip level for UPSTREAM_COMPRESSION gzip: level 1 keeps most of the saving for less than half the CPU of 6 (docs/BENCHMARKS.md). */
+const GZIP_LEVEL = 1;
 
 /** What a request is built from: a queued item, or a client report cyclops writes itself. */
 export type Outgoing = Pick<QueuedItem, "projectId" | "endpoint" | "auth" | "clientIp" | "contentType" | "body">;
 
-export function buildRequest(item: Outgoing, config: Pick<Config, "SENTRY_BASE_URL" | "FORWARD_SECRET_KEY">, version: string): UpstreamRequest {
+export function buildRequest(
+  item: Outgoing,
+  config: Pick<Config, "SENTRY_BASE_URL" | "FORWARD_SECRET_KEY" | "UPSTREAM_COMPRESSION">,
+  version: string,
+): UpstreamRequest {
+  const gzip = config.UPSTREAM_COMPRESSION === "gzip";
   const headers: Record<string, string> = {
     "x-sentry-auth": authHeader(item.auth, version, config.FORWARD_SECRET_KEY),
     "content-type": item.contentType,
-    "content-encoding": "gzip",
     "user-agent": userAgent(version),
   };
+  if (gzip) headers["content-encoding"] = "gzip";
   if (item.clientIp) {
     headers["x-sentry-forwarded-for"] = item.clientIp;
     headers["x-forwarded-for"] = item.clientIp;
   }
-  return { url: endpointUrl(config.SENTRY_BASE_URL, item.projectId, item.endpoint), headers, body: Bun.gzipSync(item.body as Uint8Array<ArrayBuffer>) };
+  const body = gzip ? Bun.gzipSync(item.body as Uint8Array<ArrayBuffer>, { level: GZIP_LEVEL }) : item.body;
+  return { url: endpointUrl(config.SENTRY_BASE_URL, item.projectId, item.endpoint), headers, body };
 }
 
 export interface SendOptions {
@@ -106,23 +121,58 @@ export interface SendOptions {
   /** Aborted by stop(): the outcome is `aborted`, not a failure. */
   signal: AbortSignal;
   now: () => number;
+  /**
+   * A deadline shared with other requests (timeouts.ts), which also aborts on stop; without one,
+   * the request gets a controller and timer of its own.
+   */
+  deadline?: () => { slot: DeadlineSlot; release(): void };
+}
+
+class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
+/** A controller and timer for one request, aborted by stop() or its own timeout. */
+function ownDeadline(opts: SendOptions): { slot: DeadlineSlot; release(): void } {
+  const controller = new AbortController();
+  const slot: DeadlineSlot = { signal: controller.signal, timedOut: false };
+  const onStop = () => controller.abort(opts.signal.reason);
+  opts.signal.addEventListener("abort", onStop, { once: true });
+  const timer = setTimeout(() => {
+    slot.timedOut = true;
+    controller.abort(new TimeoutError("timeout"));
+  }, opts.timeoutMs);
+  return {
+    slot,
+    release() {
+      clearTimeout(timer);
+      opts.signal.removeEventListener("abort", onStop);
+    },
+  };
 }
 
 /** Sends one request; never throws. */
 export async function send(req: UpstreamRequest, opts: SendOptions): Promise<SendResult> {
   const started = opts.now();
-  const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]);
+  if (opts.signal.aborted) return { outcome: { kind: "aborted" }, latencyMs: null };
+  const deadline = opts.deadline ? opts.deadline() : ownDeadline(opts);
+  const signal = deadline.slot.signal;
   try {
     const res = await opts.fetchImpl(req.url, { method: "POST", headers: req.headers, body: req.body, redirect: "manual", signal });
     // Read the whole answer inside the timeout: a Sentry that sends headers and then hangs is a timeout.
-    const text = await res.text();
-    const latencyMs = opts.now() - started;
-    return { outcome: classifyResponse(res.status, res.headers, text, opts.now()), latencyMs };
+    // A 2xx body says nothing we use: read it as bytes, not decoded text.
+    const ok = res.status >= 200 && res.status < 300;
+    const text = ok ? (await res.arrayBuffer(), "") : await res.text();
+    const done = opts.now();
+    return { outcome: classifyResponse(res.status, res.headers, text, done), latencyMs: done - started };
   } catch (err) {
     if (opts.signal.aborted) return { outcome: { kind: "aborted" }, latencyMs: null };
-    const outcome = classifyError(err, opts.timeoutMs);
+    // Aborted by the deadline: a timeout, whatever error the fetch rejected with.
+    const outcome = classifyError(deadline.slot.timedOut ? new TimeoutError("timeout") : err, opts.timeoutMs);
     // A timeout is an answer about Sentry's speed; a refused connection (0 ms) is not.
     return { outcome, latencyMs: outcome.kind === "unavailable" && outcome.cause.startsWith("timeout") ? opts.now() - started : null };
+  } finally {
+    deadline.release();
   }
 }
 
@@ -139,6 +189,7 @@ export function classifyResponse(status: number, headers: Headers, body: string,
 
 export function classifyError(err: unknown, timeoutMs: number): Outcome {
   const e = err as { name?: string; code?: string; message?: string } | null;
+  // A fetch aborted by our timeout rejects with the abort reason (a TimeoutError) or an AbortError.
   if (e?.name === "TimeoutError") return { kind: "unavailable", status: null, cause: `timeout after ${timeoutMs} ms` };
   const code = e?.code ? `${e.code}: ` : "";
   const message = (e?.message ?? String(err)).split("\n")[0]!.slice(0, 200);

@@ -20,6 +20,7 @@ import { registerSpikeMetrics } from "../spike/metrics.ts";
 import { spikeOff, SpikeProtection } from "../spike/service.ts";
 import { stateStoreFor } from "../spike/state-store.ts";
 import { createQueue, oneStepFloodCut } from "../storage/index.ts";
+import { createHeldStore } from "../storage/held/index.ts";
 import { RedisConnection, redisSettings } from "../redis/connection.ts";
 import { createCounterStore } from "../throttle/index.ts";
 import { VERSION } from "../version.ts";
@@ -161,6 +162,8 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
     keys,
     queue,
     counters,
+    // Reports answered 200 while keys load are kept beside the queue, as durable as it.
+    held: await createHeldStore(queue, config.REDIS_KEY_PREFIX),
     pushCounted: oneStepFloodCut(queue, counters),
     stats,
     rateLimits: (projectId, category) => forwarder.rateLimitFor(projectId, category),
@@ -199,6 +202,7 @@ export async function build(config: Config, log: Logger = silentLogger()): Promi
     watch,
     handle: createHandler(deps),
     async close() {
+      admission.stop(); // held reports not yet released stay in the storage for the next start
       await spike?.stop(); // saves the learned limits, before the spool that may keep them closes
       await farmRedis?.close();
       await keys.close();

@@ -61,5 +61,8 @@ export const spikeSecondKey = (prefix: string, second: number): string => `{${pr
 export const spikeStateKey = (prefix: string, projectId?: number): string =>
   projectId === undefined ? `{${prefix}}:spike:projects` : `${projectTag(prefix, projectId)}:spike:state`;
 
+/** List of reports held while keys load (storage/held/redis.ts), shared by a farm; under the farm's tag, so one slot. */
+export const heldKey = (prefix: string): string => `{${prefix}}:held`;
+
 /** Patterns matching every key of a prefix (tests clean up with them). */
 export const keyPatterns = (prefix: string): string[] => [`{${prefix}}:*`, `{${prefix}:*}:*`];

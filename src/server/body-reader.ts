@@ -48,17 +48,30 @@ export class RequestBody {
   received: Uint8Array | null = null;
   decoded: Uint8Array | null = null;
 
-  constructor(private readonly budget: BodyBudget) {}
+  /** The client's account in the budget (BodyBudget.account): its address, or the shared one. */
+  private readonly account: string;
+
+  constructor(
+    private readonly budget: BodyBudget,
+    client: string | null = null,
+  ) {
+    this.account = budget.account(client);
+  }
+
+  /** Bytes this request could still take (the client's share and the whole budget's room). */
+  get room(): number {
+    return this.budget.roomFor(this.account);
+  }
 
   /** Takes `n` more bytes of the budget; throws OverBudget when they do not fit. */
   take(n: number): void {
-    if (!this.budget.take(n)) throw new OverBudget("too many request bodies in flight");
+    if (!this.budget.take(n, this.account)) throw new OverBudget(n <= this.budget.available ? "too many request bodies in flight from this client" : "too many request bodies in flight");
     this.taken += n;
   }
 
   /** Gives back `n` bytes taken earlier (a copy that is gone). */
   give(n: number): void {
-    this.budget.give(n);
+    this.budget.give(n, this.account);
     this.taken -= n;
   }
 
@@ -70,7 +83,7 @@ export class RequestBody {
    * time its push settled, and a held report keeps a copy (admission/held.ts).
    */
   release(): void {
-    this.budget.give(this.taken);
+    this.budget.give(this.taken, this.account);
     this.taken = 0;
     const received = this.received?.buffer;
     const decoded = this.decoded?.buffer;

@@ -120,7 +120,10 @@ export class IngestPipeline {
    * envelope whose key is only in its header is checked after its first line.
    */
   private read(request: Incoming, req: Request, clientIp: ClientIp): Answer {
-    const body = new RequestBody(this.deps.admission.bodies);
+    // Each client address reads within its share of the budget (BodyBudget.perClient).
+    const ip = typeof clientIp === "function" ? clientIp() : clientIp;
+    const body = new RequestBody(this.deps.admission.bodies, ip);
+    clientIp = ip;
     const { declared } = request;
     try {
       if (request.auth === null && request.contentEncoding === null) return this.readEnvelope(request, req, body, clientIp);
@@ -195,7 +198,7 @@ export class IngestPipeline {
    */
   private received(request: Incoming, received: Uint8Array, body: RequestBody, clientIp: ClientIp): Answer {
     let raw: Uint8Array | Promise<Uint8Array> = received;
-    const cap = Math.min(request.limit, this.deps.admission.bodies.available);
+    const cap = Math.min(request.limit, body.room);
     try {
       if (received.byteLength > request.limit) throw new ProtocolError(413, Detail.bodyTooLarge);
       // Large compressed bodies inflate off the event loop (protocol/content-encoding.ts).
@@ -249,20 +252,12 @@ export class IngestPipeline {
     const url = request.url;
     const floodUrl = request.isGet ? url.slice(url.indexOf("/", 8)) : null;
     const limit = request.limit;
-    if (projectId === null) {
-      // Keys never loaded yet: a well-formed report is held until they are (admission/held.ts).
-      const urlProject = request.projectId;
-      if (request.isEnvelope && urlProject === null) return this.settle(admission.keysPending(null), NO_REPORT, request.isGet, body);
-      const publicKey = auth.publicKey;
-      const client = auth.client;
-      const maxEvent = this.deps.config.MAX_EVENT_SIZE;
-      const decode = request.isEnvelope
-        ? (bytes: Uint8Array, project: number) => decodeEnvelope(bytes, project, publicKey, maxEvent)
-        : (bytes: Uint8Array) => decodeEvent(bytes, client, limit);
-      const report = decode(raw, urlProject ?? 0);
-      return this.settle(admission.hold(report, decode, auth, urlProject, clientIp, floodUrl), report, request.isGet, body);
-    }
-    const report = request.isEnvelope ? decodeEnvelope(raw, projectId, auth.publicKey, this.deps.config.MAX_EVENT_SIZE) : decodeEvent(raw, auth.client, limit);
+    const urlProject = request.projectId;
+    // Keys never loaded yet: a well-formed report is held until they are (admission/held.ts).
+    if (projectId === null && request.isEnvelope && urlProject === null) return this.settle(admission.keysPending(null), NO_REPORT, request.isGet, body);
+    const decodeAs = projectId ?? urlProject ?? 0;
+    const report = request.isEnvelope ? decodeEnvelope(raw, decodeAs, auth.publicKey, this.deps.config.MAX_EVENT_SIZE) : decodeEvent(raw, auth.client, limit);
+    if (projectId === null) return this.settle(admission.hold(report, auth, urlProject, clientIp, floodUrl, limit), report, request.isGet, body);
     return this.settle(admission.admit(report, projectId, auth, clientIp, floodUrl), report, request.isGet, body);
   }
 

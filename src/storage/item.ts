@@ -23,6 +23,11 @@ export interface NewItem {
   eventId: string | null;
   /** Milliseconds since the epoch when cyclops accepted it. */
   receivedAt: number;
+  /**
+   * Rate-limit category of the main item, as ingest determined it, so the forwarder never parses
+   * the body again. Absent from storages that do not keep it (SQLite): then it is derived.
+   */
+  category?: string;
 }
 
 export interface QueuedItem extends NewItem {
@@ -40,7 +45,8 @@ export const itemBytes = (item: NewItem): number => item.body.byteLength;
  * bytes. The body stays raw bytes (no base64) and the metadata is a positional JSON array rather
  * than an object (about 150 bytes instead of 300), so a 2 KB event costs ~2.2 KB queued.
  * Version 1 of the layout: [1, projectId, endpoint, publicKey, secretKey, client, version,
- * clientIp, contentType, eventId, receivedAt, attempts]. Version 2 is the same with the body
+ * clientIp, contentType, eventId, receivedAt, attempts, category?] (category appended when known;
+ * readers that predate it ignore the extra element). Version 2 is the same with the body
  * zstd-compressed (Redis storage, REDIS_COMPRESSION): a reader that knows only version 1 refuses
  * such an item instead of forwarding compressed bytes as the report.
  */
@@ -80,7 +86,8 @@ function headPrefix(item: NewItem, layout: number): Uint8Array {
  */
 export function encodeItem(item: NewItem & { attempts?: number }, allocate: (bytes: number) => Uint8Array = (n) => new Uint8Array(n), compress = false): Uint8Array {
   const prefix = headPrefix(item, compress ? LAYOUT_ZSTD : LAYOUT);
-  const tail = `${JSON.stringify(item.clientIp)},${JSON.stringify(item.contentType)},${JSON.stringify(item.eventId)},${item.receivedAt},${item.attempts ?? 0}]\n`;
+  const category = item.category === undefined ? "" : `,${JSON.stringify(item.category)}`;
+  const tail = `${JSON.stringify(item.clientIp)},${JSON.stringify(item.contentType)},${JSON.stringify(item.eventId)},${item.receivedAt},${item.attempts ?? 0}${category}]\n`;
   // One allocation per item: the header is written straight into the buffer that keeps it.
   const headBytes = prefix.byteLength + Buffer.byteLength(tail);
   const body = compress ? Bun.zstdCompressSync(item.body, { level: 1 }) : item.body;
@@ -91,14 +98,18 @@ export function encodeItem(item: NewItem & { attempts?: number }, allocate: (byt
   return out;
 }
 
-type Layout = [number, number, Endpoint, string, string | null, string | null, number, string | null, string, string | null, number, number];
+type Layout = [number, number, Endpoint, string, string | null, string | null, number, string | null, string, string | null, number, number, string?];
 
-export function decodeItem(id: string, bytes: Uint8Array): QueuedItem {
+/**
+ * `view`: the body is a view into `bytes` rather than a copy (the memory queue: its slot stays
+ * the item's until the item is acked, and the forwarder is done with the body by then).
+ */
+export function decodeItem(id: string, bytes: Uint8Array, view = false): QueuedItem {
   const nl = bytes.indexOf(10);
   if (nl < 0) throw new Error(`corrupt queued item ${id}: no header line`);
   const m = JSON.parse(decoder.decode(bytes.subarray(0, nl))) as Layout;
   if (!Array.isArray(m) || (m[0] !== LAYOUT && m[0] !== LAYOUT_ZSTD)) throw new Error(`queued item ${id} has an unknown layout`);
-  return {
+  const item: QueuedItem = {
     id,
     projectId: m[1],
     endpoint: m[2],
@@ -108,6 +119,8 @@ export function decodeItem(id: string, bytes: Uint8Array): QueuedItem {
     eventId: m[9],
     receivedAt: m[10],
     attempts: m[11],
-    body: m[0] === LAYOUT_ZSTD ? Bun.zstdDecompressSync(bytes.subarray(nl + 1)) : bytes.slice(nl + 1),
+    body: m[0] === LAYOUT_ZSTD ? Bun.zstdDecompressSync(bytes.subarray(nl + 1)) : view ? bytes.subarray(nl + 1) : bytes.slice(nl + 1),
   };
+  if (typeof m[12] === "string") item.category = m[12];
+  return item;
 }

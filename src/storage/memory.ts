@@ -62,7 +62,8 @@ export class MemoryQueue implements Queue {
         this.ids.set(stored, id);
       }
       this.leased.set(id, stored);
-      const item = decodeItem(id, this.arena.view(stored));
+      // The body stays a view into the slab (no copy per send): the slot is the item's until ack.
+      const item = decodeItem(id, this.arena.view(stored), true);
       item.attempts = this.attempts.get(stored) ?? 0;
       return item;
     });

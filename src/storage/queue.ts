@@ -56,6 +56,17 @@ export interface QueueStats {
   perProject: Map<number, { items: number; bytes: number }>;
 }
 
+/** The stats of a queue whose totals are the sum of its projects' (every store counts the same way). */
+export function statsOfProjects(perProject: QueueStats["perProject"]): QueueStats {
+  let items = 0;
+  let bytes = 0;
+  for (const p of perProject.values()) {
+    items += p.items;
+    bytes += p.bytes;
+  }
+  return { items, bytes, perProject };
+}
+
 export interface TakeOptions {
   /** Projects to skip this round (rate-limited by Sentry). */
   isPaused?: (projectId: number) => boolean;

@@ -14,7 +14,7 @@
  *   queue), the client reconnects by itself, and problem() says what is wrong.
  */
 import { decodeItem, encodeItem, itemBytes, type NewItem, type QueuedItem } from "./item.ts";
-import { StorageUnavailableError, type FloodCount, type Queue, type QueueLimits, type QueueStats, type TakeOptions } from "./queue.ts";
+import { statsOfProjects, StorageUnavailableError, type FloodCount, type Queue, type QueueLimits, type QueueStats, type TakeOptions } from "./queue.ts";
 import { RedisConnection, type RedisSettings } from "../redis/connection.ts";
 import { counterKey, projectKeys } from "../redis/keys.ts";
 import { SCRIPTS, windowMs } from "../redis/scripts.ts";
@@ -246,14 +246,7 @@ export class RedisQueue implements Queue {
   async stats(): Promise<QueueStats> {
     this.ensureUsable();
     const members = await this.call(() => this.projects.members());
-    const perProject = await this.projectTotals(members);
-    let items = 0;
-    let bytes = 0;
-    for (const entry of perProject.values()) {
-      items += entry.items;
-      bytes += entry.bytes;
-    }
-    return { items, bytes, perProject };
+    return statsOfProjects(await this.projectTotals(members));
   }
 
   /** Reads the totals of `projects` (one command each, pipelined per master) into FarmTotals; returns the non-empty ones. */

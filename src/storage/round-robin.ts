@@ -13,7 +13,7 @@
  * pushes not yet committed (SQLite group commit), so the bounds hold at every moment.
  */
 import { Deque } from "./deque.ts";
-import { QueueFullError, type QueueLimits, type QueueStats } from "./queue.ts";
+import { QueueFullError, statsOfProjects, type QueueLimits, type QueueStats } from "./queue.ts";
 
 interface ProjectQueue {
   readonly projectId: number;
@@ -137,14 +137,7 @@ export class RoundRobinIndex {
   stats(): QueueStats {
     const perProject = new Map<number, { items: number; bytes: number }>();
     for (const p of this.projects.values()) perProject.set(p.projectId, { items: p.items, bytes: p.bytes });
-    // Reserved-but-uncommitted pushes count in the totals only: they have no project yet.
-    let items = 0;
-    let bytes = 0;
-    for (const p of perProject.values()) {
-      items += p.items;
-      bytes += p.bytes;
-    }
-    return { items, bytes, perProject };
+    return statsOfProjects(perProject);
   }
 
   private project(projectId: number): ProjectQueue {

@@ -26,6 +26,7 @@ import { giveBackSpace, openSpoolFile, readMeta, SpoolStatements, toItem, vacuum
 import { isDiskFull, SpoolSpace } from "./sqlite-space.ts";
 import { StorageUnavailableError, type Queue, type QueueLimits, type QueueStats, type TakeOptions } from "./queue.ts";
 import { RoundRobinIndex } from "./round-robin.ts";
+import { emptyBatch, pastTurnBytes, type Batch, type PendingPush, type PendingWrite } from "./sqlite-batch.ts";
 
 export interface SqliteQueueOptions {
   /** NORMAL survives process crashes; FULL also survives power loss (fsync per commit). */
@@ -36,33 +37,15 @@ export interface SqliteQueueOptions {
   reserveBytes?: number;
 }
 
-/** Bytes of report bodies one event-loop turn writes (see deferPastTurnBytes). */
-const TURN_BYTES = 4 * 1024 * 1024;
 /** Seconds a client is asked to wait while the disk is full. */
 const FULL_RETRY_AFTER = 30;
-
-interface PendingPush {
-  item: NewItem;
-  resolve: () => void;
-  reject: (e: Error) => void;
-}
-
-/** Ops collected during one event-loop turn, written in one transaction (up to TURN_BYTES of bodies). */
-interface Batch {
-  pushes: PendingPush[];
-  deletes: number[];
-  /** id → new attempt count; also read by `take` so a release is visible before its commit. */
-  attempts: Map<number, number>;
-  done: Array<{ resolve: () => void; reject: (e: Error) => void }>;
-}
-
-const emptyBatch = (): Batch => ({ pushes: [], deletes: [], attempts: new Map(), done: [] });
 /** Run incremental_vacuum after this many deletes (sqlite-file.ts). */
 const VACUUM_EVERY = 1000;
 
 export class SqliteQueue implements Queue {
   readonly kind = "sqlite" as const;
-  private readonly db: Database;
+  /** The spool's connection, also for stores kept in its file (held/sqlite.ts): the process owns the file. */
+  readonly db: Database;
   private readonly index: RoundRobinIndex;
   private readonly st: SpoolStatements;
   private batch = emptyBatch();
@@ -110,6 +93,19 @@ export class SqliteQueue implements Queue {
     }
     return new Promise<void>((resolve, reject) => {
       this.batch.pushes.push({ item, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  /**
+   * Runs `write` in the next group commit's transaction (the held reports, held/sqlite.ts) and
+   * resolves once committed; refused as a push is on a full disk unless it `frees` (a delete).
+   */
+  commitWith(write: (db: Database) => void, frees = false): Promise<void> {
+    if (this.closed) return Promise.reject(new StorageUnavailableError("queue is closed"));
+    if (!frees && this.full && !this.heal()) return Promise.reject(new StorageUnavailableError(this.fullMessage(), FULL_RETRY_AFTER));
+    return new Promise<void>((resolve, reject) => {
+      this.batch.writes.push({ write, frees, resolve, reject });
       this.scheduleFlush();
     });
   }
@@ -222,19 +218,24 @@ export class SqliteQueue implements Queue {
       batch.deletes.push(...this.unwrittenDeletes);
       this.unwrittenDeletes = [];
     }
-    this.deferPastTurnBytes(batch);
-    if (batch.pushes.length + batch.deletes.length + batch.attempts.size === 0) {
+    const later = pastTurnBytes(batch);
+    if (later.length > 0) {
+      this.batch.pushes.push(...later);
+      this.scheduleFlush();
+    }
+    if (batch.pushes.length + batch.writes.length + batch.deletes.length + batch.attempts.size === 0) {
       for (const d of batch.done) d.resolve();
       return;
     }
     const ids: number[] = [];
-    let error = this.write(batch.pushes, batch, ids);
+    let error = this.write(batch.pushes, batch.writes, batch, ids);
     if (error === null) {
       this.lastError = null;
       batch.pushes.forEach((p, i) => {
         this.index.commit(p.item.projectId, ids[i]!, p.item.body.byteLength);
         p.resolve();
       });
+      for (const w of batch.writes) w.resolve();
     } else {
       if (isDiskFull(error) && this.space.isLow()) this.becomeFull();
       else {
@@ -246,7 +247,10 @@ export class SqliteQueue implements Queue {
         this.index.unreserve(p.item.body.byteLength);
         p.reject(refused);
       }
-      if (batch.deletes.length + batch.attempts.size > 0) error = this.write([], batch, []);
+      const frees = batch.writes.filter((w) => w.frees);
+      for (const w of batch.writes) if (!w.frees) w.reject(refused);
+      if (frees.length + batch.deletes.length + batch.attempts.size > 0) error = this.write([], frees, batch, []);
+      for (const w of frees) error === null ? w.resolve() : w.reject(refused);
     }
     if (error !== null && batch.deletes.length + batch.attempts.size > 0) {
       // Acks and releases already changed the in-memory view this process serves from, so they
@@ -265,28 +269,12 @@ export class SqliteQueue implements Queue {
     }
   }
 
-  /**
-   * Writing a body into SQLite costs ~6 ms per MiB on the event loop: a turn writes pushes up to
-   * TURN_BYTES (at least one), the rest wait for the next turn, so a burst of large envelopes is
-   * written one or two per turn with other requests answered in between.
-   */
-  private deferPastTurnBytes(batch: Batch): void {
-    let bytes = 0;
-    for (let i = 0; i < batch.pushes.length; i++) {
-      bytes += batch.pushes[i]!.item.body.byteLength;
-      if (bytes > TURN_BYTES && i > 0) {
-        this.batch.pushes.push(...batch.pushes.splice(i));
-        this.scheduleFlush();
-        return;
-      }
-    }
-  }
-
   /** One transaction; returns its error instead of throwing. */
-  private write(pushes: PendingPush[], batch: Batch, ids: number[]): Error | null {
+  private write(pushes: PendingPush[], writes: PendingWrite[], batch: Batch, ids: number[]): Error | null {
     try {
       this.db.transaction(() => {
         for (const { item } of pushes) ids.push(this.st.insert(item));
+        for (const w of writes) w.write(this.db);
         for (const id of batch.deletes) this.st.remove.run(id);
         for (const [id, attempts] of batch.attempts) this.st.setAttempts.run(attempts, id);
       })();

@@ -5,13 +5,19 @@
  * answer is 429 keys_pending.
  */
 import { afterEach, expect, test } from "bun:test";
-import { copyFileSync, renameSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { build, type Parts } from "../../src/gateway/gateway.ts";
-import { createSentryDb } from "../helpers/sentry-db.ts";
+import { HeldReports } from "../../src/admission/held.ts";
+import type { HeldStore } from "../../src/storage/held/index.ts";
+import { MemoryHeldStore } from "../../src/storage/held/memory.ts";
+import { StorageUnavailableError } from "../../src/storage/queue.ts";
+import type { SqliteQueue } from "../../src/storage/sqlite.ts";
+import { heldReport } from "../contracts/held-store.contract.ts";
+import { createSqliteKeysDbAt } from "../helpers/sentry-db.ts";
 import { envelopeOf, eventJson, KEY, PROJECT, UNKNOWN_KEY } from "../http/matrix.ts";
 
 let parts: Parts | null = null;
@@ -34,11 +40,7 @@ async function gatewayWithoutKeys(flags: Partial<Config> = {}): Promise<{ g: Par
   const g = parts;
   expect(await g.deps.keys.refresh()).toBe(false);
   const keysArrive = async () => {
-    const db = await createSentryDb("sqlite", "2023");
-    await db.insert({ projectId: PROJECT, publicKey: KEY, secretKey: null }, { projectId: 2, publicKey: "22222222222222222222222222222222", secretKey: null });
-    copyFileSync((db.location as { path: string }).path, `${path}.tmp`);
-    renameSync(`${path}.tmp`, path);
-    await db.drop();
+    await createSqliteKeysDbAt(path, { projectId: PROJECT, publicKey: KEY, secretKey: null }, { projectId: 2, publicKey: "22222222222222222222222222222222", secretKey: null });
     expect(await g.deps.keys.refresh()).toBe(true);
     await Bun.sleep(0); // admission checks the held reports when `loaded` resolves
   };
@@ -135,4 +137,92 @@ test("MAX_PENDING_BYTES 0 holds nothing: 429 keys_pending until the keys load", 
   expect(res.headers.get("x-sentry-rate-limits")).toBe("10:error:organization:keys_pending");
   await keysArrive();
   expect((await g.handle(store(eventJson()))).status).toBe(200);
+});
+
+/** `store` as a HeldStore of `kind`, with some of its methods replaced (a fault, a delay). */
+function over(store: MemoryHeldStore, kind: HeldStore["kind"], methods: Partial<Pick<HeldStore, "hold" | "list" | "remove">>): HeldStore {
+  return {
+    kind,
+    get count() {
+      return store.count;
+    },
+    get bytes() {
+      return store.bytes;
+    },
+    hold: (r) => store.hold(r),
+    list: (max) => store.list(max),
+    remove: (reports) => store.remove(reports),
+    ...methods,
+  };
+}
+
+test("HeldReports: a release whose removal failed does not admit those reports again, and removes them at the next release", async () => {
+  const store = new MemoryHeldStore();
+  let failRemoves = 1;
+  const flaky = over(store, "memory", {
+    remove: async (reports) => {
+      if (failRemoves-- > 0) throw new StorageUnavailableError("removal failed");
+      await store.remove(reports);
+    },
+  });
+  const held = new HeldReports(1_000_000, flaky);
+  for (let i = 0; i < 3; i++) expect(held.hold(heldReport())).toBe(true);
+  const admitted: string[] = [];
+  const errors: unknown[] = [];
+  await held.release(
+    async (r) => void admitted.push(r.id),
+    (e) => errors.push(e),
+  );
+  held.stop(); // no timed retry in this test: the next release is called by hand
+  expect(admitted).toHaveLength(3);
+  expect(errors).toEqual([expect.any(StorageUnavailableError)]);
+  expect(held.count).toBe(3);
+  await held.release(
+    async (r) => void admitted.push(r.id),
+    (e) => errors.push(e),
+  );
+  expect(admitted).toHaveLength(3);
+  expect(held.count).toBe(0);
+});
+
+test("HeldReports: MAX_PENDING_BYTES counts holds not yet durable, so concurrent holds cannot pass it", async () => {
+  const store = new MemoryHeldStore();
+  const slow = over(store, "sqlite", {
+    hold: async (r) => {
+      await Bun.sleep(5);
+      store.hold(r);
+    },
+  });
+  const held = new HeldReports(100, slow);
+  const report = () => heldReport({ body: new Uint8Array(40) });
+  const answers = [held.hold(report()), held.hold(report()), held.hold(report())];
+  expect(answers[2]).toBe(false);
+  expect(held.bytes).toBe(80);
+  expect(await Promise.all(answers)).toEqual([true, true, false]);
+  expect([held.count, held.bytes]).toEqual([2, 80]);
+});
+
+test("with the SQLite spool a held report is answered 200 once its row is committed, and 429 storage_unavailable when the spool refuses it", async () => {
+  const spool = join(tmpdir(), `cyclops-held-spool-${crypto.randomUUID()}.sqlite`);
+  files.push(spool, `${spool}-wal`, `${spool}-reserve`);
+  const { g, keysArrive } = await gatewayWithoutKeys({ STORAGE: "sqlite", SQLITE_PATH: spool });
+  const queue = g.deps.queue as SqliteQueue;
+  const rows = () => queue.db.query<{ n: number }, []>("SELECT count(*) AS n FROM held").get()!.n;
+  for (let i = 0; i < 3; i++) expect((await g.handle(store(eventJson()))).status).toBe(200);
+  expect(rows()).toBe(3);
+  expect(g.deps.admission.heldReports.count).toBe(3);
+  await keysArrive();
+  await g.deps.admission.heldReleased;
+  expect([rows(), queue.approxItems]).toEqual([0, 3]);
+
+  await g.close();
+
+  // A gateway on a closed spool: the hold is refused, never answered 200.
+  const { g: closed } = await gatewayWithoutKeys({ STORAGE: "sqlite", SQLITE_PATH: `${spool}-2.sqlite` });
+  files.push(`${spool}-2.sqlite`, `${spool}-2.sqlite-wal`, `${spool}-2.sqlite-reserve`);
+  await closed.deps.queue.close();
+  const res = await closed.handle(store(eventJson()));
+  expect(res.status).toBe(429);
+  expect(res.headers.get("x-sentry-rate-limits")).toBe("10:error:organization:storage_unavailable");
+  expect(closed.deps.stats.dropped.storage_unavailable).toBe(1);
 });

@@ -46,7 +46,7 @@ const KNOWN_EXCEPTIONS: ReadonlySet<string> = new Set<string>([]);
 /** The team's bar for a source file's length. */
 const MAX_LINES = 300;
 /** Files over it today, each being split by the engineer who owns it (issue 16, "What it must show"). */
-const OVERSIZED: ReadonlySet<string> = new Set(["forward/forwarder.ts"]);
+const OVERSIZED: ReadonlySet<string> = new Set<string>([]);
 
 const SRC = resolve(import.meta.dir, "../../src");
 

@@ -5,21 +5,11 @@
  *   printed for the record).
  * - Memory queue: SIGTERM mid-load stops accepting and drains the queue within SHUTDOWN_TIMEOUT.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { startFakeSentry, type FakeSentry } from "../helpers/fake-sentry.ts";
-import { countOf, delivery, FAKE_SENTRY_KEYS, Fixture, runLoad, stopProcess, waitForDelivery, waitUntil } from "./helpers.ts";
+import { countOf, delivery, fakeSentryAndFixture, runLoad, stopProcess, waitForDelivery, waitUntil } from "./helpers.ts";
 
-let fake: FakeSentry;
-const fixture = new Fixture();
-
-beforeAll(async () => {
-  fake = await startFakeSentry({ keys: FAKE_SENTRY_KEYS });
-});
-afterAll(async () => {
-  await fixture.close();
-  await fake.stop();
-});
+const { fake, fixture } = await fakeSentryAndFixture();
 
 describe("SQLite spool survives kill -9", () => {
   test("every event acknowledged before the kill is delivered after the restart", async () => {

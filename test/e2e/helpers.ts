@@ -4,14 +4,14 @@
  * generator that records which event ids cyclops acknowledged with a 200, bounded waits, the
  * delivery arithmetic (missing, duplicates) against the fake Sentry, and a private redis-server.
  */
-import { expect } from "bun:test";
+import { afterAll, expect } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { Config } from "../../src/config/schema.ts";
 import { projectKeys, projectsKey } from "../../src/redis/keys.ts";
-import type { FakeSentry } from "../helpers/fake-sentry.ts";
+import { startFakeSentry, type FakeSentry } from "../helpers/fake-sentry.ts";
 import { spawnGateway, tempDir, type TestGateway } from "../helpers/gateway.ts";
 import { SERVICE_HOST, SERVICE_PORTS } from "../helpers/services.ts";
 import type { CountDocument } from "../../src/stats/count-document.ts";
@@ -66,6 +66,17 @@ export class Fixture {
     await this.stopAll();
     for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A fake Sentry that knows the e2e key and a Fixture for one test file, both closed after its tests. */
+export async function fakeSentryAndFixture(): Promise<{ fake: FakeSentry; fixture: Fixture }> {
+  const fake = await startFakeSentry({ keys: FAKE_SENTRY_KEYS });
+  const fixture = new Fixture();
+  afterAll(async () => {
+    await fixture.close();
+    await fake.stop();
+  });
+  return { fake, fixture };
 }
 
 type Proc = ReturnType<typeof Bun.spawn>;

@@ -1,7 +1,7 @@
 /**
  * A fake Sentry for forwarding tests, as strict as Relay about what it accepts (after Relay's
  * tests/integration/fixtures/mini_sentry.py): every request must carry one parseable X-Sentry-Auth
- * (32-hex sentry_key, sentry_version 7, sentry_client), a gzip body that decodes, valid JSON
+ * (32-hex sentry_key, sentry_version 7, sentry_client), a body that decodes (identity or gzip), valid JSON
  * (store) or a valid envelope (envelope), 32-hex event ids, the right Content-Type and a
  * User-Agent. Anything else is recorded in `violations` and answered 400 with a Relay-style
  * `{"detail"}`; tests assert `violations` is empty.
@@ -30,7 +30,7 @@ export interface Received {
   endpoint: "store" | "envelope";
   headers: Record<string, string>;
   auth: Record<string, string>;
-  /** Decoded (gunzipped) body bytes. */
+  /** Decoded body bytes (gunzipped when sent gzip). */
   body: Uint8Array;
   json?: unknown;
   envelope?: ParsedEnvelope;
@@ -201,10 +201,13 @@ export async function startFakeSentry(opts: FakeSentryOptions = {}): Promise<Fak
       if (req.method !== "POST") throw new Violation(405, `method ${req.method} not allowed`);
       const auth = checkAuthSources(req, url);
       if (!req.headers.get("user-agent")) throw new Violation(400, "missing User-Agent");
-      if (req.headers.get("content-encoding") !== "gzip") throw new Violation(400, `expected Content-Encoding gzip, got ${req.headers.get("content-encoding")}`);
+      // Relay takes identity or gzip bodies (cyclops's UPSTREAM_COMPRESSION none or gzip).
+      const encoding = req.headers.get("content-encoding");
+      if (encoding !== null && encoding !== "gzip") throw new Violation(400, `expected Content-Encoding gzip or none, got ${encoding}`);
       let body: Uint8Array;
       try {
-        body = Bun.gunzipSync(new Uint8Array(await req.arrayBuffer()));
+        const raw = new Uint8Array(await req.arrayBuffer());
+        body = encoding === "gzip" ? Bun.gunzipSync(raw) : raw;
       } catch {
         throw new Violation(400, "failed to read request body: failed to decode gzip payload");
       }

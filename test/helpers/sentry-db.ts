@@ -4,7 +4,7 @@
  * own, created on the test services and dropped by `drop()`), plus a key source reading it.
  */
 import { Database } from "bun:sqlite";
-import { rmSync } from "node:fs";
+import { copyFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
@@ -224,4 +224,19 @@ export function sqlKeySourceFixture(backend: SqlBackendName, era: Era) {
       cleanup: () => db.drop(),
     };
   };
+}
+
+/**
+ * Creates a Sentry SQLite keys database at `path` holding `keys`, atomically (a copy renamed into
+ * place), so a gateway polling that path never reads a half-made file.
+ */
+export async function createSqliteKeysDbAt(path: string, ...keys: SeedKey[]): Promise<void> {
+  const db = await createSentryDb("sqlite", "2023");
+  try {
+    await db.insert(...keys);
+    copyFileSync((db.location as { path: string }).path, `${path}.tmp`);
+    renameSync(`${path}.tmp`, path);
+  } finally {
+    await db.drop();
+  }
 }

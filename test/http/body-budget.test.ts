@@ -166,3 +166,48 @@ describe("MAX_INFLIGHT_BYTES", () => {
     expect(roomy.deps.admission.bodies.bytes).toBe(0);
   });
 });
+
+describe("MAX_INFLIGHT_BYTES_PER_CLIENT", () => {
+  const from = (ip: string) => ({ "X-Forwarded-For": ip });
+
+  test("one client holding stalled uploads up to its share is refused past it; another client's report still gets 200", async () => {
+    const g = await gateway({ MAX_INFLIGHT_BYTES: 1_000_000, MAX_INFLIGHT_BYTES_PER_CLIENT: 250_000 });
+    // The greedy client's stalled uploads: two of 100,000 bytes fit its share, the third does not.
+    const stalled = [0, 1, 2].map(() => stalledBody("{"));
+    const pending = stalled.map((b) => g.handle(post(`/api/${PROJECT}/store/`, b.stream, { ...auth(KEY), ...from("203.0.113.7"), "Content-Length": "100000" })));
+    const third = await answered(pending[2]!);
+    expect(third.status).toBe(429);
+    expect(third.headers.get("retry-after")).toBe("2");
+    expect(third.headers.get("x-sentry-rate-limits")).toBe("2:error:organization:bodies_in_flight");
+    expect(stalled[2]!.pulled()).toBe(0);
+    expect(g.deps.admission.bodies.bytes).toBe(200_000);
+    // A small report of the greedy client fits what is left of its share, a 60,000-byte body does not...
+    const small = eventJson();
+    const own = await g.handle(post(`/api/${PROJECT}/store/`, small, { ...auth(KEY), ...from("203.0.113.7"), "Content-Length": String(small.length) }));
+    expect(own.status).toBe(200);
+    const big = stalledBody("{");
+    const ownBig = await answered(g.handle(post(`/api/${PROJECT}/store/`, big.stream, { ...auth(KEY), ...from("203.0.113.7"), "Content-Length": "60000" })));
+    expect(ownBig.status).toBe(429);
+    // ...while another client's reports, large and small, are read and answered 200.
+    const other = JSON.stringify({ event_id: "c".repeat(32), message: "y".repeat(200_000) });
+    const res = await g.handle(post(`/api/${PROJECT}/store/`, other, { ...auth(KEY), ...from("198.51.100.2"), "Content-Length": String(other.length) }));
+    expect(res.status).toBe(200);
+    expect(g.deps.admission.bodies.bytes).toBe(200_000);
+    expect(g.deps.admission.bodies.trackedClients).toBe(1);
+    void pending;
+  });
+
+  test("a stalled chunked body counts against its client's share as it arrives", async () => {
+    const g = await gateway({ MAX_INFLIGHT_BYTES: 1_000_000, MAX_INFLIGHT_BYTES_PER_CLIENT: 100_000, MAX_EVENT_SIZE: 1_000_000 });
+    const chunk = encoder.encode(" ".repeat(30_000));
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(chunk);
+      },
+    });
+    const res = await answered(g.handle(post(`/api/${PROJECT}/store/`, stream, { ...auth(KEY), ...from("203.0.113.9") })));
+    expect(res.status).toBe(429);
+    expect(g.deps.admission.bodies.bytes).toBe(0);
+    expect(g.deps.admission.bodies.trackedClients).toBe(0);
+  });
+});

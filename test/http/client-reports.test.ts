@@ -5,10 +5,10 @@
  * queue_full), each reported once; with
  * CLIENT_REPORTS false it tells nothing.
  */
-import { afterEach, describe, expect, test } from "bun:test";
-import type { Config } from "../../src/config/schema.ts";
-import { startFakeSentry, type FakeSentry, type Received } from "../helpers/fake-sentry.ts";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { describe, expect, test } from "bun:test";
+import type { FakeSentry, Received } from "../helpers/fake-sentry.ts";
+import type { TestGateway } from "../helpers/gateway.ts";
+import { keyedGateway, newEventId, sentryAuth } from "../helpers/keyed-gateway.ts";
 
 const KEYS: Record<number, string> = {
   1: "c1a0000000000000000000000000000a",
@@ -17,39 +17,27 @@ const KEYS: Record<number, string> = {
 };
 const INTERVAL_S = 0.3;
 
-const eventId = () => crypto.randomUUID().replace(/-/g, "");
-
-function store(g: TestGateway, projectId: number, event: Record<string, unknown>): Promise<Response> {
-  return fetch(`${g.url}/api/${projectId}/store/`, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      "X-Sentry-Auth": `Sentry sentry_version=7, sentry_client=cyclops-test/1.0, sentry_key=${KEYS[projectId]}`,
-    },
-    body: JSON.stringify({ event_id: eventId(), ...event }),
-  });
-}
-
+const { start, store } = keyedGateway(KEYS, { PACING: "adaptive", CLIENT_REPORTS: true, CLIENT_REPORT_INTERVAL: INTERVAL_S });
 function envelope(g: TestGateway, projectId: number, header: object, type: string, payload: object): Promise<Response> {
   return fetch(`${g.url}/api/${projectId}/envelope/`, {
     method: "POST",
     headers: {
       "Content-Type": "application/x-sentry-envelope",
-      "X-Sentry-Auth": `Sentry sentry_version=7, sentry_client=cyclops-test/1.0, sentry_key=${KEYS[projectId]}`,
+      "X-Sentry-Auth": sentryAuth(KEYS[projectId]!),
     },
     body: `${JSON.stringify(header)}\n${JSON.stringify({ type })}\n${JSON.stringify(payload)}\n`,
   });
 }
 
 function transactionEnvelope(g: TestGateway, projectId: number): Promise<Response> {
-  const id = eventId();
+  const id = newEventId();
   const now = Date.now() / 1000;
-  const trace = { trace_id: eventId(), span_id: eventId().slice(0, 16) };
+  const trace = { trace_id: newEventId(), span_id: newEventId().slice(0, 16) };
   return envelope(g, projectId, { event_id: id }, "transaction", { event_id: id, type: "transaction", transaction: "/checkout", start_timestamp: now - 0.1, timestamp: now, contexts: { trace } });
 }
 
 function sessionEnvelope(g: TestGateway, projectId: number): Promise<Response> {
-  return envelope(g, projectId, {}, "session", { sid: eventId(), init: true, started: new Date().toISOString(), status: "ok", attrs: { release: "r@1" } });
+  return envelope(g, projectId, {}, "session", { sid: newEventId(), init: true, started: new Date().toISOString(), status: "ok", attrs: { release: "r@1" } });
 }
 
 /** The client_report envelopes Sentry took, with the project and key they came with. */
@@ -93,29 +81,6 @@ async function metric(g: TestGateway, name: string): Promise<number> {
   const line = text.split("\n").find((l) => l.startsWith(`${name} `));
   return line === undefined ? Number.NaN : Number(line.slice(name.length + 1));
 }
-
-let fake: FakeSentry | undefined;
-let gateway: TestGateway | undefined;
-
-async function start(options: Partial<Config>): Promise<{ fake: FakeSentry; g: TestGateway }> {
-  fake = await startFakeSentry({ keys: { 1: [KEYS[1]!], 2: [KEYS[2]!], 3: [KEYS[3]!] } });
-  gateway = await startTestGateway({
-    PROJECT_KEYS: Object.entries(KEYS).map(([id, key]) => [Number(id), key, null] as [number, string, null]),
-    SENTRY_BASE_URL: fake.url,
-    PACING: "adaptive",
-    CLIENT_REPORTS: true,
-    CLIENT_REPORT_INTERVAL: INTERVAL_S,
-    ...options,
-  });
-  return { fake, g: gateway };
-}
-
-afterEach(async () => {
-  await gateway?.stop();
-  await fake?.stop();
-  gateway = undefined;
-  fake = undefined;
-});
 
 describe("client reports to Sentry", () => {
   test("floods and samples are reported per project, with that project's key, exactly once", async () => {

@@ -7,50 +7,24 @@
  * exactly. In shadow all 2,000 arrive and /metrics shows the would-drop count; with
  * SPIKE_RESPONSE rate-limit each refusal is a 429 naming spike_protection.
  */
-import { afterEach, describe, expect, test } from "bun:test";
-import type { Config } from "../../src/config/schema.ts";
-import { startFakeSentry, type FakeSentry, type Received } from "../helpers/fake-sentry.ts";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { describe, expect, test } from "bun:test";
+import type { Received } from "../helpers/fake-sentry.ts";
+import type { TestGateway } from "../helpers/gateway.ts";
+import { keyedGateway } from "../helpers/keyed-gateway.ts";
 import { metricValue, until } from "../helpers/wait.ts";
 
 const KEYS: Record<number, string> = { 1: "5a1e0000000000000000000000000001", 2: "5a1e0000000000000000000000000002" };
 const STORM = 2000;
 const CONCURRENCY = 50;
 
-const eventId = () => crypto.randomUUID().replace(/-/g, "");
-
-function store(g: TestGateway, projectId: number, message: string): Promise<Response> {
-  return fetch(`${g.url}/api/${projectId}/store/`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "X-Sentry-Auth": `Sentry sentry_version=7, sentry_client=cyclops-test/1.0, sentry_key=${KEYS[projectId]}` },
-    body: JSON.stringify({ event_id: eventId(), message, level: "error" }),
-  });
-}
-
-let fake: FakeSentry | undefined;
-let gateway: TestGateway | undefined;
-
-async function start(options: Partial<Config>): Promise<{ fake: FakeSentry; g: TestGateway }> {
-  fake = await startFakeSentry({ keys: { 1: [KEYS[1]!], 2: [KEYS[2]!] } });
-  gateway = await startTestGateway({
-    PROJECT_KEYS: Object.entries(KEYS).map(([id, key]) => [Number(id), key, null] as [number, string, null]),
-    SENTRY_BASE_URL: fake.url,
-    PACING: "adaptive",
-    CLIENT_REPORTS: true,
-    CLIENT_REPORT_INTERVAL: 0.3,
-    URL_CACHE_EXPIRATION: 0,
-    SPIKE_MIN_PER_MINUTE: 60,
-    ...options,
-  });
-  return { fake, g: gateway };
-}
-
-afterEach(async () => {
-  await gateway?.stop();
-  await fake?.stop();
-  gateway = undefined;
-  fake = undefined;
+const { start, store: storeEvent } = keyedGateway(KEYS, {
+  PACING: "adaptive",
+  CLIENT_REPORTS: true,
+  CLIENT_REPORT_INTERVAL: 0.3,
+  URL_CACHE_EXPIRATION: 0,
+  SPIKE_MIN_PER_MINUTE: 60,
 });
+const store = (g: TestGateway, projectId: number, message: string) => storeEvent(g, projectId, { message, level: "error" });
 
 interface StormResult {
   /** Status → count, project 1's storm and new errors. */

@@ -6,7 +6,7 @@
  * the log, /count or /healthcheck.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { renameSync, rmSync, copyFileSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../../src/config/schema.ts";
@@ -14,7 +14,7 @@ import { hexKey } from "../contracts/key-source.contract.ts";
 import { FakeSentryApi, type RecordedRequest } from "../helpers/fake-sentry-api.ts";
 import { startFakeSentry, type FakeSentry } from "../helpers/fake-sentry.ts";
 import { spawnGateway, startTestGateway, tempDir, type TestGateway } from "../helpers/gateway.ts";
-import { createSentryDb, ERAS, type Era, type SeedKey, type SentryDb, type SqlBackendName } from "../helpers/sentry-db.ts";
+import { createSentryDb, createSqliteKeysDbAt, ERAS, type Era, type SeedKey, type SentryDb, type SqlBackendName } from "../helpers/sentry-db.ts";
 import { describeWith, uniqueName } from "../helpers/services.ts";
 
 const PERIOD = 0.3;
@@ -320,10 +320,7 @@ describe("before the first successful load", () => {
     expect((await keysDoc(g)).last_error).toMatch(/^sqlite: .*unable to open/i);
 
     // Built aside and renamed in, so no retry ever reads a half-written file.
-    const db = await newDb("sqlite", "2023");
-    await db.insert(k);
-    copyFileSync((db.location as { path: string }).path, `${path}.tmp`);
-    renameSync(`${path}.tmp`, path);
+    await createSqliteKeysDbAt(path, k);
 
     const after = await waitFor(() => health(g), (h) => h.status === 200);
     expect(after.status).toBe(200);

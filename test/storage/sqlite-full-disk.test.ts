@@ -4,7 +4,7 @@
  * once space returns, a restart on a full disk opens and serves what it holds, and nothing whose
  * push resolved is lost. Also: its files are 0600.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { StorageUnavailableError, type QueueLimits } from "../../src/storage/queue.ts";
@@ -12,7 +12,7 @@ import { PROBE_INTERVAL_MS, RESERVE_BYTES } from "../../src/storage/sqlite-space
 import { SqliteQueue } from "../../src/storage/sqlite.ts";
 import { newItem } from "../contracts/queue.contract.ts";
 import { tempDir } from "../helpers/gateway.ts";
-import { mountTmpfs, type Tmpfs } from "./tmpfs.ts";
+import { spoolTmpfs } from "./tmpfs.ts";
 
 const limits: QueueLimits = { maxItems: 100_000, maxBytes: 1 << 30, newestFirst: false };
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -36,13 +36,10 @@ describe("SqliteQueue files", () => {
 });
 
 describe("SqliteQueue on a full disk", () => {
-  let fs: Tmpfs | null;
-  beforeAll(() => {
-    fs = mountTmpfs(RESERVE_BYTES + 24 * 1024 * 1024);
-  });
-  afterAll(() => fs?.unmount());
+  const tmpfs = spoolTmpfs();
 
   test("refuses pushes while full, acks still succeed, heals without a push, restarts on a full disk; nothing acknowledged lost", async () => {
+    const fs = tmpfs();
     if (!fs) return;
     const path = join(fs.dir, "spool.sqlite");
     let q = new SqliteQueue(path, limits);

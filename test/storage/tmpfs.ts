@@ -2,9 +2,11 @@
  * A small tmpfs for full-disk tests: `mount -t tmpfs` needs root (CI runs as root). Where mount is
  * not permitted the tests skip with a message, unless CYCLOPS_REQUIRE_SERVICES=1, where they fail.
  */
+import { afterAll, beforeAll } from "bun:test";
 import { mkdtempSync, openSync, closeSync, writeSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { RESERVE_BYTES } from "../../src/storage/sqlite-space.ts";
 
 export interface Tmpfs {
   dir: string;
@@ -57,4 +59,17 @@ export function mountTmpfs(bytes: number): Tmpfs | null {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * For the tests of the calling describe block: a tmpfs with room for a spool's reserve and 24 MiB,
+ * mounted before them and unmounted after. The getter answers null where mounting is not permitted.
+ */
+export function spoolTmpfs(): () => Tmpfs | null {
+  let fs: Tmpfs | null = null;
+  beforeAll(() => {
+    fs = mountTmpfs(RESERVE_BYTES + 24 * 1024 * 1024);
+  });
+  afterAll(() => fs?.unmount());
+  return () => fs;
 }
