@@ -17,6 +17,7 @@ import type { LatencyWindow } from "../stats/latency.ts";
 import type { QueuedItem } from "../storage/item.ts";
 import type { Queue } from "../storage/queue.ts";
 import { sendClientReports } from "./client-reports.ts";
+import { createHttp1Client, type Http1Client } from "./http1/client.ts";
 import { LoopLag } from "./loop-lag.ts";
 import { Backoff, Outage, createPacer, type Pacer, type UpstreamState } from "./pacer.ts";
 import type { LimitAnswer } from "./rate-limits.ts";
@@ -36,7 +37,6 @@ export interface ForwarderOptions {
   /** A public key of the project, for client reports; default: the last key seen on its items. */
   keyFor?: (projectId: number) => string | undefined;
   now?: () => number;
-  fetchImpl?: typeof fetch;
   /** Outage backoff bounds (default 1 s → 60 s, as Relay) and jitter source; tests shorten them. */
   backoff?: { baseMs: number; maxMs: number };
   random?: () => number;
@@ -56,7 +56,7 @@ export class Forwarder {
   private readonly log: Log;
   private readonly version: string;
   private readonly now: () => number;
-  private readonly fetchImpl: typeof fetch;
+  private readonly http: Http1Client;
   private readonly keyFor: (projectId: number) => string | undefined;
   private readonly pacer: Pacer;
   private readonly outage: Outage;
@@ -87,7 +87,7 @@ export class Forwarder {
     this.log = opts.log;
     this.version = opts.version;
     this.now = opts.now ?? Date.now;
-    this.fetchImpl = opts.fetchImpl ?? fetch;
+    this.http = createHttp1Client({ maxConnections: this.cfg.MAX_CONCURRENCY + 1 });
     this.keyFor = opts.keyFor ?? ((id) => this.learnedKeys.get(id));
     this.pacer = createPacer(this.cfg.PACING, this.latency, this.cfg.MAX_DUMP_INTERVAL, this.cfg.MAX_CONCURRENCY);
     this.outage = new Outage(new Backoff(opts.backoff?.baseMs ?? 1000, opts.backoff?.maxMs ?? 60_000, opts.random));
@@ -95,7 +95,7 @@ export class Forwarder {
     this.loopLag = opts.loopLag ?? new LoopLag();
     this.deadlines = new SharedDeadlines(this.cfg.UPSTREAM_TIMEOUT * 1000);
     this.sendOpts = {
-      fetchImpl: this.fetchImpl,
+      post: this.http.post,
       timeoutMs: this.cfg.UPSTREAM_TIMEOUT * 1000,
       signal: this.abort.signal,
       now: this.now,
@@ -152,6 +152,7 @@ export class Forwarder {
       await Promise.allSettled([...this.settling]);
     }
     this.loopLag.stop();
+    this.http.close();
     return this.queue.approxItems;
   }
 

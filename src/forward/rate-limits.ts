@@ -51,7 +51,10 @@ export function parseRetryAfter(value: string | null | undefined, nowMs: number,
  * The limits a response imposes, as SDKs read them: X-Sentry-Rate-Limits when present (on any
  * status), else on a 429 Retry-After (or 60 s) for every category.
  */
-export function limitsFromResponse(status: number, headers: Headers, nowMs: number): ParsedLimit[] {
+/** What is read of an answer's headers: fetch's Headers or the http1 client's. */
+export type HeaderReader = Pick<Headers, "get">;
+
+export function limitsFromResponse(status: number, headers: HeaderReader, nowMs: number): ParsedLimit[] {
   const parsed = parseRateLimits(headers.get("x-sentry-rate-limits"));
   if (parsed.length > 0) return parsed;
   if (status !== 429) return [];
