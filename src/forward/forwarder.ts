@@ -17,7 +17,7 @@ import type { LatencyWindow } from "../stats/latency.ts";
 import type { QueuedItem } from "../storage/item.ts";
 import type { Queue } from "../storage/queue.ts";
 import { sendClientReports } from "./client-reports.ts";
-import { createHttp1Client, type Http1Client } from "./http1/client.ts";
+import { upstreamPoster, type Poster } from "./http1/poster.ts";
 import { LoopLag } from "./loop-lag.ts";
 import { Backoff, Outage, createPacer, type Pacer, type UpstreamState } from "./pacer.ts";
 import type { LimitAnswer } from "./rate-limits.ts";
@@ -56,7 +56,7 @@ export class Forwarder {
   private readonly log: Log;
   private readonly version: string;
   private readonly now: () => number;
-  private readonly http: Http1Client;
+  private readonly http: Poster;
   private readonly keyFor: (projectId: number) => string | undefined;
   private readonly pacer: Pacer;
   private readonly outage: Outage;
@@ -87,7 +87,7 @@ export class Forwarder {
     this.log = opts.log;
     this.version = opts.version;
     this.now = opts.now ?? Date.now;
-    this.http = createHttp1Client({ maxConnections: this.cfg.MAX_CONCURRENCY + 1 });
+    this.http = upstreamPoster(this.cfg.MAX_CONCURRENCY + 1);
     this.keyFor = opts.keyFor ?? ((id) => this.learnedKeys.get(id));
     this.pacer = createPacer(this.cfg.PACING, this.latency, this.cfg.MAX_DUMP_INTERVAL, this.cfg.MAX_CONCURRENCY);
     this.outage = new Outage(new Backoff(opts.backoff?.baseMs ?? 1000, opts.backoff?.maxMs ?? 60_000, opts.random));

@@ -29,10 +29,17 @@ export interface Http1ClientOptions {
   tls?: { ca?: string | string[]; rejectUnauthorized?: boolean };
 }
 
-export type PostFn = (url: string, headers: Record<string, string>, body: Uint8Array, signal?: AbortSignal) => Promise<ParsedResponse>;
+/** What a POST gives back: the status, headers to read, the whole body. */
+export interface PostResponse {
+  status: number;
+  headers: { get(name: string): string | null };
+  body: Uint8Array;
+}
+
+export type PostFn = (url: string, headers: Record<string, string>, body: Uint8Array, signal?: AbortSignal) => Promise<PostResponse>;
 
 export interface Http1Client {
-  post: PostFn;
+  post: (url: string, headers: Record<string, string>, body: Uint8Array, signal?: AbortSignal) => Promise<ParsedResponse>;
   /** Closes every connection; requests waiting or in flight fail; later requests open new ones. */
   close(): void;
   /** Connections open or opening, per origin (for tests and metrics). */
@@ -226,7 +233,7 @@ export function createHttp1Client(options: Http1ClientOptions): Http1Client {
     return started ? promise : null;
   };
 
-  const post: PostFn = async (url, headers, body, signal) => {
+  const post: Http1Client["post"] = async (url, headers, body, signal) => {
     signal?.throwIfAborted();
     const { key, path } = splitUrl(url);
     const pool = poolFor(key);
