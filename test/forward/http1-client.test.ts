@@ -55,7 +55,7 @@ describe("http1 client against the fake Sentry", () => {
     client = createHttp1Client({ maxConnections: 1 });
     sentry.setBehaviour({ reset: 1 });
     const lost = client.post(`${sentry.url}/api/1/store/`, sentryHeaders, eventBody(eventId()));
-    expect(lost).rejects.toBeInstanceOf(Http1NetworkError);
+    await expect(lost).rejects.toBeInstanceOf(Http1NetworkError);
     await lost.catch(() => {});
     const ok = await client.post(`${sentry.url}/api/1/store/`, sentryHeaders, eventBody(eventId()));
     expect(ok.status).toBe(200);
@@ -186,7 +186,7 @@ describe("http1 client against a raw TCP server", () => {
     await Bun.sleep(50);
     expect([s.connections(), s.requests(), client.connections()]).toEqual([2, 2, 2]);
     abort.abort(new Error("stopped"));
-    expect(waiting).rejects.toThrow("stopped");
+    await expect(waiting).rejects.toThrow("stopped");
     // Answer what is held until all three in-flight requests are answered on the two connections.
     while (s.requests() < 3 || held.length > 0) {
       const sockets = held;
