@@ -81,7 +81,11 @@ function minimalClient(host: string, port: number, connections: number): { send:
   const tryParse = (c: Conn) => {
     const buf = c.buf;
     let end = -1;
-    for (let i = 3; i < buf.length; i++) if (buf[i] === 10 && buf[i - 1] === 13 && buf[i - 2] === 10 && buf[i - 3] === 13) { end = i + 1; break; }
+    for (let i = 3; i < buf.length; i++)
+      if (buf[i] === 10 && buf[i - 1] === 13 && buf[i - 2] === 10 && buf[i - 3] === 13) {
+        end = i + 1;
+        break;
+      }
     if (end < 0) return;
     const head = new TextDecoder().decode(buf.subarray(0, end));
     const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
@@ -157,7 +161,11 @@ try {
   // One signal shared by all requests, as the forwarder's shared deadlines (timeouts.ts) give.
   const shared = new AbortController().signal;
   const viaOurs: Sender = async (u) => (await ours.post(u, headers, body, shared)).status;
-  const clients: Array<[string, Sender]> = [["fetch", viaFetch], ["minimal Bun.connect", minimal.send], ["src/forward/http1", viaOurs]];
+  const clients: Array<[string, Sender]> = [
+    ["fetch", viaFetch],
+    ["minimal Bun.connect", minimal.send],
+    ["src/forward/http1", viaOurs],
+  ];
   // Warm-up: connections open, JIT settles.
   for (const [, send] of clients) await measure(send, url);
   const totals = new Map<string, { cpu: number[]; rps: number[] }>(clients.map(([name]) => [name, { cpu: [], rps: [] }]));
@@ -175,7 +183,9 @@ try {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const base = median(totals.get("fetch")!.cpu);
   for (const [name, t] of totals) {
-    console.log(`median ${name.padEnd(20)} ${median(t.cpu).toFixed(1).padStart(6)} µs/request (${(median(t.cpu) / base).toFixed(2)}x fetch)  ${Math.round(median(t.rps))} requests/s`);
+    console.log(
+      `median ${name.padEnd(20)} ${median(t.cpu).toFixed(1).padStart(6)} µs/request (${(median(t.cpu) / base).toFixed(2)}x fetch)  ${Math.round(median(t.rps))} requests/s`,
+    );
   }
   minimal.close();
   ours.close();

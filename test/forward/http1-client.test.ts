@@ -63,7 +63,12 @@ describe("http1 client against the fake Sentry", () => {
 });
 
 /** A raw TCP server that answers each request as `script` says; it counts connections and requests. */
-function rawServer(script: (socket: Socket<{ n: number }>, request: number) => void): { listener: TCPSocketListener<{ n: number }>; url: string; connections: () => number; requests: () => number } {
+function rawServer(script: (socket: Socket<{ n: number }>, request: number) => void): {
+  listener: TCPSocketListener<{ n: number }>;
+  url: string;
+  connections: () => number;
+  requests: () => number;
+} {
   let connections = 0;
   let requests = 0;
   const listener = Bun.listen<{ n: number }>({
@@ -212,7 +217,26 @@ describe("http1 client against a raw TCP server", () => {
 describe("http1 client over TLS", () => {
   const dir = mkdtempSync(join(tmpdir(), "cyclops-http1-tls-"));
   const made = Bun.spawnSync(
-    ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+    [
+      "openssl",
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost",
+    ],
     { stdout: "ignore", stderr: "ignore" },
   );
   const haveCert = made.exitCode === 0 && existsSync(join(dir, "cert.pem"));

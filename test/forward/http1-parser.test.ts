@@ -29,7 +29,10 @@ function everySplit(raw: string, check: (res: ParsedResponse) => void): void {
     expect(res).not.toBeNull();
     check(res!);
   }
-  const { res } = parseSplit(input, Array.from({ length: input.length }, (_, i) => i));
+  const { res } = parseSplit(
+    input,
+    Array.from({ length: input.length }, (_, i) => i),
+  );
   check(res!);
 }
 
@@ -129,7 +132,9 @@ describe("HTTP/1.1 response parser", () => {
 describe("POST serialisation", () => {
   test("request line, Host, the caller's headers, Content-Length, body; framing headers are the client's", () => {
     const body = bytes("{}");
-    const out = text(serializePost({ host: "sentry.example:8443", path: "/api/1/store/?x=1" }, { "X-Sentry-Auth": "Sentry sentry_key=k", "content-length": "999", Host: "evil" }, body));
+    const out = text(
+      serializePost({ host: "sentry.example:8443", path: "/api/1/store/?x=1" }, { "X-Sentry-Auth": "Sentry sentry_key=k", "content-length": "999", Host: "evil" }, body),
+    );
     expect(out).toBe("POST /api/1/store/?x=1 HTTP/1.1\r\nhost: sentry.example:8443\r\nX-Sentry-Auth: Sentry sentry_key=k\r\ncontent-length: 2\r\n\r\n{}");
   });
 

@@ -207,10 +207,14 @@ export function createHttp1Client(options: Http1ClientOptions): Http1Client {
       set = conns;
       inFlight.set(signal, conns);
       // An abort mid-exchange leaves a connection's framing unknown: it is closed, not reused.
-      signal.addEventListener("abort", () => {
-        for (const c of conns) c.destroy(signal.reason);
-        conns.clear();
-      }, { once: true });
+      signal.addEventListener(
+        "abort",
+        () => {
+          for (const c of conns) c.destroy(signal.reason);
+          conns.clear();
+        },
+        { once: true },
+      );
     }
     return set;
   };

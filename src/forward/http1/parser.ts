@@ -42,6 +42,9 @@ const EMPTY = new Uint8Array(0);
 /** Header bytes as text. (The Encoding standard's latin1 is windows-1252: it differs only in 0x80-0x9F, which no header we read holds.) */
 const LATIN1 = new TextDecoder("latin1");
 
+/** A comma-separated header's tokens, lowercased. */
+const tokens = (value: string): string[] => value.split(",").map((t) => t.trim().toLowerCase());
+
 type State = "head" | "length" | "chunk-size" | "chunk-data" | "chunk-data-end" | "trailers" | "until-close" | "done" | "finished";
 
 export class ResponseParser {
@@ -228,7 +231,7 @@ export class ResponseParser {
     this.status = status;
     this.headers = new ResponseHeaders(map);
     const connection = map.get("connection");
-    this.keepAlive = http11 && (connection === undefined || !connection.toLowerCase().split(",").some((t) => t.trim() === "close"));
+    this.keepAlive = http11 && (connection === undefined || !tokens(connection).includes("close"));
     this.startBody(status, map);
   }
 
@@ -238,9 +241,8 @@ export class ResponseParser {
     if (status === 204 || status === 304) {
       this.state = "done";
     } else if (te !== undefined) {
-      const codings = te.toLowerCase().split(",").map((t) => t.trim());
-      if (codings[codings.length - 1] !== "chunked") throw new ResponseParseError(`unsupported transfer-encoding: ${te.slice(0, 40)}`);
-      if (codings.length > 1) throw new ResponseParseError(`unsupported transfer-encoding: ${te.slice(0, 40)}`);
+      // Only chunked alone: a body in any other coding is not ours to decode.
+      if (tokens(te).join() !== "chunked") throw new ResponseParseError(`unsupported transfer-encoding: ${te.slice(0, 40)}`);
       // Both framings at once is how responses are smuggled: read chunked, reuse nothing.
       if (cl !== undefined) this.keepAlive = false;
       this.state = "chunk-size";
