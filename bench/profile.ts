@@ -59,19 +59,27 @@ const payloads = buildPayloads(dir, 1);
 // The Redis scenario's own redis-server (bench/lib/servers.ts startRedis), on the load core.
 const redisServer = redis ? await startRedis() : null;
 const fake = forwardEvents > 0 ? await startFakeUpstream(0, 0) : null;
-const server = await startCyclops(baseConfig({ SENTRY_BASE_URL: fake?.url ?? `http://127.0.0.1:${closedPort()}`, ...(redisServer ? { STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_PORT: redisServer.port } : {}) }), {
-  bunArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-name=cyclops.cpuprofile", "--cpu-prof-interval=250"],
-});
+const server = await startCyclops(
+  baseConfig({
+    SENTRY_BASE_URL: fake?.url ?? `http://127.0.0.1:${closedPort()}`,
+    ...(redisServer ? { STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_PORT: redisServer.port } : {}),
+  }),
+  {
+    bunArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-name=cyclops.cpuprofile", "--cpu-prof-interval=250"],
+  },
+);
 const env = { BENCH_PATH: "/api/1/store/", BENCH_KEY: PUBLIC_KEY, BENCH_TEMPLATE: payloads.eventTemplateFile };
 let requests = 0;
 try {
   if (fake) {
     requests = await profileForwarding(server, fake, forwardEvents);
   } else {
-  const warm = await measureWrk(server, { script: "store-distinct.lua", conns, seconds: 2, env: { ...env, BENCH_SEED: newSeed() } });
-  const m = await measureWrk(server, { script: "store-distinct.lua", conns, seconds, env: { ...env, BENCH_SEED: newSeed() } });
-  requests = warm.requests + m.requests;
-  console.log(`load: ${Math.round(m.rps)} req/s at ${conns} connections (profiler on: slower than the benchmark), ${m.cpuUsPerReq.toFixed(1)} µs CPU/request, non-2xx ${m.non2xx}`);
+    const warm = await measureWrk(server, { script: "store-distinct.lua", conns, seconds: 2, env: { ...env, BENCH_SEED: newSeed() } });
+    const m = await measureWrk(server, { script: "store-distinct.lua", conns, seconds, env: { ...env, BENCH_SEED: newSeed() } });
+    requests = warm.requests + m.requests;
+    console.log(
+      `load: ${Math.round(m.rps)} req/s at ${conns} connections (profiler on: slower than the benchmark), ${m.cpuUsPerReq.toFixed(1)} µs CPU/request, non-2xx ${m.non2xx}`,
+    );
   }
 } finally {
   await server.stop();
@@ -105,7 +113,8 @@ const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const parentOf = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
-const located = (n: ProfileNode) => `${n.callFrame.functionName || "(anonymous)"} (${relative(process.cwd(), n.callFrame.url.replace(/^file:\/\//, ""))}:${n.callFrame.lineNumber + 1})`;
+const located = (n: ProfileNode) =>
+  `${n.callFrame.functionName || "(anonymous)"} (${relative(process.cwd(), n.callFrame.url.replace(/^file:\/\//, ""))}:${n.callFrame.lineNumber + 1})`;
 /** Native frames (JSON.parse, TextDecoder, Response…) have no file: name the JS function that called them. */
 function caller(node: ProfileNode): string {
   let id = parentOf.get(node.id);

@@ -33,17 +33,14 @@ async function commandStats(ports: number[]): Promise<Map<string, number>> {
   for (const port of ports) {
     const c = new Redis({ host: "127.0.0.1", port, lazyConnect: true });
     await c.connect();
-    for (const [, name, calls] of (await c.info("commandstats")).matchAll(/cmdstat_(\w+):calls=(\d+)/g))
-      total.set(name!, (total.get(name!) ?? 0) + Number(calls));
+    for (const [, name, calls] of (await c.info("commandstats")).matchAll(/cmdstat_(\w+):calls=(\d+)/g)) total.set(name!, (total.get(name!) ?? 0) + Number(calls));
     c.disconnect();
   }
   return total;
 }
 
 async function measure(label: string, redis: Record<string, unknown>, masters: number[]): Promise<void> {
-  const server = await startCyclops(
-    baseConfig({ STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", SENTRY_BASE_URL: `http://127.0.0.1:${closedPort()}`, ...redis }),
-  );
+  const server = await startCyclops(baseConfig({ STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", SENTRY_BASE_URL: `http://127.0.0.1:${closedPort()}`, ...redis }));
   try {
     const template = eventTemplate();
     await postEvents(server, template, 500, conns); // warm-up

@@ -34,12 +34,34 @@ const elapsed = () => (performance.now() - started) / 1000;
 const log = (s: string) => process.stderr.write(`[${elapsed().toFixed(0).padStart(4)} s] ${s}\n`);
 
 const PLAN = quick
-  ? { durations: { warmSeconds: 1, measureSeconds: 3, runs: 1 }, extrasUntilS: [60, 100], hardLimitS: 260, fwdEvents: 4000, fwdMaxS: 15, startups: 5, memoryRuns: 1, gzipVariants: 8192,
-      pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 2, windowSeconds: 5 }, idleRequests: 30,
-      sustained: { conns: 16, warmSeconds: 2, measureSeconds: 5, rounds: 1, projects: 5000 }, fetchLoopRequests: 10_000 }
-  : { durations: { warmSeconds: 2, measureSeconds: 6, runs: 3 }, extrasUntilS: [400, 640], hardLimitS: 1000, fwdEvents: 30000, fwdMaxS: 60, startups: 10, memoryRuns: 3, gzipVariants: 8192,
-      pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 4, windowSeconds: 12 }, idleRequests: 100,
-      sustained: { conns: 16, warmSeconds: 2, measureSeconds: 10, rounds: 3, projects: 5000 }, fetchLoopRequests: 20_000 };
+  ? {
+      durations: { warmSeconds: 1, measureSeconds: 3, runs: 1 },
+      extrasUntilS: [60, 100],
+      hardLimitS: 260,
+      fwdEvents: 4000,
+      fwdMaxS: 15,
+      startups: 5,
+      memoryRuns: 1,
+      gzipVariants: 8192,
+      pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 2, windowSeconds: 5 },
+      idleRequests: 30,
+      sustained: { conns: 16, warmSeconds: 2, measureSeconds: 5, rounds: 1, projects: 5000 },
+      fetchLoopRequests: 10_000,
+    }
+  : {
+      durations: { warmSeconds: 2, measureSeconds: 6, runs: 3 },
+      extrasUntilS: [400, 640],
+      hardLimitS: 1000,
+      fwdEvents: 30000,
+      fwdMaxS: 60,
+      startups: 10,
+      memoryRuns: 3,
+      gzipVariants: 8192,
+      pacing: { baseMs: 30, perInFlightMs: 3, feedPerSecond: 600, settleSeconds: 4, windowSeconds: 12 },
+      idleRequests: 100,
+      sustained: { conns: 16, warmSeconds: 2, measureSeconds: 10, rounds: 3, projects: 5000 },
+      fetchLoopRequests: 20_000,
+    };
 const CONNECTIONS = [16, 128];
 
 async function cleanupAndExit(code: number): Promise<never> {
@@ -98,7 +120,8 @@ async function main(): Promise<void> {
       const budget: Budget = { deadline: started + PLAN.extrasUntilS[i]! * 1000 };
       if (scenarios.length === 0) break;
       if (overHard()) {
-        for (const entry of results.wrk) entry.series.push({ conns, runs: [], rounds: [], median: null, rpsMin: 0, rpsMax: 0, discarded: 0, failed: "skipped: time budget", notes: [] });
+        for (const entry of results.wrk)
+          entry.series.push({ conns, runs: [], rounds: [], median: null, rpsMin: 0, rpsMax: 0, discarded: 0, failed: "skipped: time budget", notes: [] });
         continue;
       }
       log(`${scenarios.map((s) => s.id).join(", ")} @ ${conns} connections, in rounds`);
@@ -112,7 +135,12 @@ async function main(): Promise<void> {
     if (wanted("forwarding")) {
       results.throughput = [];
       // The default (adaptive, default compression) first; then each compression, for the choice of default.
-      const variants = [{ pacing: "adaptive" }, { pacing: "adaptive", UPSTREAM_COMPRESSION: "gzip" }, { pacing: "adaptive", UPSTREAM_COMPRESSION: "none" }, { pacing: "original" }] as const;
+      const variants = [
+        { pacing: "adaptive" },
+        { pacing: "adaptive", UPSTREAM_COMPRESSION: "gzip" },
+        { pacing: "adaptive", UPSTREAM_COMPRESSION: "none" },
+        { pacing: "original" },
+      ] as const;
       for (const { pacing, ...extra } of variants) {
         if (overHard()) {
           results.throughput.push({ pacing, failed: "skipped: time budget" });
@@ -170,10 +198,7 @@ async function main(): Promise<void> {
       log("binary: size and start-up");
       try {
         const bin = await ensureBinary(log);
-        const startups = [
-          await startupTime(`${BINARY} serve`, [BINARY], PLAN.startups),
-          await startupTime("bun src/main.ts serve", [BUN, "src/main.ts"], PLAN.startups),
-        ];
+        const startups = [await startupTime(`${BINARY} serve`, [BINARY], PLAN.startups), await startupTime("bun src/main.ts serve", [BUN, "src/main.ts"], PLAN.startups)];
         for (const s of startups) log(`    ${s.what}: ${s.medianMs.toFixed(1)} ms median`);
         results.binary = { sizeMb: bin.sizeMb, built: bin.built, mtime: bin.mtime.toISOString().replace(/\.\d+Z$/, "Z"), startups };
       } catch (e) {
@@ -198,7 +223,9 @@ async function sustained(payloads: ReturnType<typeof buildPayloads>): Promise<De
   const attempt = async (what: string, f: () => Promise<SustainedResult>) => {
     try {
       const r = await f();
-      log(`    ${what}: accepted ${Math.round(r.acceptedPerSecond)}/s, delivered ${Math.round(r.deliveredPerSecond)}/s, queue ${r.queueGrowthPerSecond >= 0 ? "+" : ""}${Math.round(r.queueGrowthPerSecond)}/s`);
+      log(
+        `    ${what}: accepted ${Math.round(r.acceptedPerSecond)}/s, delivered ${Math.round(r.deliveredPerSecond)}/s, queue ${r.queueGrowthPerSecond >= 0 ? "+" : ""}${Math.round(r.queueGrowthPerSecond)}/s`,
+      );
       return r;
     } catch (e) {
       log(`    ${what} failed: ${(e as Error).message}`);
@@ -236,7 +263,9 @@ function baselineBracket(ids: string[]): Bracket | undefined {
 }
 
 function firstLine(e: unknown): string {
-  return String((e as Error)?.message ?? e).split("\n")[0]!.slice(0, 300);
+  return String((e as Error)?.message ?? e)
+    .split("\n")[0]!
+    .slice(0, 300);
 }
 
 main().then(

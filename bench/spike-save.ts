@@ -60,9 +60,7 @@ async function measure(label: string, save: () => Promise<void> | void): Promise
     await Bun.sleep(20);
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  console.log(
-    `${label.padEnd(34)} longest stall ${med(stalls).toFixed(1).padStart(7)} ms   whole save ${med(totals).toFixed(0).padStart(6)} ms   (median of ${RUNS})`,
-  );
+  console.log(`${label.padEnd(34)} longest stall ${med(stalls).toFixed(1).padStart(7)} ms   whole save ${med(totals).toFixed(0).padStart(6)} ms   (median of ${RUNS})`);
 }
 
 const dir = mkdtempSync(join(tmpdir(), "cyclops-spike-save-"));
@@ -71,10 +69,7 @@ await measure("one document, synchronous", () => writeFileSync(join(dir, "one.js
 const chunked = (store: SpikeStateStore) => () => store.save(Date.now(), limiter.stateChunks(CHUNK_LANES));
 await measure("file, a chunk per turn", chunked(new FileStateStore(join(dir, "state.json"))));
 const spool = new SqliteQueue(join(dir, "spool.sqlite"), { maxItems: 10, maxBytes: 1 << 20, newestFirst: true });
-await measure(
-  "SQLite spool, a chunk per turn",
-  chunked(new SpoolStateStore({ readMeta: (n) => spool.readMeta!(n), writeMeta: (n, v) => spool.writeMeta!(n, v) })),
-);
+await measure("SQLite spool, a chunk per turn", chunked(new SpoolStateStore({ readMeta: (n) => spool.readMeta!(n), writeMeta: (n, v) => spool.writeMeta!(n, v) })));
 await spool.close();
 if (process.argv.includes("redis")) {
   const redis = new Redis({ host: "127.0.0.1", port: 6379, enableAutoPipelining: true, enableOfflineQueue: false });

@@ -33,8 +33,7 @@ for (let minute = 0; minute < 60; minute++) {
 }
 clock = now;
 for (let id = 1; id <= 20; id++) {
-  for (let i = 0; i < 50; i++)
-    detector.drop(id, "flood", "error", { exception: { values: [{ type: "TypeError", value: `<b>undefined</b> is not a function #${i % 5}` }] } }, now);
+  for (let i = 0; i < 50; i++) detector.drop(id, "flood", "error", { exception: { values: [{ type: "TypeError", value: `<b>undefined</b> is not a function #${i % 5}` }] } }, now);
 }
 
 const app = new Hono();

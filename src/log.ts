@@ -66,7 +66,10 @@ export const silentLogger = (): Logger => pino({ level: "silent" });
  */
 export class LogLimiter {
   private readonly last = new Map<string, { at: number; suppressed: number }>();
-  constructor(private readonly intervalMs = 10_000, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly intervalMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Returns the suppressed count since the last line when this one may be logged, else null. */
   allow(key: string): number | null {

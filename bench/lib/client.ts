@@ -49,7 +49,9 @@ export function startFeeder(server: Server, template: string, perSecond: number)
     let next = performance.now();
     while (running) {
       for (let i = 0; i < perTick && pending.size < 256; i++) {
-        const p = postOne(server, template, seed).catch(() => false).finally(() => pending.delete(p));
+        const p = postOne(server, template, seed)
+          .catch(() => false)
+          .finally(() => pending.delete(p));
         pending.add(p);
         sent++;
       }

@@ -91,7 +91,16 @@ export async function forwardingThroughput(
     if (accepted < events) notes.push(`${events - accepted} of ${events} prefill events refused`);
     if (now.count > 0) notes.push(`stopped after ${maxSeconds} s with ${now.count} still queued`);
     const stats = await fakeStats(fake);
-    return { pacing, compression: String(extra.UPSTREAM_COMPRESSION ?? "default"), delivered, seconds, perSecond: delivered / seconds, cpuUsPerEvent: delivered ? (cpu * 1e6) / delivered : 0, upstreamMaxInFlight: stats.max_in_flight, notes };
+    return {
+      pacing,
+      compression: String(extra.UPSTREAM_COMPRESSION ?? "default"),
+      delivered,
+      seconds,
+      perSecond: delivered / seconds,
+      cpuUsPerEvent: delivered ? (cpu * 1e6) / delivered : 0,
+      upstreamMaxInFlight: stats.max_in_flight,
+      notes,
+    };
   } finally {
     if (cyclops) await cyclops.stop();
     await fake.stop();

@@ -60,7 +60,7 @@ export const SCENARIOS: WrkScenario[] = [
   {
     id: "baseline",
     title: "Baseline (bench/baseline.ts)",
-    what: "Minimal Bun.serve: read body, JSON.parse, push into a bounded array, answer {\"id\"}. Same requests as the memory ingest.",
+    what: 'Minimal Bun.serve: read body, JSON.parse, push into a bounded array, answer {"id"}. Same requests as the memory ingest.',
     target: "baseline",
     script: "store-distinct.lua",
     env: STORE,
@@ -192,4 +192,3 @@ export function explain(e: unknown, server: Server | null): Error {
   }
   return err;
 }
-

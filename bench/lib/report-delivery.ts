@@ -17,7 +17,12 @@ function median(xs: number[]): number {
 }
 
 /** Per-round ratios of `num` over `den` (rounds where either failed are skipped). */
-function roundRatios(d: DeliveryResults, num: (r: DeliveryResults["rounds"][number]) => unknown, den: (r: DeliveryResults["rounds"][number]) => unknown, of: (x: SustainedResult) => number): number[] {
+function roundRatios(
+  d: DeliveryResults,
+  num: (r: DeliveryResults["rounds"][number]) => unknown,
+  den: (r: DeliveryResults["rounds"][number]) => unknown,
+  of: (x: SustainedResult) => number,
+): number[] {
   const out: number[] = [];
   for (const r of d.rounds) {
     const a = num(r);
@@ -36,30 +41,67 @@ export function deliveryVerdicts(d: DeliveryResults | undefined, throughput: Arr
   if (!d) {
     out.push({ criterion: "Sustained delivery vs relay", measured: "not run", bar: "≥ 0.9×", ok: null });
   } else {
-    const delivered = roundRatios(d, (r) => r.cyclops, (r) => r.relay, (x) => x.deliveredPerSecond);
-    out.push({ criterion: "Sustained delivery vs relay (delivered/s, same round)", measured: delivered.length ? listed(delivered) : "failed", bar: "≥ 0.9×", ok: delivered.length ? median(delivered) >= 0.9 : null });
-    const growth = d.rounds.map((r) => r.cyclops).filter((x): x is SustainedResult => !failed(x)).map((x) => x.queueGrowthPerSecond / Math.max(1, x.acceptedPerSecond));
+    const delivered = roundRatios(
+      d,
+      (r) => r.cyclops,
+      (r) => r.relay,
+      (x) => x.deliveredPerSecond,
+    );
+    out.push({
+      criterion: "Sustained delivery vs relay (delivered/s, same round)",
+      measured: delivered.length ? listed(delivered) : "failed",
+      bar: "≥ 0.9×",
+      ok: delivered.length ? median(delivered) >= 0.9 : null,
+    });
+    const growth = d.rounds
+      .map((r) => r.cyclops)
+      .filter((x): x is SustainedResult => !failed(x))
+      .map((x) => x.queueGrowthPerSecond / Math.max(1, x.acceptedPerSecond));
     out.push({
       criterion: "Sustained: cyclops's queue growth / accepted",
       measured: growth.length ? `${(100 * median(growth)).toFixed(1)} % (rounds: ${growth.map((g) => `${(100 * g).toFixed(1)} %`).join(", ")})` : "failed",
       bar: "≤ 1 % (the queue does not grow)",
       ok: growth.length ? median(growth) <= 0.01 : null,
     });
-    const projects = roundRatios(d, (r) => r.projects, (r) => r.cyclops, (x) => x.deliveredPerSecond);
-    out.push({ criterion: `Sustained delivery, ${f0(d.setup.projects)} projects vs 1 project`, measured: projects.length ? listed(projects) : "not run", bar: "≥ 0.9×", ok: projects.length ? median(projects) >= 0.9 : null });
+    const projects = roundRatios(
+      d,
+      (r) => r.projects,
+      (r) => r.cyclops,
+      (x) => x.deliveredPerSecond,
+    );
+    out.push({
+      criterion: `Sustained delivery, ${f0(d.setup.projects)} projects vs 1 project`,
+      measured: projects.length ? listed(projects) : "not run",
+      bar: "≥ 0.9×",
+      ok: projects.length ? median(projects) >= 0.9 : null,
+    });
   }
   const adaptive = throughput?.find((t): t is ThroughputResult => !failed(t) && t.pacing === "adaptive" && t.compression === "default");
   const loop32 = d?.fetchLoops.find((l) => l.inFlight === 32);
   if (adaptive && loop32 && !failed(loop32)) {
     const ratio = adaptive.cpuUsPerEvent / loop32.cpuUsPerRequest;
-    out.push({ criterion: "Forward CPU per event vs a bare fetch loop at 32 in flight", measured: `${f2(ratio)}× (${f1(adaptive.cpuUsPerEvent)} vs ${f1(loop32.cpuUsPerRequest)} µs)`, bar: "≤ 1.5×", ok: ratio <= 1.5 });
+    out.push({
+      criterion: "Forward CPU per event vs a bare fetch loop at 32 in flight",
+      measured: `${f2(ratio)}× (${f1(adaptive.cpuUsPerEvent)} vs ${f1(loop32.cpuUsPerRequest)} µs)`,
+      bar: "≤ 1.5×",
+      ok: ratio <= 1.5,
+    });
   } else {
     out.push({ criterion: "Forward CPU per event vs a bare fetch loop at 32 in flight", measured: "not measured", bar: "≤ 1.5×", ok: null });
   }
-  const sustained = d?.rounds.map((r) => r.cyclops).filter((x): x is SustainedResult => !failed(x)).map((x) => x.deliveredPerSecond) ?? [];
+  const sustained =
+    d?.rounds
+      .map((r) => r.cyclops)
+      .filter((x): x is SustainedResult => !failed(x))
+      .map((x) => x.deliveredPerSecond) ?? [];
   if (adaptive && sustained.length) {
     const ratio = adaptive.perSecond / median(sustained);
-    out.push({ criterion: "Backlog drain after an outage vs sustained delivery", measured: `${f2(ratio)}× (${f0(adaptive.perSecond)} vs ${f0(median(sustained))} events/s)`, bar: "≥ 0.9×", ok: ratio >= 0.9 });
+    out.push({
+      criterion: "Backlog drain after an outage vs sustained delivery",
+      measured: `${f2(ratio)}× (${f0(adaptive.perSecond)} vs ${f0(median(sustained))} events/s)`,
+      bar: "≥ 0.9×",
+      ok: ratio >= 0.9,
+    });
   }
   return out;
 }

@@ -139,11 +139,22 @@ function verdicts(r: Results): Verdict[] {
   out.push(
     !m || isFailed(m)
       ? { criterion: "Memory per queued event", measured: m ? `failed: ${m.failed}` : "not run", bar: "≤ 1.5× payload bytes", ok: null }
-      : { criterion: "Memory per queued event", measured: `${f0(m.bytesPerEvent)} B for a ${f0(m.payloadBytes)} B payload (${f2(m.ratio)}×, median${m.ratios && m.ratios.length > 1 ? ` of ${m.ratios.map(f2).join(", ")}` : ""})`, bar: "≤ 1.5× payload bytes", ok: m.ratio <= 1.5 },
+      : {
+          criterion: "Memory per queued event",
+          measured: `${f0(m.bytesPerEvent)} B for a ${f0(m.payloadBytes)} B payload (${f2(m.ratio)}×, median${m.ratios && m.ratios.length > 1 ? ` of ${m.ratios.map(f2).join(", ")}` : ""})`,
+          bar: "≤ 1.5× payload bytes",
+          ok: m.ratio <= 1.5,
+        },
   );
   const rel = r.memoryReleasing;
   if (rel && !isFailed(rel)) {
-    out.push({ criterion: "(reference) Memory per queued event, freed pages given back", measured: `${f0(rel.bytesPerEvent)} B (${f2(rel.ratio)}×)`, bar: "none (reference)", ok: null, reference: true });
+    out.push({
+      criterion: "(reference) Memory per queued event, freed pages given back",
+      measured: `${f0(rel.bytesPerEvent)} B (${f2(rel.ratio)}×)`,
+      bar: "none (reference)",
+      ok: null,
+      reference: true,
+    });
   }
   return out;
 }
@@ -152,7 +163,10 @@ export function renderReport(r: Results): string {
   const L: string[] = [];
   const m = r.meta;
   L.push("# Benchmarks", "");
-  L.push(`Written by \`${m.command}\` on ${m.date}${m.quick ? " — **quick run** (1 run per point, short durations: indicative only)" : ""}. Do not edit by hand; re-run to update.`, "");
+  L.push(
+    `Written by \`${m.command}\` on ${m.date}${m.quick ? " — **quick run** (1 run per point, short durations: indicative only)" : ""}. Do not edit by hand; re-run to update.`,
+    "",
+  );
   L.push("## Machine and versions", "");
   L.push(`- CPU: ${m.cpu}, ${m.nproc} cores (nproc); memory ${f0(m.memTotalMb)} MiB`);
   L.push(`- Bun ${m.bun}; cyclops ${m.cyclops} (run from source: \`bun src/main.ts serve\`)`);
@@ -166,7 +180,7 @@ export function renderReport(r: Results): string {
     "- Each table row is the median run (by req/s) of a scenario, with the min–max of its kept runs. **server CPU/req** is the server's utime+stime delta (/proc/PID/stat) over the measured round divided by its requests; **server cores** is that CPU over wall time (1.00 = core 0 saturated).",
     "- **faults/req**: the server's minor page faults (/proc/PID/stat) over the measured round divided by its requests. On this VM a fault costs 13–15 µs (a page given back to the OS is backed again by the host), so 1 fault/req is a third of the baseline's CPU per request; cyclops's `serve` restarts itself with its allocator told to keep freed pages (src/cli/allocator.ts), the reference baseline row shows what that setting alone gives a bare server.",
     "- **others (cores)**: CPU used on the machine by anything but the server and wrk during the round (/proc/stat busy time minus both). A run above 0.25 cores was thrown away and repeated once; when a ratio of the bar spread more than 15 % over three rounds, two more rounds were run.",
-    "- **× baseline** divides req/s by bench/baseline.ts's in the same round (the geometric mean of its two runs there), at the same connection count: a bare Bun.serve that reads the same ~2.2 KB event (bench/payloads/event.json), JSON.parses it, keeps it in a bounded array and answers `{\"id\"}`.",
+    '- **× baseline** divides req/s by bench/baseline.ts\'s in the same round (the geometric mean of its two runs there), at the same connection count: a bare Bun.serve that reads the same ~2.2 KB event (bench/payloads/event.json), JSON.parses it, keeps it in a bounded array and answers `{"id"}`.',
     "- Ingest runs point SENTRY_BASE_URL at a closed port, so nothing drains and the queue (made large) never fills; /count is read before and after to check that every request was processed (or, for the flood, dropped).",
     "- Profile of the hot path: `bun bench/profile.ts` (runs cyclops under `bun --cpu-prof` during the distinct-event ingest and prints the top functions by self time).",
     "",
@@ -185,11 +199,17 @@ export function renderReport(r: Results): string {
   L.push(...deliverySection(r.delivery));
   if (r.throughput) {
     L.push("### Backlog drain (after an outage)", "");
-    L.push("Delivered events per second to a fake Sentry answering 200 at once (bench/fake-upstream.ts, core 1); queue prefilled while the fake held its answers (an outage), then drained with nothing else to do. cyclops on core 0, memory storage; CPU/event is cyclops's CPU over the drain per delivered event. Compression \"default\" is UPSTREAM_COMPRESSION's default.", "");
+    L.push(
+      "Delivered events per second to a fake Sentry answering 200 at once (bench/fake-upstream.ts, core 1); queue prefilled while the fake held its answers (an outage), then drained with nothing else to do. cyclops on core 0, memory storage; CPU/event is cyclops's CPU over the drain per delivered event. Compression \"default\" is UPSTREAM_COMPRESSION's default.",
+      "",
+    );
     L.push("| pacing | compression | delivered | seconds | events/s | cyclops CPU/event | Sentry max in flight | notes |", "|---|---|---:|---:|---:|---:|---:|---|");
     for (const t of r.throughput) {
       if (isFailed(t)) L.push(`| ${t.pacing} | | failed: ${t.failed} | | | | | |`);
-      else L.push(`| ${t.pacing} | ${t.compression} | ${f0(t.delivered)} | ${f1(t.seconds)} | ${f0(t.perSecond)} | ${f1(t.cpuUsPerEvent)} µs | ${t.upstreamMaxInFlight} | ${t.notes.join("; ")} |`);
+      else
+        L.push(
+          `| ${t.pacing} | ${t.compression} | ${f0(t.delivered)} | ${f1(t.seconds)} | ${f0(t.perSecond)} | ${f1(t.cpuUsPerEvent)} µs | ${t.upstreamMaxInFlight} | ${t.notes.join("; ")} |`,
+        );
     }
     L.push("");
   }
@@ -207,7 +227,10 @@ export function renderReport(r: Results): string {
       );
       for (const x of p.runs) {
         if (isFailed(x)) L.push(`| ${x.pacing} | failed: ${x.failed} | | | | | |`);
-        else L.push(`| ${x.pacing} | ${f1(x.perSecond)} | ${ms(x.p50Ms)} | ${ms(x.p99Ms)} | ${x.p99Ms !== null && p.idleP99 ? `${f2(x.p99Ms / p.idleP99)}×` : "–"} | ${x.maxInFlight} | ${x.notes.join("; ")} |`);
+        else
+          L.push(
+            `| ${x.pacing} | ${f1(x.perSecond)} | ${ms(x.p50Ms)} | ${ms(x.p99Ms)} | ${x.p99Ms !== null && p.idleP99 ? `${f2(x.p99Ms / p.idleP99)}×` : "–"} | ${x.maxInFlight} | ${x.notes.join("; ")} |`,
+          );
       }
       L.push("");
     }

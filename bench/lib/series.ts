@@ -169,7 +169,9 @@ export async function runRounds(
         log(`    ${s.id}: failed: ${st.failed}`);
         return null;
       }
-      log(`    ${s.id}: ${Math.round(r.rps)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerReq.toFixed(1)} µs CPU/req, others ${r.foreignCores.toFixed(2)} cores${r.notes.length ? ` (${r.notes.join("; ")})` : ""}`);
+      log(
+        `    ${s.id}: ${Math.round(r.rps)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerReq.toFixed(1)} µs CPU/req, others ${r.foreignCores.toFixed(2)} cores${r.notes.length ? ` (${r.notes.join("; ")})` : ""}`,
+      );
       if (r.foreignCores > FOREIGN_LIMIT && attempt === 1 && performance.now() < budget.deadline) {
         st.discarded++;
         log(`    disturbed (${r.foreignCores.toFixed(2)} cores used by others): repeating`);

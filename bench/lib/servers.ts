@@ -72,7 +72,17 @@ export async function startBaseline(env: Record<string, string> = {}): Promise<S
 
 export async function startFakeUpstream(baseMs: number, perInFlightMs: number, core = LOAD_CORE): Promise<Server> {
   const child = spawnChild("fake-upstream", [
-    "taskset", "-c", core, BUN, "bench/fake-upstream.ts", "--port", "0", "--base-ms", String(baseMs), "--per-inflight-ms", String(perInFlightMs),
+    "taskset",
+    "-c",
+    core,
+    BUN,
+    "bench/fake-upstream.ts",
+    "--port",
+    "0",
+    "--base-ms",
+    String(baseMs),
+    "--per-inflight-ms",
+    String(perInFlightMs),
   ]);
   return ready(child, 15_000, null);
 }
@@ -92,8 +102,26 @@ export async function startRedis(): Promise<Server> {
   // Its log goes to a file: redis-server cannot open the spawned process's stderr (a socket) by name.
   const log = join(dir, "redis.log");
   const child = spawnChild("redis-server", [
-    "taskset", "-c", LOAD_CORE, binary, "--port", String(port), "--bind", "127.0.0.1", "--dir", dir,
-    "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--logfile", log, "--daemonize", "no",
+    "taskset",
+    "-c",
+    LOAD_CORE,
+    binary,
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "everysec",
+    "--save",
+    "",
+    "--logfile",
+    log,
+    "--daemonize",
+    "no",
   ]);
   const stop = async () => {
     await stopChild(child);

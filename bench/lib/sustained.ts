@@ -40,8 +40,7 @@ export interface SustainedResult {
   notes: string[];
 }
 
-const fakeStats = async (fake: Server) =>
-  (await (await fetch(`${fake.url}/__stats`)).json()) as { count: number; max_in_flight: number };
+const fakeStats = async (fake: Server) => (await (await fetch(`${fake.url}/__stats`)).json()) as { count: number; max_in_flight: number };
 
 async function startRelay(upstream: string): Promise<Server> {
   const child = spawnChild("relay", ["taskset", "-c", SERVER_CORE, BUN, "bench/relay.ts", "--port", "0", "--upstream", upstream]);
@@ -116,7 +115,21 @@ export interface FetchLoopResult {
 export async function fetchLoop(inFlight: number, requests: number, bodyFile: string): Promise<FetchLoopResult> {
   const fake = await startFakeUpstream(0, 0, LOAD_CORE);
   try {
-    const r = await run(["taskset", "-c", SERVER_CORE, BUN, "bench/fetch-loop.ts", "--upstream", fake.url, "--requests", String(requests), "--in-flight", String(inFlight), "--body", bodyFile]);
+    const r = await run([
+      "taskset",
+      "-c",
+      SERVER_CORE,
+      BUN,
+      "bench/fetch-loop.ts",
+      "--upstream",
+      fake.url,
+      "--requests",
+      String(requests),
+      "--in-flight",
+      String(inFlight),
+      "--body",
+      bodyFile,
+    ]);
     const line = r.stdout.split("\n").find((l) => l.startsWith("FETCH_LOOP "));
     if (r.code !== 0 || !line) throw new Error(`fetch loop failed (exit ${r.code}): ${r.stderr.trim().slice(-300)}`);
     const doc = JSON.parse(line.slice("FETCH_LOOP ".length)) as { requests: number; cpuUsPerRequest: number };

@@ -59,10 +59,11 @@ export async function wrkAvailable(): Promise<boolean> {
 }
 
 async function runWrk(url: string, opts: WrkOptions): Promise<{ summary: WrkSummary; cpuSeconds: number }> {
-  const proc = Bun.spawn(
-    ["taskset", "-c", LOAD_CORE, WRK, "-t1", `-c${opts.conns}`, `-d${opts.seconds}s`, "--timeout", "5s", "-s", `${LUA_DIR}/${opts.script}`, url],
-    { env: { ...process.env, BENCH_LUA_DIR: LUA_DIR, ...opts.env }, stdout: "pipe", stderr: "pipe" },
-  );
+  const proc = Bun.spawn(["taskset", "-c", LOAD_CORE, WRK, "-t1", `-c${opts.conns}`, `-d${opts.seconds}s`, "--timeout", "5s", "-s", `${LUA_DIR}/${opts.script}`, url], {
+    env: { ...process.env, BENCH_LUA_DIR: LUA_DIR, ...opts.env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const killer = setTimeout(() => proc.kill("SIGKILL"), (opts.seconds + 30) * 1000);
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   clearTimeout(killer);

@@ -124,8 +124,7 @@ export class Admission {
     // The error group: the spike check's novelty lane and the flood cut share it.
     const floodKey = report.errorEvent === null ? null : floodUrl !== null ? getFloodKey(floodUrl) : groupingHash(report.errorEvent, projectId);
     const spike = this.deps.spike;
-    if (spike !== undefined && spike.check(projectId, report.category, floodKey, Date.now()) === SpikeVerdict.drop)
-      return this.spiked(spike, projectId, report);
+    if (spike !== undefined && spike.check(projectId, report.category, floodKey, Date.now()) === SpikeVerdict.drop) return this.spiked(spike, projectId, report);
 
     if (floodKey === null || config.URL_CACHE_EXPIRATION <= 0) return this.enqueue(report, projectId, auth, clientIp, 0);
     const pushCounted = this.deps.pushCounted;
@@ -173,12 +172,7 @@ export class Admission {
   private spiked(spike: SpikeLimiter, projectId: number, report: Report): Verdict {
     if (this.deps.config.SPIKE_RESPONSE === "accept") return this.end(verdict(OUTCOMES.spike, 0), projectId, report.category, report.errorEvent);
     const retryAfter = spike.retryAfter(projectId, report.category, Date.now());
-    return this.end(
-      rateLimited(OUTCOMES.spike, { retryAfter, header: spike.rateLimitHeader(report.category, retryAfter) }),
-      projectId,
-      report.category,
-      report.errorEvent,
-    );
+    return this.end(rateLimited(OUTCOMES.spike, { retryAfter, header: spike.rateLimitHeader(report.category, retryAfter) }), projectId, report.category, report.errorEvent);
   }
 
   /**

@@ -69,8 +69,7 @@ export async function attempt(sink: AlertSink, body: string, fetchImpl: typeof f
     };
   } catch (e) {
     const name = (e as Error).name;
-    const error =
-      name === "TimeoutError" || name === "AbortError" ? `no answer within ${timeoutMs} ms` : `unreachable (${(e as { code?: string }).code ?? name})`;
+    const error = name === "TimeoutError" || name === "AbortError" ? `no answer within ${timeoutMs} ms` : `unreachable (${(e as { code?: string }).code ?? name})`;
     return { ok: false, status: null, error, retryAfterMs: null, retry: true };
   }
 }

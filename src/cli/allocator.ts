@@ -58,7 +58,10 @@ export function restartWithAllocatorSettings(): void {
     });
     const path = Buffer.from("/proc/self/exe\0", "utf8");
     const args = cStringArray(ffi, argv);
-    const vars = cStringArray(ffi, Object.entries(env).map(([k, v]) => `${k}=${v}`));
+    const vars = cStringArray(
+      ffi,
+      Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    );
     libc.symbols.execve(ffi.ptr(path), ffi.ptr(args.pointers), ffi.ptr(vars.pointers));
     // execve returned: it failed (e.g. a seccomp policy); carry on with the default allocator.
     libc.close();

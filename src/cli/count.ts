@@ -9,7 +9,10 @@ import { UsageError, type CliIO } from "./io.ts";
 
 export function parsePorts(spec: string): number[] {
   const ports: number[] = [];
-  for (const part of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     if (!m) throw new UsageError(`count: bad ports ${JSON.stringify(part)} (use 9100, 9100-9109 or 9100,9102)`);
     const from = Number(m[1]);

@@ -12,7 +12,10 @@ export const processIO: CliIO = {
 /** A failure the user caused (bad flag, bad config, port in use): one line, exit code 2. */
 export class UsageError extends Error {
   override name = "UsageError";
-  constructor(message: string, public readonly exitCode = 2) {
+  constructor(
+    message: string,
+    public readonly exitCode = 2,
+  ) {
     super(message);
   }
 }

@@ -89,9 +89,7 @@ export async function testEventCommand(flags: TestEventFlags, io: CliIO): Promis
       return 1;
     }
     if (Date.now() >= deadline) {
-      io.out(
-        `not delivered within ${flags.wait} s: /count shows ${now.count} queued, ${now.retried} retried; is Sentry at ${config.SENTRY_BASE_URL} reachable? (cyclops check)\n`,
-      );
+      io.out(`not delivered within ${flags.wait} s: /count shows ${now.count} queued, ${now.retried} retried; is Sentry at ${config.SENTRY_BASE_URL} reachable? (cyclops check)\n`);
       return 1;
     }
     await Bun.sleep(200);

@@ -44,8 +44,7 @@ export function describeIssue(issue: Issue): string {
     case "invalid_format":
       if (issue.format === "url") return "must be a URL such as https://sentry.example.com";
       // a schema's own message ("\"host:port\"") says it better than the pattern
-      if (issue.format === "regex")
-        return issue.message.startsWith("Invalid") ? `must match ${String((issue as { pattern?: unknown }).pattern)}` : `must be ${issue.message}`;
+      if (issue.format === "regex") return issue.message.startsWith("Invalid") ? `must match ${String((issue as { pattern?: unknown }).pattern)}` : `must be ${issue.message}`;
       return `must be ${issue.format}`;
     case "invalid_key":
       return `has a bad key: ${issue.issues[0] ? describeIssue(issue.issues[0]) : "invalid"}`;

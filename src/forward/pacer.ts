@@ -74,7 +74,10 @@ export class OriginalPacer implements Pacer {
   readonly limit = 1;
   private lastStart = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly latency: LatencyWindow, private readonly maxIntervalMs: number) {}
+  constructor(
+    private readonly latency: LatencyWindow,
+    private readonly maxIntervalMs: number,
+  ) {}
 
   /** Current spacing between request starts, in ms. */
   interval(): number {
@@ -119,7 +122,8 @@ class Ema {
     this.n = Math.min(this.n + 1, this.window);
     this.value += (x - this.value) / this.n;
     return this.value;
-  }}
+  }
+}
 
 /** Gradient2-like concurrency limiter (see the top comment). */
 export class AdaptivePacer implements Pacer {
@@ -135,7 +139,10 @@ export class AdaptivePacer implements Pacer {
   private anyMin = Number.POSITIVE_INFINITY;
   private lastDecrease = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly maxConcurrency: number, initial = 1) {
+  constructor(
+    private readonly maxConcurrency: number,
+    initial = 1,
+  ) {
     this.current = Math.max(1, Math.min(initial, maxConcurrency));
   }
 
@@ -187,7 +194,6 @@ export class AdaptivePacer implements Pacer {
     this.lastDecrease = now;
     this.current = Math.max(1, this.current * factor);
   }
-
 }
 
 export function createPacer(mode: "original" | "adaptive", latency: LatencyWindow, maxIntervalMs: number, maxConcurrency: number): Pacer {

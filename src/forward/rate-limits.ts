@@ -34,7 +34,10 @@ export function parseRateLimits(header: string | null | undefined): ParsedLimit[
     const fields = part.split(":");
     const retryAfter = Number.parseFloat(fields[0] ?? "");
     if (!Number.isFinite(retryAfter) || retryAfter < 0) continue;
-    const categories = (fields[1] ?? "").split(";").map((c) => c.trim()).filter((c) => c.length > 0);
+    const categories = (fields[1] ?? "")
+      .split(";")
+      .map((c) => c.trim())
+      .filter((c) => c.length > 0);
     const scope = (fields[2] ?? "").trim();
     const reason = (fields[3] ?? "").trim() || null;
     out.push({ retryAfter, categories, scope, reason });

@@ -57,8 +57,14 @@ export class Settlement {
     const expiry = expiryOf(item, now, this.cfg);
     if (expiry) {
       this.stats.record(OUTCOMES.expired, item.projectId, itemCategoryOf(item));
-      this.logOnce(`expired:${expiry}`, "warn", { projectId: item.projectId, attempts: item.attempts },
-        expiry === "age" ? `dropping reports older than MAX_ITEM_AGE (${this.cfg.MAX_ITEM_AGE} s)` : `dropping reports that failed more than MAX_RETRIES (${this.cfg.MAX_RETRIES}) times`);
+      this.logOnce(
+        `expired:${expiry}`,
+        "warn",
+        { projectId: item.projectId, attempts: item.attempts },
+        expiry === "age"
+          ? `dropping reports older than MAX_ITEM_AGE (${this.cfg.MAX_ITEM_AGE} s)`
+          : `dropping reports that failed more than MAX_RETRIES (${this.cfg.MAX_RETRIES}) times`,
+      );
       await this.queue.ack(item);
       return true;
     }
@@ -103,8 +109,12 @@ export class Settlement {
       case "rejected":
         this.markUp();
         this.stats.record(OUTCOMES.rejected, projectId, itemCategoryOf(item));
-        this.logOnce(`rejected:${projectId}:${outcome.cause}`, "warn", { projectId, status: outcome.status, eventId: item.eventId },
-          `Sentry rejected a report (dropped, counted as rejected): ${outcome.cause}`);
+        this.logOnce(
+          `rejected:${projectId}:${outcome.cause}`,
+          "warn",
+          { projectId, status: outcome.status, eventId: item.eventId },
+          `Sentry rejected a report (dropped, counted as rejected): ${outcome.cause}`,
+        );
         await this.queue.ack(item);
         return;
       case "aborted":

@@ -62,11 +62,7 @@ export function itemCategoryOf(item: Pick<QueuedItem, "endpoint" | "body" | "cat
 export const userAgent = (version: string): string => `cyclops/${version}`;
 
 /** The auth header Relay itself sends upstream (no secret unless FORWARD_SECRET_KEY). */
-export function authHeader(
-  auth: { publicKey: string; secretKey: string | null; client: string | null },
-  version: string,
-  forwardSecret: boolean,
-): string {
+export function authHeader(auth: { publicKey: string; secretKey: string | null; client: string | null }, version: string, forwardSecret: boolean): string {
   // A comma would split the header's fields: keep the client name parseable.
   const raw = auth.client ?? userAgent(version);
   const client = raw.includes(",") ? raw.replace(/,/g, " ") : raw;
@@ -96,11 +92,7 @@ const GZIP_LEVEL = 1;
 /** What a request is built from: a queued item, or a client report cyclops writes itself. */
 export type Outgoing = Pick<QueuedItem, "projectId" | "endpoint" | "auth" | "clientIp" | "contentType" | "body">;
 
-export function buildRequest(
-  item: Outgoing,
-  config: Pick<Config, "SENTRY_BASE_URL" | "FORWARD_SECRET_KEY" | "UPSTREAM_COMPRESSION">,
-  version: string,
-): UpstreamRequest {
+export function buildRequest(item: Outgoing, config: Pick<Config, "SENTRY_BASE_URL" | "FORWARD_SECRET_KEY" | "UPSTREAM_COMPRESSION">, version: string): UpstreamRequest {
   const gzip = config.UPSTREAM_COMPRESSION === "gzip";
   const headers: Record<string, string> = {
     "x-sentry-auth": authHeader(item.auth, version, config.FORWARD_SECRET_KEY),

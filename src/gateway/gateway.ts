@@ -102,7 +102,10 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
         const left = await forwarder.stop(config.SHUTDOWN_TIMEOUT);
         await watch.stop(1000);
         if (left > 0) {
-          log.warn({ left, storage: queue.kind }, queue.kind === "memory" ? "stopped with undelivered reports in memory: they are lost" : "stopped; undelivered reports stay in storage for the next start");
+          log.warn(
+            { left, storage: queue.kind },
+            queue.kind === "memory" ? "stopped with undelivered reports in memory: they are lost" : "stopped; undelivered reports stay in storage for the next start",
+          );
         }
         await parts.close();
         const lost = queue.kind === "memory" ? left : 0;

@@ -76,9 +76,7 @@ function sentryApiSource(config: Config, overrides: KeySourceOverrides): SentryA
       return trimmed;
     };
   } else {
-    throw new Error(
-      "DB_BACKEND sentry-api needs a token: SENTRY_API_TOKEN (or the CYCLOPS_SENTRY_API_TOKEN environment variable) or SENTRY_API_TOKEN_FILE",
-    );
+    throw new Error("DB_BACKEND sentry-api needs a token: SENTRY_API_TOKEN (or the CYCLOPS_SENTRY_API_TOKEN environment variable) or SENTRY_API_TOKEN_FILE");
   }
   return new SentryApiKeySource({
     baseUrl: config.SENTRY_API_URL ?? config.SENTRY_BASE_URL,

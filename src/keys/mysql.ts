@@ -1,8 +1,7 @@
 /** Project keys from Sentry's MySQL / MariaDB database, via `mysql2/promise`. */
 import { DEFAULT_LOAD_TIMEOUT_MS, SqlKeySource, type Row, type SqlConnection, type SqlServerOptions } from "./sentry-schema.ts";
 
-const COLUMNS_SQL =
-  "SELECT column_name AS name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?";
+const COLUMNS_SQL = "SELECT column_name AS name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?";
 
 export class MysqlKeySource extends SqlKeySource {
   constructor(options: SqlServerOptions) {

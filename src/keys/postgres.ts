@@ -1,15 +1,8 @@
 /** Project keys from Sentry's PostgreSQL database, via the `postgres` package. */
-import {
-  DEFAULT_LOAD_TIMEOUT_MS,
-  SqlKeySource,
-  type SqlBackend,
-  type SqlConnection,
-  type SqlServerOptions,
-} from "./sentry-schema.ts";
+import { DEFAULT_LOAD_TIMEOUT_MS, SqlKeySource, type SqlBackend, type SqlConnection, type SqlServerOptions } from "./sentry-schema.ts";
 
 // Tables are found through the search path, as the unqualified SELECT will find them.
-const COLUMNS_SQL =
-  "SELECT column_name AS name FROM information_schema.columns WHERE table_name = $1 AND table_schema = ANY (current_schemas(false))";
+const COLUMNS_SQL = "SELECT column_name AS name FROM information_schema.columns WHERE table_name = $1 AND table_schema = ANY (current_schemas(false))";
 
 export class PostgresKeySource extends SqlKeySource {
   constructor(options: SqlServerOptions) {

@@ -18,7 +18,11 @@ export class SqliteKeySource extends SqlKeySource {
           db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
           return {
             // PRAGMA arguments cannot be bound; the table name is our own constant.
-            columns: async (table) => db.query<{ name: string }, []>(`PRAGMA table_info(${table})`).all().map((r) => r.name),
+            columns: async (table) =>
+              db
+                .query<{ name: string }, []>(`PRAGMA table_info(${table})`)
+                .all()
+                .map((r) => r.name),
             query: async (text) => db.query<Row, []>(text).all(),
             close: async () => db.close(),
           };

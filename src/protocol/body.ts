@@ -28,8 +28,7 @@ function decodeBase64(b: Uint8Array): Uint8Array {
   let ok = len % 4 === 0;
   for (let i = start; ok && i < end; i++) {
     const c = b[i]!;
-    const alpha =
-      (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
+    const alpha = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
     // "=" only as the last one or two characters.
     if (!alpha && !(c === 0x3d && i >= end - 2 && (i === end - 1 || b[end - 1] === 0x3d))) ok = false;
   }
@@ -79,12 +78,8 @@ export function decodeSentryData(value: string, maxBytes: number): Uint8Array {
 
 // ---- event JSON ----
 
-
 function isLegacyPython(client: string | null): boolean {
-  return (
-    client !== null &&
-    (client.startsWith("raven-python/") || client.startsWith("sentry-python/") || client.startsWith("sentry.python"))
-  );
+  return client !== null && (client.startsWith("raven-python/") || client.startsWith("sentry-python/") || client.startsWith("sentry.python"));
 }
 
 /**

@@ -63,9 +63,7 @@ function jsonObjectLine(bytes: Uint8Array, start: number, end: number): HeaderLi
   } catch {
     return null;
   }
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? { value: value as Record<string, unknown>, text }
-    : null;
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? { value: value as Record<string, unknown>, text } : null;
 }
 
 const KEY_PATTERNS: Record<string, RegExp> = {

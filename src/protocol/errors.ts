@@ -50,7 +50,5 @@ export const Detail = {
 
 /** The response body Sentry gives: {"detail": "...", "causes": [...]} (causes omitted when empty). */
 export function errorBody(detail: string, causes?: string[]): string {
-  return causes !== undefined && causes.length > 0
-    ? JSON.stringify({ detail, causes })
-    : JSON.stringify({ detail });
+  return causes !== undefined && causes.length > 0 ? JSON.stringify({ detail, causes }) : JSON.stringify({ detail });
 }

@@ -4,16 +4,7 @@
  * decoder here; the bytes-level parsing they call is in the files beside it.
  */
 import { decodeStoreBody, parseEventJson } from "./body.ts";
-import {
-  checkEnvelopeDsn,
-  envelopeEventId,
-  envelopeEventItem,
-  envelopeMainItem,
-  parseEventItem,
-  itemCategory,
-  parseEnvelope,
-  type Envelope,
-} from "./envelope.ts";
+import { checkEnvelopeDsn, envelopeEventId, envelopeEventItem, envelopeMainItem, parseEventItem, itemCategory, parseEnvelope, type Envelope } from "./envelope.ts";
 import { newEventId, storeEventId, withEventId } from "./event-id.ts";
 
 /** The ingest endpoint a report came through, and goes to at Sentry. */

@@ -23,9 +23,7 @@ export function ensureTracingHasSubscribers(): boolean {
   Object.defineProperty(proto, "hasSubscribers", {
     configurable: true,
     get(this: Tracing): boolean {
-      return (
-        this.start.hasSubscribers || this.end.hasSubscribers || this.asyncStart.hasSubscribers || this.asyncEnd.hasSubscribers || this.error.hasSubscribers
-      );
+      return this.start.hasSubscribers || this.end.hasSubscribers || this.asyncStart.hasSubscribers || this.asyncEnd.hasSubscribers || this.error.hasSubscribers;
     },
   });
   return true;

@@ -65,7 +65,8 @@ export class RequestBody {
 
   /** Takes `n` more bytes of the budget; throws OverBudget when they do not fit. */
   take(n: number): void {
-    if (!this.budget.take(n, this.account)) throw new OverBudget(n <= this.budget.available ? "too many request bodies in flight from this client" : "too many request bodies in flight");
+    if (!this.budget.take(n, this.account))
+      throw new OverBudget(n <= this.budget.available ? "too many request bodies in flight from this client" : "too many request bodies in flight");
     this.taken += n;
   }
 

@@ -31,10 +31,7 @@ export function jsonError(status: number, detail: string, causes?: string[], ext
 }
 
 /** GIF89a 1×1 transparent pixel, as Relay's store GET answers (endpoints/store.rs). */
-export const PIXEL = Uint8Array.from(
-  atob("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"),
-  (c) => c.charCodeAt(0),
-);
+export const PIXEL = Uint8Array.from(atob("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"), (c) => c.charCodeAt(0));
 
 export type CyclopsStatus = "PROCESSED" | "IGNORED";
 

@@ -6,19 +6,7 @@
  */
 
 /** Lane names, in index order; the first is the error lane. */
-export const LANES = [
-  "error",
-  "transaction",
-  "span",
-  "attachment",
-  "profile",
-  "profile_chunk",
-  "replay",
-  "feedback",
-  "log_item",
-  "trace_metric",
-  "metric_bucket",
-] as const;
+export const LANES = ["error", "transaction", "span", "attachment", "profile", "profile_chunk", "replay", "feedback", "log_item", "trace_metric", "metric_bucket"] as const;
 export type LaneName = (typeof LANES)[number];
 export const ERROR_LANE = 0;
 /** Not limited: no lane. */

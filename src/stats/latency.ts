@@ -22,7 +22,10 @@ export class LatencyWindow {
   private readonly histogram: hdr.Histogram;
 
   /** `onRecord` also sees every value (the /metrics histogram keeps all of them, not a window). */
-  constructor(readonly size: number, private readonly onRecord?: (ms: number) => void) {
+  constructor(
+    readonly size: number,
+    private readonly onRecord?: (ms: number) => void,
+  ) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`latency window size must be a positive integer, got ${size}`);
     this.ring = new Float64Array(size);
     this.histogram = hdr.build({

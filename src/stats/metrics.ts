@@ -12,7 +12,10 @@ import { OUTCOMES, outcomeNames, type OutcomeSpec } from "../outcome/outcomes.ts
 import { MAX_PENDING_DISCARDS, MAX_TRACKED_PROJECTS, type Stats } from "./counters.ts";
 
 /** "name = description; …" of the outcomes one series counts, for its help text. */
-const outcomeHelp = (series: OutcomeSpec["series"]): string => outcomeNames(series).map((n) => `${n} = ${OUTCOMES[n].description}`).join("; ");
+const outcomeHelp = (series: OutcomeSpec["series"]): string =>
+  outcomeNames(series)
+    .map((n) => `${n} = ${OUTCOMES[n].description}`)
+    .join("; ");
 
 /** What ingest holds in memory besides the queue. */
 export interface IngestMemory {

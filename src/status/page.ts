@@ -100,8 +100,7 @@ export function liveFragment(s: StatusSnapshot): string {
 ${farm}</dl></section>`;
   const shown = busiest(s.projects, MAX_ROWS);
   const hidden = s.projects.length - shown.length;
-  const rows =
-    shown.map(projectRow).join("\n") + (hidden > 0 ? `\n<tr><td colspan="7">${hidden} quieter projects not shown (all are in ?format=json).</td></tr>` : "");
+  const rows = shown.map(projectRow).join("\n") + (hidden > 0 ? `\n<tr><td colspan="7">${hidden} quieter projects not shown (all are in ?format=json).</td></tr>` : "");
   const table = `<section><h2>Projects, last hour</h2><table><thead><tr><th>Project</th><th>Accepted</th><th>Delivered</th><th>Dropped</th><th>Dropped by reason</th><th>Per minute <span class="key"><i style="color:#3b6fd4">accepted</i> <i style="color:#2e9e5b">delivered</i> <i style="color:#d43b3b">dropped</i></span></th><th>Rate limits</th></tr></thead><tbody>
 ${rows || '<tr><td colspan="7">No reports in the last hour.</td></tr>'}
 </tbody></table></section>`;

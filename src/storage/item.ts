@@ -8,7 +8,6 @@ import type { Endpoint } from "../protocol/report.ts";
 
 export type { Endpoint };
 
-
 export interface NewItem {
   projectId: number;
   endpoint: Endpoint;

@@ -235,11 +235,7 @@ export class RedisQueue implements Queue {
     this.ensureUsable();
     const k = projectKeys(this.prefix, item.projectId);
     await this.call(() =>
-      SCRIPTS.release.run(
-        this.connection.client,
-        [k.queue, k.items, k.leased, k.leases, k.attempts],
-        [localId(item), this.holder, failed ? "1" : "0", this.order],
-      ),
+      SCRIPTS.release.run(this.connection.client, [k.queue, k.items, k.leased, k.leases, k.attempts], [localId(item), this.holder, failed ? "1" : "0", this.order]),
     );
   }
 

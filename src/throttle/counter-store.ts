@@ -27,7 +27,10 @@ export interface CounterStore {
 /** The counter store cannot answer (Redis down) and no fallback is configured. */
 export class CounterUnavailableError extends Error {
   override name = "CounterUnavailableError";
-  constructor(message: string, public readonly retryAfter = 10) {
+  constructor(
+    message: string,
+    public readonly retryAfter = 10,
+  ) {
     super(message);
   }
 }

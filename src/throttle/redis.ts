@@ -41,9 +41,7 @@ export class RedisCounterStore implements CounterStore {
 
   increment(key: FloodKey, windowSeconds: number): number | Promise<number> {
     if (this.closed || !this.connection.isReady) return this.unavailable(key, windowSeconds, null);
-    return SCRIPTS.incr
-      .run(this.connection.client, [counterKey(this.prefix, key)], [windowMs(windowSeconds)])
-      .then(Number, (e: Error) => this.unavailable(key, windowSeconds, e));
+    return SCRIPTS.incr.run(this.connection.client, [counterKey(this.prefix, key)], [windowMs(windowSeconds)]).then(Number, (e: Error) => this.unavailable(key, windowSeconds, e));
   }
 
   problem(): string | null {

@@ -8,12 +8,39 @@ import type { RunOutcome } from "../../bench/lib/ingest.ts";
 import { MAX_BRACKET_BLOCKS, pairedRatio, runRounds, type Series } from "../../bench/lib/series.ts";
 
 function run(rps: number): RunOutcome {
-  return { requests: rps, seconds: 1, rps, p50Ms: 1, p99Ms: 2, cpuUsPerReq: 1, faultsPerReq: 0, serverCores: 1, non2xx: 0, socketErrors: 0, foreignCores: 0, processed: null, ignored: null, disturbed: false, notes: [] };
+  return {
+    requests: rps,
+    seconds: 1,
+    rps,
+    p50Ms: 1,
+    p99Ms: 2,
+    cpuUsPerReq: 1,
+    faultsPerReq: 0,
+    serverCores: 1,
+    non2xx: 0,
+    socketErrors: 0,
+    foreignCores: 0,
+    processed: null,
+    ignored: null,
+    disturbed: false,
+    notes: [],
+  };
 }
 
 function series(rounds: number[], closing?: number[], drifted?: boolean[]): Series {
   const runs = rounds.map(run);
-  return { conns: 16, runs, rounds: runs, median: runs[0]!, rpsMin: 0, rpsMax: 0, discarded: 0, failed: null, notes: [], ...(closing ? { closing: closing.map(run), drifted } : {}) };
+  return {
+    conns: 16,
+    runs,
+    rounds: runs,
+    median: runs[0]!,
+    rpsMin: 0,
+    rpsMax: 0,
+    discarded: 0,
+    failed: null,
+    notes: [],
+    ...(closing ? { closing: closing.map(run), drifted } : {}),
+  };
 }
 
 /** Scenarios whose successive runs answer the given req/s, in order. */

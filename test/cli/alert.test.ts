@@ -27,12 +27,15 @@ describe("cyclops alert test", () => {
   test("one message received, exit 1 naming the failing sink", async () => {
     const dir = tempDir();
     const conf = join(dir, "conf.json");
-    writeFileSync(conf, JSON.stringify({
-      ALERTS: [
-        { url: `http://127.0.0.1:${receiving.port}/services/T000/B000/secretpath`, format: "slack", name: "ops-slack" },
-        { url: `http://127.0.0.1:${failing.port}/hook/secretpath`, format: "json" },
-      ],
-    }));
+    writeFileSync(
+      conf,
+      JSON.stringify({
+        ALERTS: [
+          { url: `http://127.0.0.1:${receiving.port}/services/T000/B000/secretpath`, format: "slack", name: "ops-slack" },
+          { url: `http://127.0.0.1:${failing.port}/hook/secretpath`, format: "json" },
+        ],
+      }),
+    );
     const r = await runCli(["alert", "test", "-c", conf]);
     expect(r.code).toBe(1);
     expect(received).toEqual([{ text: expect.stringContaining("alert test for sink ops-slack") }]);

@@ -49,8 +49,18 @@ describe("cyclops count against three instances", () => {
 
 describe("count's arithmetic", () => {
   const doc = (over: Partial<CountDocument>): CountDocument => ({
-    count: 0, average: null, percentile: null, processed: 0, ignored: 0, delivered: 0, retried: 0, rejected: 0, expired: 0, samples: 0,
-    keys: { size: 0, age_seconds: null, last_error: null }, ...over,
+    count: 0,
+    average: null,
+    percentile: null,
+    processed: 0,
+    ignored: 0,
+    delivered: 0,
+    retried: 0,
+    rejected: 0,
+    expired: 0,
+    samples: 0,
+    keys: { size: 0, age_seconds: null, last_error: null },
+    ...over,
   });
 
   test("averages are weighted by the response times behind them, not averaged as averages", () => {

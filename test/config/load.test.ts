@@ -59,7 +59,13 @@ describe("precedence: defaults < file < environment < flags", () => {
   test("environment over file, JSON-parsed for non-strings", () => {
     const { config } = loadConfig({
       file,
-      env: { CYCLOPS_HEALTHCHECK_TEXT: "ENV", CYCLOPS_PORT: "9200", CYCLOPS_PROJECT_KEYS: '[[1,"' + "a".repeat(32) + '",null]]', CYCLOPS_REDIS_PASSWORD: "null", CYCLOPS_RESTRICT_API_ACCESS: "false" },
+      env: {
+        CYCLOPS_HEALTHCHECK_TEXT: "ENV",
+        CYCLOPS_PORT: "9200",
+        CYCLOPS_PROJECT_KEYS: '[[1,"' + "a".repeat(32) + '",null]]',
+        CYCLOPS_REDIS_PASSWORD: "null",
+        CYCLOPS_RESTRICT_API_ACCESS: "false",
+      },
     });
     expect(config.HEALTHCHECK_TEXT).toBe("ENV");
     expect(config.PORT).toBe(9200);
@@ -76,7 +82,12 @@ describe("precedence: defaults < file < environment < flags", () => {
 
   test("the original's aliases and host:port base URL", () => {
     const { config } = loadConfig({
-      file: writeConfig({ SENTRY_BASE_URL: "localhost:9000", CACHE_IMPLEMENTATION_CLASS: "cyclops.cache.RedisCache", MYSQL_HOST: "db.example", STORAGE: "cyclops.storage.RedisStorage" }),
+      file: writeConfig({
+        SENTRY_BASE_URL: "localhost:9000",
+        CACHE_IMPLEMENTATION_CLASS: "cyclops.cache.RedisCache",
+        MYSQL_HOST: "db.example",
+        STORAGE: "cyclops.storage.RedisStorage",
+      }),
       env: {},
     });
     expect(config.SENTRY_BASE_URL).toBe("http://localhost:9000");

@@ -46,11 +46,7 @@ export function contractSeed(): ContractKey[] {
 }
 
 function expected(keys: ContractKey[], f: KeySourceFixture): ProjectKey[] {
-  return sorted(
-    keys
-      .filter((k) => (!f.hasStatus || k.active) && (!f.hasRoles || k.store))
-      .map(({ projectId, publicKey, secretKey }) => ({ projectId, publicKey, secretKey })),
-  );
+  return sorted(keys.filter((k) => (!f.hasStatus || k.active) && (!f.hasRoles || k.store)).map(({ projectId, publicKey, secretKey }) => ({ projectId, publicKey, secretKey })));
 }
 
 function sorted(keys: ProjectKey[]): ProjectKey[] {

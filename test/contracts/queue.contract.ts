@@ -4,12 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import type { NewItem, QueuedItem } from "../../src/storage/item.ts";
-import {
-  QueueFullError,
-  StorageUnavailableError,
-  type Queue,
-  type QueueLimits,
-} from "../../src/storage/queue.ts";
+import { QueueFullError, StorageUnavailableError, type Queue, type QueueLimits } from "../../src/storage/queue.ts";
 
 export type MakeQueue = (limits: QueueLimits) => Promise<{ queue: Queue; cleanup: () => Promise<void> }>;
 
@@ -103,8 +98,14 @@ export function runQueueContract(name: string, make: MakeQueue): void {
       withQueue({}, async (q) => {
         for (const p of [1, 2, 3]) for (let i = 0; i < 3; i++) await q.push(newItem(p, `${p}-${i}`));
         const taken = await q.take(6);
-        const firstTurn = taken.slice(0, 3).map((i) => i.projectId).sort();
-        const secondTurn = taken.slice(3).map((i) => i.projectId).sort();
+        const firstTurn = taken
+          .slice(0, 3)
+          .map((i) => i.projectId)
+          .sort();
+        const secondTurn = taken
+          .slice(3)
+          .map((i) => i.projectId)
+          .sort();
         expect(firstTurn).toEqual([1, 2, 3]);
         expect(secondTurn).toEqual([1, 2, 3]);
       }));

@@ -57,7 +57,11 @@ describe("SQLite spool survives kill -9", () => {
     expect(fake.violations).toEqual([]);
 
     // The spool drains completely and the restarted instance stops cleanly.
-    await waitUntil(async () => (await countOf(second)).count === 0, 10_000, () => "the restarted spool never emptied");
+    await waitUntil(
+      async () => (await countOf(second)).count === 0,
+      10_000,
+      () => "the restarted spool never emptied",
+    );
     expect(await stopProcess(second.proc!, 10_000)).toBe(0);
   }, 120_000);
 });

@@ -11,7 +11,20 @@ import { startFakeSentry, type FakeSentry } from "../helpers/fake-sentry.ts";
 import type { TestGateway } from "../helpers/gateway.ts";
 import { describeWith, uniqueName } from "../helpers/services.ts";
 import { deleteRedisPrefix } from "../storage/redis-cleanup.ts";
-import { countOf, expectFarmFloodCut, delivery, FAKE_SENTRY_KEYS, expectAlive, Fixture, isRunning, redisLeases, redisQueueItems, runLoad, waitForDelivery, waitUntil } from "./helpers.ts";
+import {
+  countOf,
+  expectFarmFloodCut,
+  delivery,
+  FAKE_SENTRY_KEYS,
+  expectAlive,
+  Fixture,
+  isRunning,
+  redisLeases,
+  redisQueueItems,
+  runLoad,
+  waitForDelivery,
+  waitUntil,
+} from "./helpers.ts";
 
 await describeWith("redis", "a farm of three on one Redis", () => {
   let fake: FakeSentry;
@@ -37,7 +50,6 @@ await describeWith("redis", "a farm of three on one Redis", () => {
     return { prefix, nodes };
   }
 
-
   test("without failures every event is delivered exactly once", async () => {
     fake.reset();
     fake.setBehaviour({ latencyMs: 5 });
@@ -49,7 +61,11 @@ await describeWith("redis", "a farm of three on one Redis", () => {
     await waitForDelivery(result.acked, fake, 30_000);
     expectAlive(...nodes);
     // Once Redis holds nothing (acked items are deleted), nothing can be sent again.
-    await waitUntil(async () => (await redisQueueItems(prefix)) === 0, 10_000, () => "the farm's queue never emptied");
+    await waitUntil(
+      async () => (await redisQueueItems(prefix)) === 0,
+      10_000,
+      () => "the farm's queue never emptied",
+    );
     await Bun.sleep(300);
     const d = delivery(result.acked, fake);
     console.log(`[farm] no kills: ${d.acked} acknowledged, ${d.delivered} delivered, ${d.duplicates} duplicates`);
@@ -110,7 +126,11 @@ await describeWith("redis", "a farm of three on one Redis", () => {
 
     const d = await waitForDelivery(result.acked, fake, 45_000);
     // Its leases expired and the survivors took the items back: the shared queue drains to nothing.
-    await waitUntil(async () => (await redisQueueItems(prefix)) === 0, 10_000, () => "items stayed in the farm's queue (leases never reclaimed?)");
+    await waitUntil(
+      async () => (await redisQueueItems(prefix)) === 0,
+      10_000,
+      () => "items stayed in the farm's queue (leases never reclaimed?)",
+    );
     console.log(
       `[farm] kill -9: ${result.sent} sent, ${d.acked} acknowledged, ${d.delivered} delivered, ${d.duplicates} duplicates, ` +
         `${d.unacknowledged} delivered without an acknowledgement, ${result.statuses.error ?? 0} requests lost with the victim, ` +

@@ -131,7 +131,13 @@ export async function sendEvent(baseUrl: string, eventId: string, message: strin
     const text = await res.text();
     let id: string | null = null;
     if (res.status === 200) id = (JSON.parse(text) as { id?: string }).id ?? null;
-    return { status: res.status, retryAfter: res.headers.get("retry-after"), rateLimits: res.headers.get("x-sentry-rate-limits"), cyclopsStatus: res.headers.get("x-cyclops-status"), id };
+    return {
+      status: res.status,
+      retryAfter: res.headers.get("retry-after"),
+      rateLimits: res.headers.get("x-sentry-rate-limits"),
+      cyclopsStatus: res.headers.get("x-cyclops-status"),
+      id,
+    };
   } catch (e) {
     return { status: "error", retryAfter: null, rateLimits: null, cyclopsStatus: null, id: null, error: String(e) };
   }
@@ -227,9 +233,7 @@ export async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutM
 
 /** Event ids the fake Sentry received, one entry per delivery (duplicates kept). */
 export function receivedIds(fake: FakeSentry): string[] {
-  return fake.received.map((r) =>
-    String(r.endpoint === "store" ? (r.json as { event_id?: string }).event_id : r.envelope?.headers.event_id),
-  );
+  return fake.received.map((r) => String(r.endpoint === "store" ? (r.json as { event_id?: string }).event_id : r.envelope?.headers.event_id));
 }
 
 export interface Delivery {
@@ -259,10 +263,14 @@ export function delivery(acked: readonly string[], fake: FakeSentry): Delivery {
 
 /** Waits (bounded) until every acknowledged id reached the fake Sentry. */
 export async function waitForDelivery(acked: readonly string[], fake: FakeSentry, timeoutMs: number): Promise<Delivery> {
-  await waitUntil(() => delivery(acked, fake).missing.length === 0, timeoutMs, () => {
-    const d = delivery(acked, fake);
-    return `${d.missing.length} of ${d.acked} acknowledged events never reached Sentry (e.g. ${d.missing.slice(0, 3).join(", ")}); last attempts ${JSON.stringify(fake.attempts.slice(-3))}`;
-  });
+  await waitUntil(
+    () => delivery(acked, fake).missing.length === 0,
+    timeoutMs,
+    () => {
+      const d = delivery(acked, fake);
+      return `${d.missing.length} of ${d.acked} acknowledged events never reached Sentry (e.g. ${d.missing.slice(0, 3).join(", ")}); last attempts ${JSON.stringify(fake.attempts.slice(-3))}`;
+    },
+  );
   return delivery(acked, fake);
 }
 
@@ -334,11 +342,15 @@ export interface RedisServer {
 
 /** A private redis-server with AOF fsynced on every write, in `dir`; answers PING when resolved. */
 export async function startRedisServer(port: number, dir: string): Promise<RedisServer> {
-  const proc = Bun.spawn(
-    ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir, "--save", ""],
-    { stdout: "ignore", stderr: "ignore" },
+  const proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir, "--save", ""], {
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  await waitUntil(
+    async () => isRunning(proc) && (await ping(port)),
+    10_000,
+    () => `redis-server on ${port} did not answer PING (exit ${proc.exitCode})`,
   );
-  await waitUntil(async () => isRunning(proc) && (await ping(port)), 10_000, () => `redis-server on ${port} did not answer PING (exit ${proc.exitCode})`);
   return { port, proc, stop: () => stopProcess(proc, 10_000) };
 }
 
@@ -370,7 +382,11 @@ export async function expectFarmFloodCut(nodes: TestGateway[], fake: FakeSentry,
   expect(await farmSum(nodes, "processed")).toBe(5);
   expect(await farmSum(nodes, "ignored")).toBe(55);
   await fake.waitFor(5, 10_000);
-  await waitUntil(async () => (await farmSum(nodes, "delivered")) === 5, 10_000, () => "the five were not all delivered");
+  await waitUntil(
+    async () => (await farmSum(nodes, "delivered")) === 5,
+    10_000,
+    () => "the five were not all delivered",
+  );
   expect(fake.received.length).toBe(5);
   expect(fake.violations).toEqual([]);
   expectAlive(...nodes);

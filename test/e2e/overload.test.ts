@@ -72,9 +72,7 @@ function holdEnvelope(port: number, size: number, head: string, headers: string,
   });
   socket.on("close", () => (h.closed = true));
   socket.on("error", () => {});
-  socket.write(
-    `POST /api/${PROJECT}/envelope/ HTTP/1.1\r\nHost: cyclops\r\nContent-Type: application/x-sentry-envelope\r\nContent-Length: ${size}\r\n${headers}\r\n`,
-  );
+  socket.write(`POST /api/${PROJECT}/envelope/ HTTP/1.1\r\nHost: cyclops\r\nContent-Type: application/x-sentry-envelope\r\nContent-Length: ${size}\r\n${headers}\r\n`);
   socket.write(head);
   h.sent = head.length;
   const pump = () => {
@@ -245,9 +243,7 @@ describe("issue 18 through the process", () => {
 
     await createSqliteKeysDbAt(path, { projectId: PROJECT, publicKey: KEY, secretKey: null });
     const d = await waitForDelivery(ids, fake, 20_000);
-    console.log(
-      `[overload item 5] 20 sent before the keys: ${answers.filter((a) => a.status === 200).length} answered 200, ${d.delivered} delivered, ${d.duplicates} duplicates`,
-    );
+    console.log(`[overload item 5] 20 sent before the keys: ${answers.filter((a) => a.status === 200).length} answered 200, ${d.delivered} delivered, ${d.duplicates} duplicates`);
     expect([d.missing, d.duplicates]).toEqual([[], 0]);
     expect((await fetch(`${g.url}/healthcheck`)).status).toBe(200);
   }, 60_000);

@@ -69,7 +69,6 @@ await describeWith("redis-cluster", "a farm of three on Redis Cluster", () => {
     return Promise.all([0, 1, 2].map(() => fixture.cyclops(all)));
   }
 
-
   test("a flood of one error over the three is cut at MAX_CACHE_USES farm-wide", async () => {
     fake.reset();
     const nodes = await farm({ CACHE_IMPLEMENTATION_CLASS: "redis", MAX_CACHE_USES: 5, URL_CACHE_EXPIRATION: 60 });
@@ -84,7 +83,9 @@ await describeWith("redis-cluster", "a farm of three on Redis Cluster", () => {
       // Stop a master holding neither project 1's keys nor the farm's set of projects.
       const used = [await cluster.masterOf(calculateSlot(projectKeys(prefix, PROJECT).stats)), await cluster.masterOf(calculateSlot(projectsKey(prefix)))];
       const victim = cluster.nodes.find((n) => !used.includes(n.port))!;
-      const [node] = await Promise.all([0].map(() => fixture.cyclops({ STORAGE: "redis", REDIS_CLUSTER: seeds(cluster.seeds), REDIS_KEY_PREFIX: prefix, SENTRY_BASE_URL: fake.url })));
+      const [node] = await Promise.all(
+        [0].map(() => fixture.cyclops({ STORAGE: "redis", REDIS_CLUSTER: seeds(cluster.seeds), REDIS_KEY_PREFIX: prefix, SENTRY_BASE_URL: fake.url })),
+      );
       const acked: string[] = [];
       const send = async () => {
         const id = newEventId();
@@ -103,7 +104,11 @@ await describeWith("redis-cluster", "a farm of three on Redis Cluster", () => {
         victim.proc.kill("SIGCONT");
       }
       await cluster.waitState("ok");
-      await waitUntil(async () => (await send()).status === 200, 20_000, () => "never accepted again after the cluster recovered");
+      await waitUntil(
+        async () => (await send()).status === 200,
+        20_000,
+        () => "never accepted again after the cluster recovered",
+      );
       expectAlive(node!);
       expect((await waitForDelivery(acked, fake, 20_000)).missing).toEqual([]);
     } finally {

@@ -89,12 +89,20 @@ if (!haveRedisServer && !required) console.warn("[skip] redis restart: redis-ser
     });
     const ok = (p: Phase) => tally[p]["200"] ?? 0;
 
-    await waitUntil(() => (expectAlive(g), ok("before") >= 300), 20_000, () => `only ${ok("before")} accepted before the stop: ${JSON.stringify(tally)}`);
+    await waitUntil(
+      () => (expectAlive(g), ok("before") >= 300),
+      20_000,
+      () => `only ${ok("before")} accepted before the stop: ${JSON.stringify(tally)}`,
+    );
     const backlogAtStop = ok("before") - fake.received.length;
     expect(await redis.stop()).toBe(0); // SIGTERM: Redis flushes its AOF and exits
     phase = "down";
 
-    await waitUntil(async () => (expectAlive(g), (await health()).status === 503), 10_000, () => "/healthcheck kept answering 200 with Redis down");
+    await waitUntil(
+      async () => (expectAlive(g), (await health()).status === 503),
+      10_000,
+      () => "/healthcheck kept answering 200 with Redis down",
+    );
     const down = await health();
     expect(down.text).toContain("Redis");
     const refused = await sendEvent(g.url, newEventId(), "while Redis is down");
@@ -102,7 +110,11 @@ if (!haveRedisServer && !required) console.warn("[skip] redis restart: redis-ser
     expect(refused.retryAfter).toMatch(/^\d+$/);
     expect(refused.rateLimits).toMatch(/^\d+:error:organization:storage_unavailable$/);
     // A while of load against the outage: 429s, and cyclops stays up.
-    await waitUntil(() => (expectAlive(g), (tally.down["429"] ?? 0) >= 50), 10_000, () => `few 429s while down: ${JSON.stringify(tally.down)}`);
+    await waitUntil(
+      () => (expectAlive(g), (tally.down["429"] ?? 0) >= 50),
+      10_000,
+      () => `few 429s while down: ${JSON.stringify(tally.down)}`,
+    );
 
     redis = await startRedisServer(port, dir);
     // The restarted Redis read the backlog back from its AOF.
@@ -110,8 +122,16 @@ if (!haveRedisServer && !required) console.warn("[skip] redis restart: redis-ser
     expect(keptInRedis).toBeGreaterThan(0);
     phase = "after";
     fake.setBehaviour({ latencyMs: 0 });
-    await waitUntil(async () => (await health()).status === 200, 20_000, () => `/healthcheck never recovered: ${JSON.stringify(tally.after)}`);
-    await waitUntil(() => (expectAlive(g), ok("after") >= 300), 20_000, () => `only ${ok("after")} accepted after the restart: ${JSON.stringify(tally.after)}`);
+    await waitUntil(
+      async () => (await health()).status === 200,
+      20_000,
+      () => `/healthcheck never recovered: ${JSON.stringify(tally.after)}`,
+    );
+    await waitUntil(
+      () => (expectAlive(g), ok("after") >= 300),
+      20_000,
+      () => `only ${ok("after")} accepted after the restart: ${JSON.stringify(tally.after)}`,
+    );
     stopLoad = true;
     const result = await load;
     const lastId = newEventId();

@@ -34,7 +34,13 @@ describe("client reports", () => {
   });
 
   test("groups pending discards by project and skips zeroes", () => {
-    const pending = pendingByProject(new Map([["1|a|error", 2], ["2|b|transaction", 1], ["1|c|error", 0]] as const));
+    const pending = pendingByProject(
+      new Map([
+        ["1|a|error", 2],
+        ["2|b|transaction", 1],
+        ["1|c|error", 0],
+      ] as const),
+    );
     expect([...pending.keys()].sort()).toEqual([1, 2]);
     expect(pending.get(1)).toEqual([{ key: "1|a|error", reason: "a", category: "error", quantity: 2 }]);
   });

@@ -1,13 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import {
-  authHeader,
-  classifyError,
-  classifyResponse,
-  endpointUrl,
-  expiryOf,
-  itemCategoryOf,
-  sentryDetail,
-} from "../../src/forward/upstream.ts";
+import { authHeader, classifyError, classifyResponse, endpointUrl, expiryOf, itemCategoryOf, sentryDetail } from "../../src/forward/upstream.ts";
 import type { QueuedItem } from "../../src/storage/item.ts";
 import { envelopeItem, storeItem } from "./setup.ts";
 
@@ -66,9 +58,7 @@ describe("request pieces", () => {
   test("auth header: Relay's shape, secret only when asked, commas in the client name neutralised", () => {
     const auth = { publicKey: "k".repeat(32), secretKey: "s", client: "weird,client/1" };
     expect(authHeader(auth, "1.2.3", false)).toBe(`Sentry sentry_key=${"k".repeat(32)}, sentry_version=7, sentry_client=weird client/1`);
-    expect(authHeader({ ...auth, client: null }, "1.2.3", true)).toBe(
-      `Sentry sentry_key=${"k".repeat(32)}, sentry_version=7, sentry_client=cyclops/1.2.3, sentry_secret=s`,
-    );
+    expect(authHeader({ ...auth, client: null }, "1.2.3", true)).toBe(`Sentry sentry_key=${"k".repeat(32)}, sentry_version=7, sentry_client=cyclops/1.2.3, sentry_secret=s`);
   });
 
   test("endpoint URL keeps a path prefix of SENTRY_BASE_URL", () => {

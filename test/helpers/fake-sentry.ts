@@ -84,7 +84,10 @@ const HEX32 = /^[0-9a-f]{32}$/;
 const decoder = new TextDecoder();
 
 class Violation extends Error {
-  constructor(public status: number, message: string) {
+  constructor(
+    public status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -177,8 +180,7 @@ export async function startFakeSentry(opts: FakeSentryOptions = {}): Promise<Fak
   const attempts: Attempt[] = [];
   const violations: string[] = [];
 
-  const answer = (status: number, detail: string, extra: Record<string, string> = {}) =>
-    Response.json({ detail }, { status, headers: extra });
+  const answer = (status: number, detail: string, extra: Record<string, string> = {}) => Response.json({ detail }, { status, headers: extra });
 
   async function handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
@@ -312,7 +314,9 @@ export async function startFakeSentry(opts: FakeSentryOptions = {}): Promise<Fak
       const deadline = Date.now() + timeoutMs;
       while (received.length < n) {
         if (Date.now() > deadline) {
-          throw new Error(`fake sentry: waited ${timeoutMs} ms for ${n} reports, got ${received.length}; attempts ${JSON.stringify(attempts.slice(-5))}; violations ${JSON.stringify(violations)}`);
+          throw new Error(
+            `fake sentry: waited ${timeoutMs} ms for ${n} reports, got ${received.length}; attempts ${JSON.stringify(attempts.slice(-5))}; violations ${JSON.stringify(violations)}`,
+          );
         }
         await Bun.sleep(5);
       }

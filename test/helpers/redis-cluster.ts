@@ -86,8 +86,7 @@ export async function startPrivateCluster(masters: number, replicasEach: number)
     );
   const nodes: ClusterNode[] = ports.map((port) => ({ port, proc: spawn(port) }));
   // The error listener: a node not up yet refuses, and connect() rejects with that already.
-  const node = (port: number) =>
-    new Redis({ host: "127.0.0.1", port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null }).on("error", () => {});
+  const node = (port: number) => new Redis({ host: "127.0.0.1", port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null }).on("error", () => {});
   const ask = async <T>(port: number, op: (c: Redis) => Promise<T>): Promise<T> => {
     const c = node(port);
     try {
@@ -106,13 +105,10 @@ export async function startPrivateCluster(masters: number, replicasEach: number)
   };
   try {
     for (const { port } of nodes) await until(async () => (await ask(port, (c) => c.ping())) === "PONG", 10_000, `node ${port} answering`);
-    const create = Bun.spawn(
-      ["redis-cli", "--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", String(replicasEach), "--cluster-yes"],
-      {
-        stdout: "ignore",
-        stderr: "pipe",
-      },
-    );
+    const create = Bun.spawn(["redis-cli", "--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", String(replicasEach), "--cluster-yes"], {
+      stdout: "ignore",
+      stderr: "pipe",
+    });
     if ((await create.exited) !== 0) throw new Error(`redis-cli --cluster create failed: ${await new Response(create.stderr).text()}`);
     const cluster: PrivateCluster = {
       nodes,

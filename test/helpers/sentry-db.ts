@@ -25,27 +25,59 @@ type ColumnType = "pk" | "bigint" | "int" | "key" | "label" | "timestamp" | "tex
 
 const TYPES: Record<SqlBackendName, Record<ColumnType, string>> = {
   sqlite: {
-    pk: "INTEGER PRIMARY KEY AUTOINCREMENT", bigint: "INTEGER NOT NULL", int: "INTEGER NULL",
-    key: "VARCHAR(32) NULL UNIQUE", label: "VARCHAR(64) NULL", timestamp: "DATETIME NULL", text: "TEXT NULL",
-    roles: "BIGINT NOT NULL DEFAULT 1", status: "INTEGER NOT NULL DEFAULT 0", use_case: "VARCHAR(32) NOT NULL DEFAULT 'user'",
+    pk: "INTEGER PRIMARY KEY AUTOINCREMENT",
+    bigint: "INTEGER NOT NULL",
+    int: "INTEGER NULL",
+    key: "VARCHAR(32) NULL UNIQUE",
+    label: "VARCHAR(64) NULL",
+    timestamp: "DATETIME NULL",
+    text: "TEXT NULL",
+    roles: "BIGINT NOT NULL DEFAULT 1",
+    status: "INTEGER NOT NULL DEFAULT 0",
+    use_case: "VARCHAR(32) NOT NULL DEFAULT 'user'",
   },
   postgres: {
-    pk: "SERIAL PRIMARY KEY", bigint: "BIGINT NOT NULL", int: "INTEGER NULL",
-    key: "VARCHAR(32) NULL UNIQUE", label: "VARCHAR(64) NULL", timestamp: "TIMESTAMP WITH TIME ZONE NULL", text: "TEXT NULL",
-    roles: "BIGINT NOT NULL DEFAULT 1", status: "INTEGER NOT NULL DEFAULT 0 CHECK (status >= 0)",
+    pk: "SERIAL PRIMARY KEY",
+    bigint: "BIGINT NOT NULL",
+    int: "INTEGER NULL",
+    key: "VARCHAR(32) NULL UNIQUE",
+    label: "VARCHAR(64) NULL",
+    timestamp: "TIMESTAMP WITH TIME ZONE NULL",
+    text: "TEXT NULL",
+    roles: "BIGINT NOT NULL DEFAULT 1",
+    status: "INTEGER NOT NULL DEFAULT 0 CHECK (status >= 0)",
     use_case: "VARCHAR(32) NOT NULL DEFAULT 'user'",
   },
   mysql: {
-    pk: "INT AUTO_INCREMENT PRIMARY KEY", bigint: "BIGINT NOT NULL", int: "INT NULL",
-    key: "VARCHAR(32) NULL UNIQUE", label: "VARCHAR(64) NULL", timestamp: "DATETIME NULL", text: "TEXT NULL",
-    roles: "BIGINT NOT NULL DEFAULT 1", status: "INT UNSIGNED NOT NULL DEFAULT 0", use_case: "VARCHAR(32) NOT NULL DEFAULT 'user'",
+    pk: "INT AUTO_INCREMENT PRIMARY KEY",
+    bigint: "BIGINT NOT NULL",
+    int: "INT NULL",
+    key: "VARCHAR(32) NULL UNIQUE",
+    label: "VARCHAR(64) NULL",
+    timestamp: "DATETIME NULL",
+    text: "TEXT NULL",
+    roles: "BIGINT NOT NULL DEFAULT 1",
+    status: "INT UNSIGNED NOT NULL DEFAULT 0",
+    use_case: "VARCHAR(32) NOT NULL DEFAULT 'user'",
   },
 };
 
-const BASE: Array<[string, ColumnType]> = [["id", "pk"], ["project_id", "bigint"], ["public_key", "key"], ["secret_key", "key"]];
-const USERS: Array<[string, ColumnType]> = [["user_id", "int"], ["user_added_id", "int"]];
+const BASE: Array<[string, ColumnType]> = [
+  ["id", "pk"],
+  ["project_id", "bigint"],
+  ["public_key", "key"],
+  ["secret_key", "key"],
+];
+const USERS: Array<[string, ColumnType]> = [
+  ["user_id", "int"],
+  ["user_added_id", "int"],
+];
 const MODERN: Array<[string, ColumnType]> = [...BASE, ["label", "label"], ["roles", "roles"], ["status", "status"], ["date_added", "timestamp"]];
-const RATE_LIMITS: Array<[string, ColumnType]> = [["rate_limit_count", "int"], ["rate_limit_window", "int"], ["data", "text"]];
+const RATE_LIMITS: Array<[string, ColumnType]> = [
+  ["rate_limit_count", "int"],
+  ["rate_limit_window", "int"],
+  ["data", "text"],
+];
 
 export const ERA_COLUMNS: Record<Era, Array<[string, ColumnType]>> = {
   "2013": [...BASE, ["user_id", "int"]],
@@ -119,7 +151,10 @@ async function postgresAdmin(database: string): Promise<Admin> {
   return {
     exec: async (sql, params) => {
       let n = 0;
-      await db.unsafe(sql.replace(/\?/g, () => `$${++n}`), params as never[]);
+      await db.unsafe(
+        sql.replace(/\?/g, () => `$${++n}`),
+        params as never[],
+      );
     },
     drop: async () => {
       await db.end({ timeout: 1 });

@@ -71,9 +71,7 @@ describe("the key is checked before the body is read", () => {
   test("an envelope with its key only in the header's dsn: answered after its first line (403 unknown, 401 none)", async () => {
     const g = await gateway({});
     const unknown = stalledBody(`{"dsn":"http://${UNKNOWN_KEY}@127.0.0.1/${PROJECT}"}\n{"type":"event","length":19000000}\n`);
-    const res = await answered(
-      g.handle(post(`/api/${PROJECT}/envelope/`, unknown.stream, { "Content-Type": "application/x-sentry-envelope", "Content-Length": "19000000" })),
-    );
+    const res = await answered(g.handle(post(`/api/${PROJECT}/envelope/`, unknown.stream, { "Content-Type": "application/x-sentry-envelope", "Content-Length": "19000000" })));
     expect(res.status).toBe(403);
     const none = stalledBody(`{"event_id":"${"a".repeat(32)}"}\n`);
     const res2 = await answered(g.handle(post(`/api/${PROJECT}/envelope/`, none.stream, { "Content-Type": "application/x-sentry-envelope" })));

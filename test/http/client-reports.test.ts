@@ -33,7 +33,14 @@ function transactionEnvelope(g: TestGateway, projectId: number): Promise<Respons
   const id = newEventId();
   const now = Date.now() / 1000;
   const trace = { trace_id: newEventId(), span_id: newEventId().slice(0, 16) };
-  return envelope(g, projectId, { event_id: id }, "transaction", { event_id: id, type: "transaction", transaction: "/checkout", start_timestamp: now - 0.1, timestamp: now, contexts: { trace } });
+  return envelope(g, projectId, { event_id: id }, "transaction", {
+    event_id: id,
+    type: "transaction",
+    transaction: "/checkout",
+    start_timestamp: now - 0.1,
+    timestamp: now,
+    contexts: { trace },
+  });
 }
 
 function sessionEnvelope(g: TestGateway, projectId: number): Promise<Response> {
@@ -45,7 +52,15 @@ function clientReports(received: Received[]) {
   return received.flatMap((r) =>
     (r.envelope?.items ?? [])
       .filter((i) => i.headers.type === "client_report")
-      .map((i) => ({ projectId: r.projectId, key: r.auth.sentry_key, envelopeItems: r.envelope!.items.length, report: i.json as { discarded_events?: Array<{ reason: string; category: string; quantity: number }>; rate_limited_events?: Array<{ reason: string; category: string; quantity: number }> } })),
+      .map((i) => ({
+        projectId: r.projectId,
+        key: r.auth.sentry_key,
+        envelopeItems: r.envelope!.items.length,
+        report: i.json as {
+          discarded_events?: Array<{ reason: string; category: string; quantity: number }>;
+          rate_limited_events?: Array<{ reason: string; category: string; quantity: number }>;
+        },
+      })),
   );
 }
 

@@ -127,7 +127,13 @@ describe("flood cut and sampling", () => {
       const statuses: string[] = [];
       for (let i = 0; i < 100; i++) {
         // a new event id and timestamp each time, as an SDK sends the same error again
-        const body = JSON.stringify({ event_id: crypto.randomUUID().replace(/-/g, ""), timestamp: Date.now() / 1000, exception: { values: [{ type: "TypeError", value: "x is undefined", stacktrace: { frames: [{ filename: "app.js", function: "render", lineno: 10 + (i % 3), in_app: true }] } }] } });
+        const body = JSON.stringify({
+          event_id: crypto.randomUUID().replace(/-/g, ""),
+          timestamp: Date.now() / 1000,
+          exception: {
+            values: [{ type: "TypeError", value: "x is undefined", stacktrace: { frames: [{ filename: "app.js", function: "render", lineno: 10 + (i % 3), in_app: true }] } }],
+          },
+        });
         const res = await fetch(`${g.url}/api/${PROJECT}/store/`, { method: "POST", headers: auth, body });
         expect(res.status).toBe(200);
         statuses.push(res.headers.get("x-cyclops-status")!);
@@ -148,7 +154,11 @@ describe("flood cut and sampling", () => {
   test("the same error in two projects is counted apart", async () => {
     const g = await startTestGateway({ PROJECT_KEYS: MATRIX_KEYS, URL_CACHE_EXPIRATION: 60, MAX_CACHE_USES: 2 });
     try {
-      const body = () => JSON.stringify({ event_id: crypto.randomUUID().replace(/-/g, ""), exception: { values: [{ type: "TypeError", value: "x", stacktrace: { frames: [{ module: "app", function: "f" }] } }] } });
+      const body = () =>
+        JSON.stringify({
+          event_id: crypto.randomUUID().replace(/-/g, ""),
+          exception: { values: [{ type: "TypeError", value: "x", stacktrace: { frames: [{ module: "app", function: "f" }] } }] },
+        });
       const send = async (project: number, key: string) => {
         const headers = { ...auth, "X-Sentry-Auth": `Sentry sentry_version=7, sentry_client=suite/1.0, sentry_key=${key}` };
         return (await fetch(`${g.url}/api/${project}/store/`, { method: "POST", headers, body: body() })).headers.get("x-cyclops-status");

@@ -57,7 +57,10 @@ describe("logs of a running cyclops (-vv)", () => {
   const upstreamDown = () => parsed.filter((l) => /unreachable/i.test(l.msg));
   const upstreamUp = () => parsed.filter((l) => /reachable again/i.test(l.msg));
   const refresh = () => {
-    lines = g.stderr().split("\n").filter((l) => l.length > 0);
+    lines = g
+      .stderr()
+      .split("\n")
+      .filter((l) => l.length > 0);
     parsed = lines.flatMap((l) => {
       try {
         return [JSON.parse(l) as LogLine];

@@ -16,10 +16,7 @@ let g: TestGateway;
 
 beforeAll(async () => {
   const file = join(tempDir(), "cyclops.json");
-  writeFileSync(
-    file,
-    JSON.stringify({ BIND: "127.0.0.1", PORT: 0, PROJECT_KEYS: [[1, KEY, null]], SENTRY_BASE_URL: "http://127.0.0.1:1", SHUTDOWN_TIMEOUT: 0.2 }),
-  );
+  writeFileSync(file, JSON.stringify({ BIND: "127.0.0.1", PORT: 0, PROJECT_KEYS: [[1, KEY, null]], SENTRY_BASE_URL: "http://127.0.0.1:1", SHUTDOWN_TIMEOUT: 0.2 }));
   g = await spawnGateway(["serve", "-c", file, "-vvv"]);
 });
 afterAll(() => g.stop());
@@ -28,9 +25,7 @@ afterAll(() => g.stop());
 function halfSend(port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, "127.0.0.1", () => {
-      socket.write(
-        `POST /api/1/store/ HTTP/1.1\r\nHost: x\r\nX-Sentry-Auth: Sentry sentry_key=${KEY}\r\nContent-Length: 100000\r\n\r\n{"message":"${"x".repeat(3000)}`,
-      );
+      socket.write(`POST /api/1/store/ HTTP/1.1\r\nHost: x\r\nX-Sentry-Auth: Sentry sentry_key=${KEY}\r\nContent-Length: 100000\r\n\r\n{"message":"${"x".repeat(3000)}`);
       setTimeout(() => {
         socket.destroy();
         resolve();

@@ -85,9 +85,7 @@ describe("bounded walks over client data", () => {
   function bigGzipEnvelope(dsnKey?: string): Uint8Array {
     const attachment = Buffer.alloc(16 * 1024 * 1024, "ab");
     const header = dsnKey ? `{"dsn":"http://${dsnKey}@127.0.0.1/${PROJECT}"}` : "{}";
-    return zlib.gzipSync(
-      Buffer.concat([Buffer.from(`${header}\n{"type":"attachment","length":${attachment.length},"filename":"big.txt"}\n`), attachment, Buffer.from("\n")]),
-    );
+    return zlib.gzipSync(Buffer.concat([Buffer.from(`${header}\n{"type":"attachment","length":${attachment.length},"filename":"big.txt"}\n`), attachment, Buffer.from("\n")]));
   }
 
   async function sendWhilePolling(body: Uint8Array, n: number): Promise<{ statuses: number[]; maxMs: number; checks: number }> {

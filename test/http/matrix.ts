@@ -35,7 +35,19 @@ export function envelopeOf(event: string, header: Record<string, unknown> = {}):
 
 const dsn = (key: string) => `http://${key}@127.0.0.1/${PROJECT}`;
 
-export type AuthForm = "x-sentry-auth" | "authorization-sentry" | "authorization-basic" | "query" | "envelope-dsn" | "none" | "multiple" | "unknown-key" | "malformed-key" | "other-project-key" | "wrong-secret" | "version-8";
+export type AuthForm =
+  | "x-sentry-auth"
+  | "authorization-sentry"
+  | "authorization-basic"
+  | "query"
+  | "envelope-dsn"
+  | "none"
+  | "multiple"
+  | "unknown-key"
+  | "malformed-key"
+  | "other-project-key"
+  | "wrong-secret"
+  | "version-8";
 export type Encoding = "json" | "gzip" | "x-gzip" | "deflate" | "br" | "raven-base64" | "raven-base64-zlib" | "get-sentry_data" | "unknown-encoding";
 export type RoutePath = "/api/1/store/" | "/api/store/" | "/api/1/envelope/" | "/api/1/store" | "/api/1/envelope";
 
@@ -52,18 +64,30 @@ const header = (key: string, extra = "") => `Sentry sentry_version=7, sentry_cli
 
 function authParts(auth: AuthForm): { headers: Record<string, string>; query: string; dsnKey: string | null } {
   switch (auth) {
-    case "x-sentry-auth": return { headers: { "X-Sentry-Auth": header(KEY) }, query: "", dsnKey: null };
-    case "authorization-sentry": return { headers: { Authorization: header(KEY) }, query: "", dsnKey: null };
-    case "authorization-basic": return { headers: { Authorization: `Basic ${btoa(`${KEY}:`)}` }, query: "", dsnKey: null };
-    case "query": return { headers: {}, query: `sentry_version=7&sentry_client=matrix%2F1.0&sentry_key=${KEY}`, dsnKey: null };
-    case "envelope-dsn": return { headers: {}, query: "", dsnKey: KEY };
-    case "none": return { headers: {}, query: "", dsnKey: null };
-    case "multiple": return { headers: { "X-Sentry-Auth": header(KEY) }, query: `sentry_key=${KEY}&sentry_version=7`, dsnKey: null };
-    case "unknown-key": return { headers: { "X-Sentry-Auth": header(UNKNOWN_KEY) }, query: "", dsnKey: null };
-    case "malformed-key": return { headers: { "X-Sentry-Auth": header("not-a-key") }, query: "", dsnKey: null };
-    case "other-project-key": return { headers: { "X-Sentry-Auth": header(OTHER_KEY) }, query: "", dsnKey: null };
-    case "wrong-secret": return { headers: { "X-Sentry-Auth": header(KEY, `, sentry_secret=${"0".repeat(32)}`) }, query: "", dsnKey: null };
-    case "version-8": return { headers: { "X-Sentry-Auth": header(KEY).replace("sentry_version=7", "sentry_version=8") }, query: "", dsnKey: null };
+    case "x-sentry-auth":
+      return { headers: { "X-Sentry-Auth": header(KEY) }, query: "", dsnKey: null };
+    case "authorization-sentry":
+      return { headers: { Authorization: header(KEY) }, query: "", dsnKey: null };
+    case "authorization-basic":
+      return { headers: { Authorization: `Basic ${btoa(`${KEY}:`)}` }, query: "", dsnKey: null };
+    case "query":
+      return { headers: {}, query: `sentry_version=7&sentry_client=matrix%2F1.0&sentry_key=${KEY}`, dsnKey: null };
+    case "envelope-dsn":
+      return { headers: {}, query: "", dsnKey: KEY };
+    case "none":
+      return { headers: {}, query: "", dsnKey: null };
+    case "multiple":
+      return { headers: { "X-Sentry-Auth": header(KEY) }, query: `sentry_key=${KEY}&sentry_version=7`, dsnKey: null };
+    case "unknown-key":
+      return { headers: { "X-Sentry-Auth": header(UNKNOWN_KEY) }, query: "", dsnKey: null };
+    case "malformed-key":
+      return { headers: { "X-Sentry-Auth": header("not-a-key") }, query: "", dsnKey: null };
+    case "other-project-key":
+      return { headers: { "X-Sentry-Auth": header(OTHER_KEY) }, query: "", dsnKey: null };
+    case "wrong-secret":
+      return { headers: { "X-Sentry-Auth": header(KEY, `, sentry_secret=${"0".repeat(32)}`) }, query: "", dsnKey: null };
+    case "version-8":
+      return { headers: { "X-Sentry-Auth": header(KEY).replace("sentry_version=7", "sentry_version=8") }, query: "", dsnKey: null };
   }
 }
 
@@ -72,15 +96,24 @@ const enc = new TextEncoder();
 function encodeBody(text: string, encoding: Encoding): { body?: Uint8Array; headers: Record<string, string> } {
   const raw = enc.encode(text);
   switch (encoding) {
-    case "json": return { body: raw, headers: {} };
-    case "gzip": return { body: gzipSync(raw), headers: { "Content-Encoding": "gzip" } };
-    case "x-gzip": return { body: gzipSync(raw), headers: { "Content-Encoding": "x-gzip" } };
-    case "deflate": return { body: deflateSync(raw), headers: { "Content-Encoding": "deflate" } };
-    case "br": return { body: brotliCompressSync(raw), headers: { "Content-Encoding": "br" } };
-    case "raven-base64": return { body: enc.encode(Buffer.from(raw).toString("base64")), headers: {} };
-    case "raven-base64-zlib": return { body: enc.encode(deflateSync(raw).toString("base64")), headers: {} };
-    case "unknown-encoding": return { body: raw, headers: { "Content-Encoding": "lzma" } };
-    case "get-sentry_data": return { headers: {} };
+    case "json":
+      return { body: raw, headers: {} };
+    case "gzip":
+      return { body: gzipSync(raw), headers: { "Content-Encoding": "gzip" } };
+    case "x-gzip":
+      return { body: gzipSync(raw), headers: { "Content-Encoding": "x-gzip" } };
+    case "deflate":
+      return { body: deflateSync(raw), headers: { "Content-Encoding": "deflate" } };
+    case "br":
+      return { body: brotliCompressSync(raw), headers: { "Content-Encoding": "br" } };
+    case "raven-base64":
+      return { body: enc.encode(Buffer.from(raw).toString("base64")), headers: {} };
+    case "raven-base64-zlib":
+      return { body: enc.encode(deflateSync(raw).toString("base64")), headers: {} };
+    case "unknown-encoding":
+      return { body: raw, headers: { "Content-Encoding": "lzma" } };
+    case "get-sentry_data":
+      return { headers: {} };
   }
 }
 
@@ -95,46 +128,73 @@ function expectedStatus(route: RoutePath, auth: AuthForm, encoding: Encoding): n
   // so an unsupported Content-Encoding is answered 415 before credentials are looked at.
   if (encoding === "unknown-encoding") return 415;
   switch (auth) {
-    case "none": return 401;
-    case "multiple": return 401;
-    case "malformed-key": return 400;
-    case "version-8": return 400;
-    case "unknown-key": return 403;
-    case "other-project-key": return route === "/api/store/" ? 200 : 403; // legacy path: project comes from the key
-    case "wrong-secret": return 403; // CHECK_SECRET_KEY (the original's rule; Relay ignores secrets)
+    case "none":
+      return 401;
+    case "multiple":
+      return 401;
+    case "malformed-key":
+      return 400;
+    case "version-8":
+      return 400;
+    case "unknown-key":
+      return 403;
+    case "other-project-key":
+      return route === "/api/store/" ? 200 : 403; // legacy path: project comes from the key
+    case "wrong-secret":
+      return 403; // CHECK_SECRET_KEY (the original's rule; Relay ignores secrets)
   }
   return 200;
 }
 
 export function matrixCases(): MatrixCase[] {
   const routes: RoutePath[] = ["/api/1/store/", "/api/1/store", "/api/store/", "/api/1/envelope/", "/api/1/envelope"];
-  const auths: AuthForm[] = ["x-sentry-auth", "authorization-sentry", "authorization-basic", "query", "envelope-dsn", "none", "multiple", "unknown-key", "malformed-key", "other-project-key", "wrong-secret", "version-8"];
+  const auths: AuthForm[] = [
+    "x-sentry-auth",
+    "authorization-sentry",
+    "authorization-basic",
+    "query",
+    "envelope-dsn",
+    "none",
+    "multiple",
+    "unknown-key",
+    "malformed-key",
+    "other-project-key",
+    "wrong-secret",
+    "version-8",
+  ];
   const encodings: Encoding[] = ["json", "gzip", "x-gzip", "deflate", "br", "raven-base64", "raven-base64-zlib", "get-sentry_data", "unknown-encoding"];
   const cases: MatrixCase[] = [];
-  for (const route of routes) for (const auth of auths) for (const encoding of encodings) {
-    const expected = expectedStatus(route, auth, encoding);
-    if (expected === null) continue;
-    cases.push({
-      route, auth, encoding, expected,
-      request: () => {
-        const parts = authParts(auth);
-        const event = eventJson();
-        const isEnvelope = route.includes("envelope");
-        if (encoding === "get-sentry_data") {
-          const q = [parts.query, auth === "unknown-key" ? `sentry_key=${UNKNOWN_KEY}&sentry_version=7` : "", `sentry_data=${encodeURIComponent(event)}`].filter(Boolean).join("&");
-          return { method: "GET", path: `${route}?${q}`, headers: {} };
-        }
-        const text = isEnvelope ? envelopeOf(event, parts.dsnKey ? { dsn: dsn(parts.dsnKey) } : {}) : event;
-        const { body, headers } = encodeBody(text, encoding);
-        return {
-          method: "POST",
-          path: parts.query ? `${route}?${parts.query}` : route,
-          headers: { "Content-Type": isEnvelope ? "application/x-sentry-envelope" : "application/json", ...parts.headers, ...headers },
-          body,
-        };
-      },
-    });
-  }
+  for (const route of routes)
+    for (const auth of auths)
+      for (const encoding of encodings) {
+        const expected = expectedStatus(route, auth, encoding);
+        if (expected === null) continue;
+        cases.push({
+          route,
+          auth,
+          encoding,
+          expected,
+          request: () => {
+            const parts = authParts(auth);
+            const event = eventJson();
+            const isEnvelope = route.includes("envelope");
+            if (encoding === "get-sentry_data") {
+              const q = [parts.query, auth === "unknown-key" ? `sentry_key=${UNKNOWN_KEY}&sentry_version=7` : "", `sentry_data=${encodeURIComponent(event)}`]
+                .filter(Boolean)
+                .join("&");
+              return { method: "GET", path: `${route}?${q}`, headers: {} };
+            }
+            const text = isEnvelope ? envelopeOf(event, parts.dsnKey ? { dsn: dsn(parts.dsnKey) } : {}) : event;
+            const { body, headers } = encodeBody(text, encoding);
+            return {
+              method: "POST",
+              path: parts.query ? `${route}?${parts.query}` : route,
+              headers: { "Content-Type": isEnvelope ? "application/x-sentry-envelope" : "application/json", ...parts.headers, ...headers },
+              body,
+            };
+          },
+        });
+      }
   return cases;
 }
 

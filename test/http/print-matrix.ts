@@ -7,7 +7,10 @@ import { loadConfig } from "../../src/config/load.ts";
 import { startGateway } from "../../src/gateway/gateway.ts";
 import { MATRIX_KEYS, matrixCases, send } from "./matrix.ts";
 
-const { config } = loadConfig({ env: {}, flags: { PROJECT_KEYS: MATRIX_KEYS, URL_CACHE_EXPIRATION: 0, PORT: 0, BIND: "127.0.0.1", SENTRY_BASE_URL: "http://127.0.0.1:1", CLIENT_REPORTS: false, SHUTDOWN_TIMEOUT: 0.1 } });
+const { config } = loadConfig({
+  env: {},
+  flags: { PROJECT_KEYS: MATRIX_KEYS, URL_CACHE_EXPIRATION: 0, PORT: 0, BIND: "127.0.0.1", SENTRY_BASE_URL: "http://127.0.0.1:1", CLIENT_REPORTS: false, SHUTDOWN_TIMEOUT: 0.1 },
+});
 const g = await startGateway(config);
 const url = `http://127.0.0.1:${g.port}`;
 const cases = matrixCases();

@@ -29,9 +29,17 @@ function storeEvent(g: TestGateway, projectId: number, message: string): Promise
 function envelope(g: TestGateway, projectId: number, type: "event" | "transaction"): Promise<Response> {
   const id = eventId();
   const now = Date.now() / 1000;
-  const payload = type === "event"
-    ? { event_id: id, message: "envelope error", level: "error" }
-    : { event_id: id, type: "transaction", transaction: "/checkout", start_timestamp: now - 0.1, timestamp: now, contexts: { trace: { trace_id: eventId(), span_id: eventId().slice(0, 16) } } };
+  const payload =
+    type === "event"
+      ? { event_id: id, message: "envelope error", level: "error" }
+      : {
+          event_id: id,
+          type: "transaction",
+          transaction: "/checkout",
+          start_timestamp: now - 0.1,
+          timestamp: now,
+          contexts: { trace: { trace_id: eventId(), span_id: eventId().slice(0, 16) } },
+        };
   return fetch(`${g.url}/api/${projectId}/envelope/`, {
     method: "POST",
     headers: { "Content-Type": "application/x-sentry-envelope", "X-Sentry-Auth": authHeader(projectId) },
@@ -40,7 +48,6 @@ function envelope(g: TestGateway, projectId: number, type: "event" | "transactio
 }
 
 const metric = (g: TestGateway, name: string): Promise<number> => metricValue(g.url, name);
-
 
 /** The limit categories named by an X-Sentry-Rate-Limits value, each with its seconds. */
 function limitCategories(header: string): Array<{ seconds: number; categories: string }> {
@@ -56,7 +63,10 @@ let gateway: TestGateway | undefined;
 async function start(): Promise<{ fake: FakeSentry; g: TestGateway }> {
   fake = await startFakeSentry({ keys: { 1: [KEYS[1]!], 2: [KEYS[2]!] } });
   gateway = await startTestGateway({
-    PROJECT_KEYS: [[1, KEYS[1]!, null], [2, KEYS[2]!, null]],
+    PROJECT_KEYS: [
+      [1, KEYS[1]!, null],
+      [2, KEYS[2]!, null],
+    ],
     SENTRY_BASE_URL: fake.url,
     PACING: "adaptive",
     URL_CACHE_EXPIRATION: 0,
@@ -85,10 +95,7 @@ describe("Sentry's rate limits passed back to clients", () => {
     fake.setBehaviour({ rateLimit: { projectId: 1, retryAfter: 30, header: "30:error:key" } });
     await learnLimit(fake, g);
 
-    const limited = [
-      ...(await Promise.all([1, 2, 3, 4].map((i) => storeEvent(g, 1, `limited error ${i}`)))),
-      await envelope(g, 1, "event"),
-    ];
+    const limited = [...(await Promise.all([1, 2, 3, 4].map((i) => storeEvent(g, 1, `limited error ${i}`)))), await envelope(g, 1, "event")];
     for (const res of limited) {
       expect(res.status).toBe(429);
       const retryAfter = Number(res.headers.get("retry-after"));

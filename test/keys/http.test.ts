@@ -177,11 +177,21 @@ function backendSuite(backend: SqlBackendName): void {
     expect(await store(g, 1, added.publicKey)).toBe(403);
 
     await db.insert(added);
-    expect(await waitFor(() => store(g, 1, added.publicKey), (s) => s === 200)).toBe(200);
+    expect(
+      await waitFor(
+        () => store(g, 1, added.publicKey),
+        (s) => s === 200,
+      ),
+    ).toBe(200);
     expect(await store(g, 1, old.publicKey)).toBe(200);
 
     await db.setActive(old.publicKey, false);
-    expect(await waitFor(() => store(g, 1, old.publicKey), (s) => s === 403)).toBe(403);
+    expect(
+      await waitFor(
+        () => store(g, 1, old.publicKey),
+        (s) => s === 403,
+      ),
+    ).toBe(403);
     expect(await store(g, 1, added.publicKey)).toBe(200);
     expect((await keysDoc(g)).size).toBe(1);
   });
@@ -192,7 +202,13 @@ function backendSuite(backend: SqlBackendName): void {
     await db.insert(fromDb);
     const fixed = key(7);
     const g = await gateway({ ...sourceSettings(db), PROJECT_KEYS: [[7, fixed.publicKey, null]] });
-    expect(await answers(g, [["db", 1, fromDb.publicKey], ["static", 7, fixed.publicKey], ["static on 1", 1, fixed.publicKey]])).toEqual({
+    expect(
+      await answers(g, [
+        ["db", 1, fromDb.publicKey],
+        ["static", 7, fixed.publicKey],
+        ["static on 1", 1, fixed.publicKey],
+      ]),
+    ).toEqual({
       db: 200,
       static: 200,
       "static on 1": 403,
@@ -209,7 +225,10 @@ function backendSuite(backend: SqlBackendName): void {
     expect(await store(g, 3, known.publicKey)).toBe(200);
 
     await broken.breakIt();
-    const failed = await waitFor(() => keysDoc(g), (k) => k.last_error !== null);
+    const failed = await waitFor(
+      () => keysDoc(g),
+      (k) => k.last_error !== null,
+    );
     expect(failed.last_error).toMatch(broken.reason);
     expect(failed.last_error).toStartWith(`${backend}: `);
     if (broken.password) expect(failed.last_error).not.toContain(broken.password);
@@ -281,14 +300,22 @@ await describeWith("mysql", "mysql", () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, "cyclops.json");
     const settings: Partial<Config> = {
-      BIND: "127.0.0.1", PORT: 0, SENTRY_BASE_URL: "http://127.0.0.1:1", CLIENT_REPORTS: false, URL_CACHE_EXPIRATION: 0, UPDATE_PERIOD: PERIOD,
+      BIND: "127.0.0.1",
+      PORT: 0,
+      SENTRY_BASE_URL: "http://127.0.0.1:1",
+      CLIENT_REPORTS: false,
+      URL_CACHE_EXPIRATION: 0,
+      UPDATE_PERIOD: PERIOD,
       ...sourceSettings(db, { user: login.user, password: wrong }),
     };
     writeFileSync(file, JSON.stringify(settings));
     const g = await spawnGateway(["serve", "-c", file, "-vvv"]);
     cleanups.push(() => g.stop());
 
-    const logged = await waitFor(() => g.stderr(), (s) => s.includes("project key refresh failed"));
+    const logged = await waitFor(
+      () => g.stderr(),
+      (s) => s.includes("project key refresh failed"),
+    );
     expect(logged).toContain("project key refresh failed");
     expect(logged).toMatch(/Access denied/);
     const h = await health(g);
@@ -297,7 +324,11 @@ await describeWith("mysql", "mysql", () => {
     const k = await keysDoc(g);
     expect(k.last_error).toMatch(/Access denied/);
     // Let a few more refreshes fail (and maybe log) before looking for the secrets.
-    await waitFor(() => keysDoc(g), () => false, 4 * PERIOD * 1000);
+    await waitFor(
+      () => keysDoc(g),
+      () => false,
+      4 * PERIOD * 1000,
+    );
     for (const text of [g.stderr(), h.text, k.last_error ?? ""]) {
       expect(text).not.toContain(wrong);
       expect(text).not.toContain(login.password);
@@ -322,7 +353,10 @@ describe("before the first successful load", () => {
     // Built aside and renamed in, so no retry ever reads a half-written file.
     await createSqliteKeysDbAt(path, k);
 
-    const after = await waitFor(() => health(g), (h) => h.status === 200);
+    const after = await waitFor(
+      () => health(g),
+      (h) => h.status === 200,
+    );
     expect(after.status).toBe(200);
     expect(await store(g, 5, k.publicKey)).toBe(200);
     expect(await store(g, 5, hexKey())).toBe(403);
@@ -369,7 +403,10 @@ describe("sentry-api source through HTTP", () => {
     expect(await answers(g, [...all(), ["inactive", 2, inactive.publicKey]])).toEqual({ ...allOk, inactive: 403 });
 
     failing = true;
-    const failed = await waitFor(() => keysDoc(g), (k) => k.last_error !== null);
+    const failed = await waitFor(
+      () => keysDoc(g),
+      (k) => k.last_error !== null,
+    );
     expect(failed.last_error).toMatch(/^sentry-api: .*500/);
     expect(failed.last_error).not.toContain(api.token);
     // From here every refresh fails at project 6's second page of keys, after project 1's were read.
@@ -377,13 +414,21 @@ describe("sentry-api source through HTTP", () => {
     api.addKey(added);
     api.setActive(keys[5]!.publicKey, false);
     const seen = served500;
-    await waitFor(() => served500, (n) => n >= seen + 2);
+    await waitFor(
+      () => served500,
+      (n) => n >= seen + 2,
+    );
     expect(served500).toBeGreaterThanOrEqual(seen + 2);
     expect(await answers(g, [...all(), ["added", 1, added.publicKey]])).toEqual({ ...allOk, added: 403 });
     expect((await keysDoc(g)).size).toBe(30);
 
     failing = false;
-    expect(await waitFor(() => store(g, 1, added.publicKey), (s) => s === 200)).toBe(200);
+    expect(
+      await waitFor(
+        () => store(g, 1, added.publicKey),
+        (s) => s === 200,
+      ),
+    ).toBe(200);
     expect(await store(g, keys[5]!.projectId, keys[5]!.publicKey)).toBe(403);
     expect(await keysDoc(g)).toEqual({ size: 30, age_seconds: expect.any(Number), last_error: null });
   });

@@ -51,9 +51,7 @@ describe("createKeySources", () => {
 
   test("sentry-api without an organization or a token: errors naming the options", () => {
     expect(() => createKeySources(config({ DB_BACKEND: "sentry-api", SENTRY_API_TOKEN: "t" }))).toThrow("SENTRY_API_ORG");
-    expect(() => createKeySources(config({ DB_BACKEND: "sentry-api", SENTRY_API_ORG: "acme" }))).toThrow(
-      /SENTRY_API_TOKEN .*CYCLOPS_SENTRY_API_TOKEN.*SENTRY_API_TOKEN_FILE/,
-    );
+    expect(() => createKeySources(config({ DB_BACKEND: "sentry-api", SENTRY_API_ORG: "acme" }))).toThrow(/SENTRY_API_TOKEN .*CYCLOPS_SENTRY_API_TOKEN.*SENTRY_API_TOKEN_FILE/);
   });
 
   test("sentry-api defaults to SENTRY_BASE_URL and reads the token file at each load", async () => {
@@ -64,9 +62,7 @@ describe("createKeySources", () => {
     const file = join(tmpdir(), `${uniqueName()}.token`);
     cleanups.push(() => rmSync(file, { force: true }));
     writeFileSync(file, "first-token\n");
-    const sources = createKeySources(
-      config({ DB_BACKEND: "sentry-api", SENTRY_BASE_URL: api.url, SENTRY_API_ORG: api.org, SENTRY_API_TOKEN_FILE: file }),
-    );
+    const sources = createKeySources(config({ DB_BACKEND: "sentry-api", SENTRY_BASE_URL: api.url, SENTRY_API_ORG: api.org, SENTRY_API_TOKEN_FILE: file }));
     expect(sources.map((s) => s.name)).toEqual(["sentry-api"]);
     const source = sources[0]!;
     expect((await source.load()).map((k) => k.publicKey)).toEqual([key]);
@@ -103,9 +99,7 @@ for (const backend of ["postgres", "mysql"] as const) {
     test("DB_PORT null means the backend's own port", async () => {
       const { db, key } = await seededDb(backend);
       const loc = db.location as { host: string; database: string; user: string };
-      const source = createKeySources(
-        config({ DB_BACKEND: backend, DB_HOST: loc.host, DB_PORT: null, DB_NAME: loc.database, DB_USER: loc.user, DB_PASS: "" }),
-      )[0]!;
+      const source = createKeySources(config({ DB_BACKEND: backend, DB_HOST: loc.host, DB_PORT: null, DB_NAME: loc.database, DB_USER: loc.user, DB_PASS: "" }))[0]!;
       expect(await source.load()).toEqual([{ projectId: 42, publicKey: key, secretKey: null }]);
     });
   });

@@ -97,7 +97,10 @@ describe("KeyRegistry", () => {
     expect(await reg.refresh()).toBe(false);
     expect(reg.lookup(a.publicKey)).toEqual(a);
     expect(reg.status()).toMatchObject({ ready: true, size: 1, loadedAt, lastError: "db: again", failures: 2 });
-    expect(errors).toEqual([["db", "connection refused"], ["db", "again"]]);
+    expect(errors).toEqual([
+      ["db", "connection refused"],
+      ["db", "again"],
+    ]);
     expect(await reg.refresh()).toBe(true);
     expect(reg.lookup(a.publicKey)).toBeUndefined();
     expect(reg.lookup(b.publicKey)).toEqual(b);
@@ -137,7 +140,13 @@ describe("KeyRegistry", () => {
     const both = hexKey();
     const onlyStatic = hexKey();
     await db.insert({ projectId: 7, publicKey: fromDb, secretKey: null }, { projectId: 8, publicKey: both, secretKey: "dbsecret" });
-    const reg = registry([new StaticKeySource([[1, onlyStatic, null], [2, both, "static"]]), db.source()]);
+    const reg = registry([
+      new StaticKeySource([
+        [1, onlyStatic, null],
+        [2, both, "static"],
+      ]),
+      db.source(),
+    ]);
     expect(reg.sourceNames).toEqual(["static", "sqlite"]);
     expect(await reg.refresh()).toBe(true);
     expect(reg.lookup(onlyStatic)).toEqual({ projectId: 1, publicKey: onlyStatic, secretKey: null });
@@ -153,10 +162,7 @@ describe("KeyRegistry", () => {
     api.addKey({ projectId: 5, publicKey: k, secretKey: null });
     const token = api.token;
     const errors: string[] = [];
-    const reg = registry(
-      [new SentryApiKeySource({ baseUrl: api.url, org: api.org, token: () => token })],
-      (_, message) => errors.push(message),
-    );
+    const reg = registry([new SentryApiKeySource({ baseUrl: api.url, org: api.org, token: () => token })], (_, message) => errors.push(message));
     expect(await reg.refresh()).toBe(true);
     api.token = "rotated-on-the-server";
     expect(await reg.refresh()).toBe(false);
@@ -216,10 +222,7 @@ await describeWith("mysql", "KeyRegistry with MySQL", () => {
   test("a rejected password is reported without the password", async () => {
     const secret = "n0t-the-Right-pa55word";
     const errors: string[] = [];
-    const reg = registry(
-      [new MysqlKeySource({ host: SERVICE_HOST, port: SERVICE_PORTS.mysql, database: "mysql", user: "root", password: secret })],
-      (_, m) => errors.push(m),
-    );
+    const reg = registry([new MysqlKeySource({ host: SERVICE_HOST, port: SERVICE_PORTS.mysql, database: "mysql", user: "root", password: secret })], (_, m) => errors.push(m));
     expect(await reg.refresh()).toBe(false);
     expect(errors[0]).toContain("Access denied");
     expect(errors[0]).not.toContain(secret);

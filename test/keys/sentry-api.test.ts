@@ -103,7 +103,11 @@ describe("sentry-api requests", () => {
 });
 
 describe("sentry-api failures", () => {
-  const load = (source: SentryApiKeySource) => source.load().then(() => null, (e: Error) => e);
+  const load = (source: SentryApiKeySource) =>
+    source.load().then(
+      () => null,
+      (e: Error) => e,
+    );
 
   test("401: token rejected, without the token", async () => {
     const api = fake();

@@ -86,7 +86,13 @@ function body(backend: SqlBackendName) {
       const d = await db("2015");
       await d.exec("DROP TABLE sentry_projectkey");
       const where = "path" in d.location ? d.location.path : d.location.database;
-      const err = await d.source().load().then(() => null, (e: Error) => e);
+      const err = await d
+        .source()
+        .load()
+        .then(
+          () => null,
+          (e: Error) => e,
+        );
       expect(err?.message).toContain("table sentry_projectkey not found");
       expect(err?.message).toContain(where);
     });
@@ -119,7 +125,10 @@ async function silentServer(): Promise<{ port: number; server: Server }> {
 const SECRET = "pw-Sup3r-s3cret-value";
 
 async function failure(source: KeySource): Promise<Error> {
-  const err = await source.load().then(() => null, (e: Error) => e);
+  const err = await source.load().then(
+    () => null,
+    (e: Error) => e,
+  );
   if (!err) throw new Error("load succeeded");
   return err;
 }

@@ -51,9 +51,11 @@ test("Stats.record applies an outcome: its counter, its project's count and its 
   const text = await new Metrics({ stats, queue, keys }).text();
   for (const o of ALL_OUTCOMES) {
     const line =
-      o.series === "accepted" ? `cyclops_reports_accepted_total{project="7"} 1`
-      : o.series === "dropped" ? `cyclops_reports_dropped_total{reason="${o.name}"} 1`
-      : `cyclops_forwarded_total{outcome="${o.name}"} 1`;
+      o.series === "accepted"
+        ? `cyclops_reports_accepted_total{project="7"} 1`
+        : o.series === "dropped"
+          ? `cyclops_reports_dropped_total{reason="${o.name}"} 1`
+          : `cyclops_forwarded_total{outcome="${o.name}"} 1`;
     expect(text).toContain(line);
   }
 });

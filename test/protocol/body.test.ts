@@ -1,12 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import * as zlib from "node:zlib";
-import {
-  decodeContentEncoding,
-  decodeSentryData,
-  decodeStoreBody,
-  parseEventJson,
-  replaceNonFiniteTokens,
-} from "../../src/protocol/body.ts";
+import { decodeContentEncoding, decodeSentryData, decodeStoreBody, parseEventJson, replaceNonFiniteTokens } from "../../src/protocol/body.ts";
 import { fails } from "./fails.ts";
 
 const enc = new TextEncoder();
@@ -14,7 +8,6 @@ const dec = new TextDecoder();
 const MiB = 1024 * 1024;
 const LARGE = enc.encode(JSON.stringify(Array.from({ length: 20000 }, (_, i) => ({ i, m: `msg ${(i * 7919) % 1000}` }))));
 const EVENT = enc.encode(JSON.stringify({ event_id: "0123456789abcdef0123456789abcdef", message: "hello" }));
-
 
 describe("decodeContentEncoding", () => {
   test.each([

@@ -84,7 +84,20 @@ describe("groupingHash keeps different errors apart", () => {
 
   test("without in_app marks all frames count", () => {
     const ev = (fn: string): Event => ({
-      exception: { values: [{ type: "E", value: "v", stacktrace: { frames: [{ function: fn, filename: "a.js" }, { function: "top", filename: "b.js" }] } }] },
+      exception: {
+        values: [
+          {
+            type: "E",
+            value: "v",
+            stacktrace: {
+              frames: [
+                { function: fn, filename: "a.js" },
+                { function: "top", filename: "b.js" },
+              ],
+            },
+          },
+        ],
+      },
     });
     expect(groupingHash(ev("x"))).not.toBe(groupingHash(ev("y")));
   });

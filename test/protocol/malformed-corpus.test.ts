@@ -10,14 +10,7 @@ import { parseDsn } from "../../src/protocol/dsn.ts";
 import { checkEnvelopeDsn, envelopeEventItem, parseEnvelope, parseEnvelopeHeader, parseEventItem } from "../../src/protocol/envelope.ts";
 import { storeEventId } from "../../src/protocol/event-id.ts";
 import { Detail, ProtocolError } from "../../src/protocol/errors.ts";
-import {
-  FIXTURE_KEY,
-  FIXTURE_MAX_ENVELOPE_SIZE,
-  FIXTURE_MAX_EVENT_SIZE,
-  FIXTURE_PROJECT,
-  malformedRequests,
-  type MalformedRequest,
-} from "../fixtures/malformed.ts";
+import { FIXTURE_KEY, FIXTURE_MAX_ENVELOPE_SIZE, FIXTURE_MAX_EVENT_SIZE, FIXTURE_PROJECT, malformedRequests, type MalformedRequest } from "../fixtures/malformed.ts";
 
 interface Answer {
   status: number;

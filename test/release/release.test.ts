@@ -129,8 +129,7 @@ describe.skipIf(!dir)("release files", () => {
 
   // Bun's musl build needs musl builds of libstdc++ and libgcc (Alpine: apk add libstdc++), which
   // Debian does not package: with Debian's musl alone the loader stops at libstdc++.so.6.
-  const muslRuns =
-    existsSync("/lib/ld-musl-x86_64.so.1") && ["/lib/libstdc++.so.6", "/usr/lib/libstdc++.so.6", "/usr/local/musl/lib/libstdc++.so.6"].some(existsSync);
+  const muslRuns = existsSync("/lib/ld-musl-x86_64.so.1") && ["/lib/libstdc++.so.6", "/usr/lib/libstdc++.so.6", "/usr/local/musl/lib/libstdc++.so.6"].some(existsSync);
   if (!muslRuns) console.warn("[skip] musl run: needs musl and a musl libstdc++ (Alpine's); Debian ships musl without it");
   test.skipIf(!muslRuns)("musl: --version", async () => {
     const version = await run([file("linux-x64-musl"), "--version"]);

@@ -41,8 +41,7 @@ export async function startPageServer(): Promise<PageServer> {
   const files: Record<string, () => Response> = {
     "/raven-js.html": () => new Response(Bun.file(join(SDK_DIR, "raven-js.html")), { headers: { "Content-Type": "text/html" } }),
     "/browser.html": () => new Response(Bun.file(join(SDK_DIR, "browser.html")), { headers: { "Content-Type": "text/html" } }),
-    "/raven.js": () =>
-      new Response(Bun.file(resolve(ROOT, "node_modules/raven-js/dist/raven.js")), { headers: { "Content-Type": "text/javascript" } }),
+    "/raven.js": () => new Response(Bun.file(resolve(ROOT, "node_modules/raven-js/dist/raven.js")), { headers: { "Content-Type": "text/javascript" } }),
     "/sentry-browser.js": () => new Response(sentryBrowser, { headers: { "Content-Type": "text/javascript" } }),
   };
   const server = Bun.serve({

@@ -32,7 +32,9 @@ const server = Bun.serve({
   async fetch(req) {
     const cors = { "Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "x-sentry-error, x-sentry-rate-limits, retry-after" };
     if (req.method === "OPTIONS") {
-      return new Response(null, { headers: { ...cors, "Access-Control-Allow-Methods": "GET, POST", "Access-Control-Allow-Headers": "x-sentry-auth, content-type, content-encoding" } });
+      return new Response(null, {
+        headers: { ...cors, "Access-Control-Allow-Methods": "GET, POST", "Access-Control-Allow-Headers": "x-sentry-auth, content-type, content-encoding" },
+      });
     }
     const url = new URL(req.url);
     captured.push({ method: req.method, path: url.pathname, query: url.search, headers: Object.fromEntries(req.headers), body: new Uint8Array(await req.arrayBuffer()) });
@@ -86,7 +88,13 @@ async function main(): Promise<void> {
   if (py.child.code !== 0) throw new Error(`sentry_sdk failed:\n${py.child.stderr}`);
   const pyReqs = take();
   save("python-store.bin", "sentry_sdk 1.9.10", "gzip", pyReqs, (c) => c.path.endsWith("/store/"));
-  save("python-envelope.bin", "sentry_sdk 1.9.10", "gzip", pyReqs, (c) => c.path.endsWith("/envelope/") && parseEnvelope(new Uint8Array(gunzipSync(c.body))).items.some((i) => i.headers.type === "transaction"));
+  save(
+    "python-envelope.bin",
+    "sentry_sdk 1.9.10",
+    "gzip",
+    pyReqs,
+    (c) => c.path.endsWith("/envelope/") && parseEnvelope(new Uint8Array(gunzipSync(c.body))).items.some((i) => i.headers.type === "transaction"),
+  );
 
   const pages = await startPageServer();
   const browser = await launchChromium();

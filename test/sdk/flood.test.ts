@@ -5,17 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { parseEnvelope } from "../helpers/fake-sentry.ts";
-import {
-  compareDeliveries,
-  envelopeEventIds,
-  fromBase64,
-  NO_DELIVERY_PROBLEMS,
-  receivedEventIds,
-  runNodeSdk,
-  SDK_TEST_TIMEOUT,
-  useSdkEnv,
-  text,
-} from "./helpers.ts";
+import { compareDeliveries, envelopeEventIds, fromBase64, NO_DELIVERY_PROBLEMS, receivedEventIds, runNodeSdk, SDK_TEST_TIMEOUT, useSdkEnv, text } from "./helpers.ts";
 
 const REPEATS = 100;
 const KEPT = 3;
@@ -35,7 +25,9 @@ describe("flood cut with @sentry/node 11", () => {
       // Every report answered 200, dropped or not: the SDK must not retry or back off.
       expect(run.records.map((r) => r.statusCode ?? r.error)).toEqual(run.records.map(() => 200));
       // The same error each time: one message, one stack.
-      const messages = new Set(events.map((b) => (JSON.parse(text(parseEnvelope(b).items[0]!.payload)) as { exception: { values: Array<{ value: string }> } }).exception.values[0]!.value));
+      const messages = new Set(
+        events.map((b) => (JSON.parse(text(parseEnvelope(b).items[0]!.payload)) as { exception: { values: Array<{ value: string }> } }).exception.values[0]!.value),
+      );
       expect(messages.size).toBe(1);
 
       const doc = await env.settle();

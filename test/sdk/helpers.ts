@@ -69,7 +69,9 @@ export async function startSdkEnv(options: Partial<Config> = {}): Promise<SdkEnv
         const accounted = doc.delivered + doc.rejected + doc.expired;
         if (doc.count === 0 && accounted >= doc.processed && fake.inFlight === 0) return doc;
         if (Date.now() > deadline) {
-          throw new Error(`cyclops did not settle within ${timeoutMs} ms: /count ${JSON.stringify(doc)}; fake attempts ${JSON.stringify(fake.attempts.slice(-5))}; violations ${JSON.stringify(fake.violations)}`);
+          throw new Error(
+            `cyclops did not settle within ${timeoutMs} ms: /count ${JSON.stringify(doc)}; fake attempts ${JSON.stringify(fake.attempts.slice(-5))}; violations ${JSON.stringify(fake.violations)}`,
+          );
         }
         await Bun.sleep(20);
       }
@@ -113,11 +115,7 @@ export async function runChild(cmd: string[], env: Record<string, string>, timeo
   children.add(proc);
   const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
   try {
-    const [stdout, stderr, code] = await Promise.all([
-      new Response(proc.stdout as ReadableStream).text(),
-      new Response(proc.stderr as ReadableStream).text(),
-      proc.exited,
-    ]);
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout as ReadableStream).text(), new Response(proc.stderr as ReadableStream).text(), proc.exited]);
     return { code: proc.signalCode ? null : code, stdout, stderr };
   } finally {
     clearTimeout(timer);

@@ -59,7 +59,11 @@ describeWithTool("python3-sentry-sdk", pythonSdkInstalled(), "python sentry_sdk 
       expect(compareDeliveries(sent, env.fake.received)).toEqual(NO_DELIVERY_PROBLEMS);
       expect(receivedEventIds(env.fake.received).sort()).toEqual(sentEventIds.sort());
       expect(env.fake.received.filter((r) => r.endpoint === "store").length).toBe(store.length);
-      expect(itemTypes(env.fake.received).filter((t) => !t.startsWith("store:")).sort()).toEqual(sentTypes.sort());
+      expect(
+        itemTypes(env.fake.received)
+          .filter((t) => !t.startsWith("store:"))
+          .sort(),
+      ).toEqual(sentTypes.sort());
       expect(doc).toMatchObject({ count: 0, processed: sent.length, ignored: 0, delivered: sent.length });
     },
     SDK_TEST_TIMEOUT,

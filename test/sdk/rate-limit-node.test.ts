@@ -22,7 +22,6 @@ interface ChildRecord {
 
 const metric = (env: SdkEnv, name: string): Promise<number> => metricValue(env.gateway.url, name);
 
-
 describe("@sentry/node 11 backs off when Sentry rate-limits it through cyclops", () => {
   const env = useSdkEnv();
 

@@ -5,18 +5,7 @@
  * the decoded JSON, byte for byte, exactly once.
  */
 import { describe, expect, test } from "bun:test";
-import {
-  compareDeliveries,
-  decodeRavenBody,
-  NO_DELIVERY_PROBLEMS,
-  PROJECT_ID,
-  receivedEventIds,
-  runRavenNode,
-  SDK_TEST_TIMEOUT,
-  SECRET_KEY,
-  useSdkEnv,
-  text,
-} from "./helpers.ts";
+import { compareDeliveries, decodeRavenBody, NO_DELIVERY_PROBLEMS, PROJECT_ID, receivedEventIds, runRavenNode, SDK_TEST_TIMEOUT, SECRET_KEY, useSdkEnv, text } from "./helpers.ts";
 
 const ERRORS = 4;
 

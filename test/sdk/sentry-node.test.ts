@@ -5,17 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { parseEnvelope } from "../helpers/fake-sentry.ts";
-import {
-  compareDeliveries,
-  envelopeEventIds,
-  fromBase64,
-  itemTypes,
-  NO_DELIVERY_PROBLEMS,
-  receivedEventIds,
-  runNodeSdk,
-  SDK_TEST_TIMEOUT,
-  useSdkEnv,
-} from "./helpers.ts";
+import { compareDeliveries, envelopeEventIds, fromBase64, itemTypes, NO_DELIVERY_PROBLEMS, receivedEventIds, runNodeSdk, SDK_TEST_TIMEOUT, useSdkEnv } from "./helpers.ts";
 
 const ERRORS = 5;
 

@@ -112,8 +112,7 @@ test("over floods, sampling, spikes and a full queue, answered 200 = delivered +
       if (type !== "client_report") continue;
       // Drops answered 200 are discarded_events; cyclops's own 429s (queue full) rate_limited_events.
       const report = item.json as Record<"discarded_events" | "rate_limited_events", Array<{ reason: string; category: string; quantity: number }> | undefined>;
-      for (const d of [...(report.discarded_events ?? []), ...(report.rate_limited_events ?? [])])
-        add((reported[d.reason] ??= {}), `${r.projectId}:${d.category}`, d.quantity);
+      for (const d of [...(report.discarded_events ?? []), ...(report.rate_limited_events ?? [])]) add((reported[d.reason] ??= {}), `${r.projectId}:${d.category}`, d.quantity);
     }
   }
   const droppedAfter200 = ["spike_protection", "sample_rate", "event_processor"];

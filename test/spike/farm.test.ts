@@ -86,9 +86,7 @@ await describeWith("redis", "spike protection shared by a farm", () => {
     for (let s = 0; s < 180; s++, t += 1000) await second([a, b], [500, 5], t);
     const farmPassed = a.passed + b.passed;
     const allowed = limitA * 3;
-    console.log(
-      `farm limit ${limitA.toFixed(0)}/min: the farm passed ${farmPassed} in 3 minutes (allowed ${allowed.toFixed(0)}), a ${a.passed}, b ${b.passed}`,
-    );
+    console.log(`farm limit ${limitA.toFixed(0)}/min: the farm passed ${farmPassed} in 3 minutes (allowed ${allowed.toFixed(0)}), a ${a.passed}, b ${b.passed}`);
     expect(farmPassed).toBeLessThanOrEqual(allowed * 1.1);
     // Without the farm, a would have enforced its own half: the farm lets about the whole limit through.
     expect(farmPassed).toBeGreaterThan(allowed * 0.75);

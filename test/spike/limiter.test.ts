@@ -11,15 +11,7 @@ import { NoveltyLog } from "../../src/spike/novelty.ts";
 import { DAY, HOUR, MINUTE, MONDAY } from "./replay.ts";
 
 /** `perMinute` reports spread over [from, from + minutes); returns verdict counts. */
-function steady(
-  l: SpikeLimiter,
-  project: number,
-  perMinute: number,
-  from: number,
-  minutes: number,
-  category = "error",
-  key: (i: number) => string | null = () => null,
-) {
+function steady(l: SpikeLimiter, project: number, perMinute: number, from: number, minutes: number, category = "error", key: (i: number) => string | null = () => null) {
   const counts = [0, 0, 0, 0];
   const n = perMinute * minutes;
   for (let i = 0; i < n; i++) counts[l.check(project, category, key(i), from + Math.floor((i * MINUTE) / perMinute))]!++;
@@ -118,12 +110,7 @@ describe("a restart mid-episode", () => {
     const n = l.restore(
       {
         version: 1,
-        lanes: [
-          null,
-          { project: -1 },
-          { project: 1, category: "nonsense", baseline: {} },
-          { project: 2, category: "error", baseline: { fast: "x", minutes: 1e9, profile: [1] } },
-        ],
+        lanes: [null, { project: -1 }, { project: 1, category: "nonsense", baseline: {} }, { project: 2, category: "error", baseline: { fast: "x", minutes: 1e9, profile: [1] } }],
       },
       MONDAY,
     );

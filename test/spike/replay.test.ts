@@ -93,9 +93,7 @@ describe("cold start", () => {
     const fresh = replay(new SpikeLimiter(settings()), busy, noon, noon + DAY);
     const drops = fresh.tally.get(9)!.drop;
     const lastDrop = [...fresh.events].filter((e) => e.kind === "end").map((e) => e.at)[0]!;
-    console.log(
-      `new project at ~540/min: ${drops} dropped, the episode over ${((lastDrop - noon) / MINUTE).toFixed(1)} min after its first report; 0 in the rest of the day`,
-    );
+    console.log(`new project at ~540/min: ${drops} dropped, the episode over ${((lastDrop - noon) / MINUTE).toFixed(1)} min after its first report; 0 in the rest of the day`);
     expect(drops).toBeGreaterThan(0);
     expect(drops).toBeLessThan(600); // less than its first minute
     expect(fresh.events.filter((e) => e.kind === "start").length).toBe(1);

@@ -82,8 +82,7 @@ for (const topology of ["single", "cluster"] as Topology[]) {
     });
 
     test("a farm restarting keeps one baseline per project, each in its project's slot", async () => {
-      const storeOf = (c: RedisConnection) =>
-        stateStoreFor({ SPIKE_STATE_PATH: join(dir, "unused.json"), REDIS_KEY_PREFIX: prefix }, new MemoryQueue(limits), c.client);
+      const storeOf = (c: RedisConnection) => stateStoreFor({ SPIKE_STATE_PATH: join(dir, "unused.json"), REDIS_KEY_PREFIX: prefix }, new MemoryQueue(limits), c.client);
       const at = MONDAY + 120 * MINUTE;
       // Two instances of a farm: each saw projects 1 and 2 (the farm learns one baseline); a third saw project 3 too.
       const farm = [0, 1].map(() => new SpikeProtection(config, { log: silentLogger(), now: () => at, store: storeOf(connect()) }));

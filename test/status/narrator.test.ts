@@ -39,9 +39,7 @@ describe("Narrator", () => {
     n.drops(T0 + 30_000);
     expect(out).toEqual([]);
     n.drops(T0 + 60_000);
-    expect(out).toEqual([
-      expect.objectContaining({ level: "info", msg: "dropped 123 reports in the last 60 s", dropped: 123, by_reason: { flood: 120, unknown_key: 3 } }),
-    ]);
+    expect(out).toEqual([expect.objectContaining({ level: "info", msg: "dropped 123 reports in the last 60 s", dropped: 123, by_reason: { flood: 120, unknown_key: 3 } })]);
     n.drops(T0 + 120_000);
     expect(out).toHaveLength(1);
   });
@@ -62,9 +60,7 @@ describe("Narrator", () => {
 });
 
 test("pretty lines for a terminal", () => {
-  expect(
-    prettyLine(
-      JSON.stringify({ level: "warn", time: "2026-01-01T12:34:56.789Z", name: "cyclops", msg: "Sentry unreachable", cause: "connection refused", port: 1 }),
-    ),
-  ).toBe('12:34:56 WARN  Sentry unreachable  cause="connection refused" port=1\n');
+  expect(prettyLine(JSON.stringify({ level: "warn", time: "2026-01-01T12:34:56.789Z", name: "cyclops", msg: "Sentry unreachable", cause: "connection refused", port: 1 }))).toBe(
+    '12:34:56 WARN  Sentry unreachable  cause="connection refused" port=1\n',
+  );
 });

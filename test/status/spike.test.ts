@@ -32,11 +32,7 @@ test("a spike shows on /status and as a drop episode", async () => {
   // One error over and over (each new error group would pass by the novelty lane).
   for (let i = 0; i < 60; i++) expect((await sendError(g.url, "the same error")).status).toBe(200);
   expect(g.gateway!.deps.stats.dropped.spike).toBeGreaterThan(0);
-  await until(
-    "the spike episode on the page",
-    async () => (await (await fetch(`${g!.url}/status?fragment=1`)).text()).includes(`<tr data-spike="${PROJECT}">`),
-    5000,
-  );
+  await until("the spike episode on the page", async () => (await (await fetch(`${g!.url}/status?fragment=1`)).text()).includes(`<tr data-spike="${PROJECT}">`), 5000);
   const json = (await (await fetch(`${g.url}/status?format=json`)).json()) as {
     projects: Array<{ id: number; episode: { reason: string } | null; droppedBy: Record<string, number> }>;
   };

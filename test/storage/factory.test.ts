@@ -17,8 +17,7 @@ const config = (over: Partial<Config>): Config => ({ ...defaults(), ...over });
 
 describe("createQueue / createCounterStore", () => {
   test("the limits come from MAX_QUEUE_ITEMS, MAX_QUEUE_BYTES and PROCESS_NEWER_MESSAGES_FIRST", () => {
-    expect(queueLimits(config({ MAX_QUEUE_ITEMS: 5, MAX_QUEUE_BYTES: 7, PROCESS_NEWER_MESSAGES_FIRST: false })))
-      .toEqual({ maxItems: 5, maxBytes: 7, newestFirst: false });
+    expect(queueLimits(config({ MAX_QUEUE_ITEMS: 5, MAX_QUEUE_BYTES: 7, PROCESS_NEWER_MESSAGES_FIRST: false }))).toEqual({ maxItems: 5, maxBytes: 7, newestFirst: false });
   });
 
   test("memory is the default for both", async () => {
@@ -48,8 +47,12 @@ await describeWith("redis", "createQueue / createCounterStore with Redis", () =>
   test("redis uses REDIS_HOST, REDIS_PORT, REDIS_DB_COUNT and REDIS_KEY_PREFIX", async () => {
     const prefix = uniqueName();
     const c = config({
-      STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_HOST: "127.0.0.1",
-      REDIS_PORT: SERVICE_PORTS.redis, REDIS_KEY_PREFIX: prefix, REDIS_FALLBACK_TO_MEMORY: true,
+      STORAGE: "redis",
+      CACHE_IMPLEMENTATION_CLASS: "redis",
+      REDIS_HOST: "127.0.0.1",
+      REDIS_PORT: SERVICE_PORTS.redis,
+      REDIS_KEY_PREFIX: prefix,
+      REDIS_FALLBACK_TO_MEMORY: true,
     });
     const q = (await createQueue(c)) as RedisQueue;
     const counters = (await createCounterStore(c)) as RedisCounterStore;

@@ -11,7 +11,17 @@ describe("queued item encoding", () => {
   test.each([false, true])("compress=%p: decodes to exactly what was encoded", (compress) => {
     const item = newItem(42, body, { clientIp: '203.0.113.7, "quoted"', eventId: null });
     const back = decodeItem("7", encodeItem({ ...item, attempts: 3 }, undefined, compress));
-    expect(back).toMatchObject({ id: "7", projectId: 42, endpoint: "store", auth: item.auth, clientIp: item.clientIp, contentType: item.contentType, eventId: null, receivedAt: item.receivedAt, attempts: 3 });
+    expect(back).toMatchObject({
+      id: "7",
+      projectId: 42,
+      endpoint: "store",
+      auth: item.auth,
+      clientIp: item.clientIp,
+      contentType: item.contentType,
+      eventId: null,
+      receivedAt: item.receivedAt,
+      attempts: 3,
+    });
     expect(text(back.body)).toBe(body);
   });
 

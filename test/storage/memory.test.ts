@@ -56,11 +56,18 @@ describe("Deque", () => {
     let x = 0;
     for (let round = 0; round < 2000; round++) {
       const op = (round * 2654435761) % 7;
-      if (op < 2) { d.pushBack(x); model.push(x++); }
-      else if (op < 4) { d.pushFront(x); model.unshift(x++); }
-      else if (op < 5) expect(d.popFront()).toBe(model.shift());
+      if (op < 2) {
+        d.pushBack(x);
+        model.push(x++);
+      } else if (op < 4) {
+        d.pushFront(x);
+        model.unshift(x++);
+      } else if (op < 5) expect(d.popFront()).toBe(model.shift());
       else if (op < 6) expect(d.popBack()).toBe(model.pop());
-      else { d.pushBack(x); model.push(x++); }
+      else {
+        d.pushBack(x);
+        model.push(x++);
+      }
       expect(d.length).toBe(model.length);
     }
     while (model.length) expect(d.popFront()).toBe(model.shift());

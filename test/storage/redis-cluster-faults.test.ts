@@ -53,9 +53,7 @@ await describeWith("redis-cluster", "RedisQueue on a cluster under faults", () =
       await q.push(newItem(1, "before"));
       const sha = (await raw.nodes("master")[0]!.script("LOAD", SCRIPTS.push.lua)) as string;
       await Promise.all(raw.nodes("master").map((n) => n.script("FLUSH")));
-      const master = raw
-        .nodes("master")
-        .find((n) => raw.slots[calculateSlot(projectKeys(settings.prefix, 1).stats)]![0] === `${n.options.host}:${n.options.port}`)!;
+      const master = raw.nodes("master").find((n) => raw.slots[calculateSlot(projectKeys(settings.prefix, 1).stats)]![0] === `${n.options.host}:${n.options.port}`)!;
       expect(await master.script("EXISTS", sha)).toEqual([0]);
       await q.push(newItem(1, "after"));
       expect(await master.script("EXISTS", sha)).toEqual([1]);

@@ -412,15 +412,7 @@ await describeWith("redis", "RedisQueue upgrade from the one-tag layout", () => 
     const old = [newItem(1, "old one"), newItem(1, "old two"), newItem(2, "old three", { endpoint: "envelope" })];
     const queue = new RedisQueue(settings, limits);
     try {
-      await raw.hset(
-        `${base}:items`,
-        "1",
-        Buffer.from(encodeItem(old[0]!)),
-        "2",
-        Buffer.from(encodeItem(old[1]!)),
-        "3",
-        Buffer.from(encodeItem(old[2]!, undefined, true)),
-      );
+      await raw.hset(`${base}:items`, "1", Buffer.from(encodeItem(old[0]!)), "2", Buffer.from(encodeItem(old[1]!)), "3", Buffer.from(encodeItem(old[2]!, undefined, true)));
       await raw.hset(`${base}:stats`, "items", 3, "bytes", 24, "1:items", 2, "1:bytes", 15, "2:items", 1, "2:bytes", 9);
       await raw.rpush(`${base}:ring`, "1", "2");
       await raw.rpush(`${base}:project:1`, "1", "2");

@@ -98,11 +98,7 @@ describe("gateway with its SQLite spool on a full disk", () => {
     refused++;
 
     // What the spool held is forwarded although the disk is full.
-    await until(
-      "the held reports delivered",
-      () => new Set(sentry.received.map((r) => (r.json as { event_id: string }).event_id)).size >= accepted.length,
-      30_000,
-    );
+    await until("the held reports delivered", () => new Set(sentry.received.map((r) => (r.json as { event_id: string }).event_id)).size >= accepted.length, 30_000);
     expect(await health()).toBe(503);
 
     // Space returns: healthy again on its own, no report sent.

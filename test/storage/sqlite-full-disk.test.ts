@@ -24,8 +24,7 @@ describe("SqliteQueue files", () => {
     const path = join(dir, "spool.sqlite");
     const q = new SqliteQueue(path, limits, { reserveBytes: 64 * 1024 });
     await q.push(newItem(1, "x"));
-    for (const file of [path, `${path}-wal`, `${path}-reserve`])
-      expect({ file, mode: (statSync(file).mode & 0o777).toString(8) }).toEqual({ file, mode: "600" });
+    for (const file of [path, `${path}-wal`, `${path}-reserve`]) expect({ file, mode: (statSync(file).mode & 0o777).toString(8) }).toEqual({ file, mode: "600" });
     await q.close();
     Bun.spawnSync(["chmod", "0644", path]);
     const again = new SqliteQueue(path, limits, { reserveBytes: 64 * 1024 });

@@ -50,7 +50,10 @@ describe("SqliteQueue durability", () => {
   test("every push that resolved survives kill -9 of the process", async () => {
     const path = freshPath();
     const child = Bun.spawn(
-      [process.execPath, "-e", `
+      [
+        process.execPath,
+        "-e",
+        `
         import { SqliteQueue } from ${JSON.stringify(join(import.meta.dir, "../../src/storage/sqlite.ts"))};
         const q = new SqliteQueue(${JSON.stringify(path)}, { maxItems: 1000, maxBytes: 1e7, newestFirst: true });
         const item = (i) => ({ projectId: 1 + (i % 3), endpoint: "store",
@@ -60,7 +63,8 @@ describe("SqliteQueue durability", () => {
         const [leased] = await q.take(1);
         console.log("committed " + leased.id);
         await new Promise(() => {}); // hang until killed: no close, no checkpoint
-      `],
+      `,
+      ],
       { stdout: "pipe", stderr: "inherit" },
     );
     const reader = child.stdout.getReader();
@@ -88,12 +92,16 @@ describe("SqliteQueue durability", () => {
     const owner = new SqliteQueue(path, limits);
     await owner.push(newItem(1, "x"));
     const proc = Bun.spawn(
-      [process.execPath, "-e", `
+      [
+        process.execPath,
+        "-e",
+        `
         import { SqliteQueue } from ${JSON.stringify(join(import.meta.dir, "../../src/storage/sqlite.ts"))};
         try { const q = new SqliteQueue(${JSON.stringify(path)}, { maxItems: 10, maxBytes: 1000, newestFirst: true });
               await q.push({ projectId: 1, endpoint: "store", auth: { publicKey: "k", secretKey: null, client: null, version: 7 },
                 clientIp: null, contentType: "application/json", body: new Uint8Array(1), eventId: null, receivedAt: 0 });
-              console.log("opened"); } catch (e) { console.log(e.name); }`],
+              console.log("opened"); } catch (e) { console.log(e.name); }`,
+      ],
       { stdout: "pipe", stderr: "pipe" },
     );
     const out = (await new Response(proc.stdout).text()).trim();
