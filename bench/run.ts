@@ -5,7 +5,7 @@
  *
  *   bun bench/run.ts [--quick] [--only id,id,…] [--out docs/BENCHMARKS.md]
  *
- * ids: baseline baseline-kept-memory ingest-memory flood envelope gzip ingest-sqlite ingest-redis sustained forwarding pacing memory binary
+ * ids: baseline baseline-kept-memory ingest-memory flood envelope gzip ingest-sqlite ingest-redis sustained forwarding pacing memory binary redis-topology
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
@@ -16,6 +16,7 @@ import { fetchLoop, sustainedRun, type DeliveryResults, type SustainedResult } f
 import { memoryPerEventMedian } from "./lib/memory.ts";
 import { buildPayloads } from "./lib/payloads.ts";
 import { cpuModel, killAllNow, loadAvg, stopAll } from "./lib/proc.ts";
+import { redisTopology } from "./lib/redis-topology.ts";
 import { RATIO_PAIRS, renderReport, type Results } from "./lib/report.ts";
 import { runRounds, type Bracket, type Budget } from "./lib/series.ts";
 import { benchTempDir, BUN, removeBenchTempDir } from "./lib/servers.ts";
@@ -47,6 +48,7 @@ const PLAN = quick
       idleRequests: 30,
       sustained: { conns: 16, warmSeconds: 2, measureSeconds: 5, rounds: 1, projects: 5000 },
       fetchLoopRequests: 10_000,
+      topology: { events: 5000, conns: 64 },
     }
   : {
       durations: { warmSeconds: 2, measureSeconds: 6, runs: 3 },
@@ -61,6 +63,7 @@ const PLAN = quick
       idleRequests: 100,
       sustained: { conns: 16, warmSeconds: 2, measureSeconds: 10, rounds: 3, projects: 5000 },
       fetchLoopRequests: 20_000,
+      topology: { events: 20_000, conns: 64 },
     };
 const CONNECTIONS = [16, 128];
 
@@ -204,6 +207,14 @@ async function main(): Promise<void> {
       } catch (e) {
         log(`    failed: ${(e as Error).message}`);
         results.binary = { failed: firstLine(e) };
+      }
+    }
+
+    if (wanted("redis-topology") && !overHard()) {
+      try {
+        results.redisTopology = await redisTopology(PLAN.topology, log);
+      } catch (e) {
+        results.redisTopology = { failed: firstLine(e) };
       }
     }
   } finally {

@@ -4,6 +4,8 @@ import type { PacingResult, PacingSetup, ThroughputResult } from "./forwarding.t
 import type { WrkScenario } from "./ingest.ts";
 import type { MemoryResult } from "./memory.ts";
 import { deliverySection, deliveryVerdicts } from "./report-delivery.ts";
+import { topologySection, topologyVerdict } from "./report-redis.ts";
+import type { TopologyResults } from "./redis-topology.ts";
 import type { DeliveryResults } from "./sustained.ts";
 import { pairedRatio, type RatioPair, type Series } from "./series.ts";
 
@@ -34,6 +36,8 @@ export interface Results {
   /** The same without the allocator restart (CYCLOPS_KEEP_FREED_MEMORY=0), for reference. */
   memoryReleasing?: Maybe<MemoryResult>;
   binary?: Maybe<{ sizeMb: number; built: boolean; mtime: string; startups: StartupResult[] }>;
+  /** One Redis against a cluster: commands and round trips per accepted report. */
+  redisTopology?: Maybe<TopologyResults>;
 }
 
 const f0 = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -156,6 +160,7 @@ function verdicts(r: Results): Verdict[] {
       reference: true,
     });
   }
+  out.push(topologyVerdict(r.redisTopology));
   return out;
 }
 
@@ -260,6 +265,8 @@ export function renderReport(r: Results): string {
       "",
     );
   }
+
+  L.push(...topologySection(r.redisTopology));
 
   L.push("## The binary", "");
   const b = r.binary;
