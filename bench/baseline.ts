@@ -1,14 +1,14 @@
 /**
  * The yardstick every cyclops figure is divided by: the least a Bun HTTP server must do to take an
- * event — read the body, JSON.parse it, keep it in a bounded in-memory array, answer {"id": …}.
+ * event — read the body, JSON.parse it, keep it, answer {"id": …}. It keeps every body it is given
+ * (nothing drains), as cyclops's queue does in the ingest runs: a bounded ring would recycle its
+ * memory while cyclops's queue cannot, which flattered it (issue 17).
  * No auth, no flood cut, no routing beyond Bun.serve's. Started by bench/run.ts on core 0 exactly
  * as cyclops is; prints "baseline listening on port N" on stderr when ready.
  *
  *   bun bench/baseline.ts [--port N]   (0 or absent: any free port)
  */
-const CAPACITY = 100_000;
-const ring: Uint8Array[] = new Array(CAPACITY);
-let next = 0;
+const kept: Uint8Array[] = [];
 const decoder = new TextDecoder();
 const JSON_HEADERS = { "Content-Type": "application/json" };
 
@@ -22,8 +22,7 @@ const server = Bun.serve({
     if (req.method !== "POST") return new Response("ok");
     const body = new Uint8Array(await req.arrayBuffer());
     const event = JSON.parse(decoder.decode(body)) as { event_id?: unknown };
-    ring[next] = body;
-    next = next + 1 === CAPACITY ? 0 : next + 1;
+    kept.push(body);
     const id = typeof event.event_id === "string" ? event.event_id : crypto.randomUUID().replace(/-/g, "");
     return new Response(`{"id":"${id}"}`, { headers: JSON_HEADERS });
   },

@@ -4,6 +4,7 @@
  * profile, and prints the top functions by self time with their cost per request.
  *
  *   bun bench/profile.ts [--seconds 10] [--conns 128] [--top 30] [--keep] [--redis] [--forward N]
+ *   [--baseline bench/baseline.ts] (profile that script instead of cyclops, under the same load)
  *   (--keep: leave the .cpuprofile; --redis: STORAGE and CACHE_IMPLEMENTATION_CLASS redis, on a
  *   redis-server of the bench's own as in the Redis scenario; --forward N: instead of ingest,
  *   the forwarder: N events queued while a fake Sentry on core 1 holds its answers, then drained
@@ -19,7 +20,19 @@ import { join, relative } from "node:path";
 import { buildPayloads, newSeed } from "./lib/payloads.ts";
 import { killAllNow, stopAll } from "./lib/proc.ts";
 import { postEvents } from "./lib/client.ts";
-import { baseConfig, benchTempDir, closedPort, count, PUBLIC_KEY, removeBenchTempDir, startCyclops, startFakeUpstream, startRedis, type Server } from "./lib/servers.ts";
+import {
+  baseConfig,
+  benchTempDir,
+  closedPort,
+  count,
+  PUBLIC_KEY,
+  startBaseline,
+  removeBenchTempDir,
+  startCyclops,
+  startFakeUpstream,
+  startRedis,
+  type Server,
+} from "./lib/servers.ts";
 import { measureWrk, wrkAvailable, WRK } from "./lib/wrk.ts";
 
 const argv = process.argv.slice(2);
@@ -59,15 +72,17 @@ const payloads = buildPayloads(dir, 1);
 // The Redis scenario's own redis-server (bench/lib/servers.ts startRedis), on the load core.
 const redisServer = redis ? await startRedis() : null;
 const fake = forwardEvents > 0 ? await startFakeUpstream(0, 0) : null;
-const server = await startCyclops(
-  baseConfig({
-    SENTRY_BASE_URL: fake?.url ?? `http://127.0.0.1:${closedPort()}`,
-    ...(redisServer ? { STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_PORT: redisServer.port } : {}),
-  }),
-  {
-    bunArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-name=cyclops.cpuprofile", "--cpu-prof-interval=250"],
-  },
-);
+const profArgs = ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-name=cyclops.cpuprofile", "--cpu-prof-interval=250"];
+const baselineScript = argv.includes("--baseline") ? String(argv[argv.indexOf("--baseline") + 1]) : null;
+const server = baselineScript
+  ? await startBaseline({}, profArgs, baselineScript)
+  : await startCyclops(
+      baseConfig({
+        SENTRY_BASE_URL: fake?.url ?? `http://127.0.0.1:${closedPort()}`,
+        ...(redisServer ? { STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_PORT: redisServer.port } : {}),
+      }),
+      { bunArgs: profArgs },
+    );
 const env = { BENCH_PATH: "/api/1/store/", BENCH_KEY: PUBLIC_KEY, BENCH_TEMPLATE: payloads.eventTemplateFile };
 let requests = 0;
 try {

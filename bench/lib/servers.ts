@@ -65,8 +65,8 @@ export async function startCyclops(config: Record<string, unknown>, opts: Cyclop
   return ready(child, 30_000, "/healthcheck");
 }
 
-export async function startBaseline(env: Record<string, string> = {}): Promise<Server> {
-  const child = spawnChild("baseline", ["taskset", "-c", SERVER_CORE, BUN, "bench/baseline.ts", "--port", "0"], env);
+export async function startBaseline(env: Record<string, string> = {}, bunArgs: string[] = [], script = "bench/baseline.ts"): Promise<Server> {
+  const child = spawnChild("baseline", ["taskset", "-c", SERVER_CORE, BUN, ...bunArgs, script, "--port", "0"], env);
   return ready(child, 15_000, null);
 }
 
