@@ -9,6 +9,9 @@
  *   redis-server of the bench's own as in the Redis scenario; --forward N: instead of ingest,
  *   the forwarder: N events queued while a fake Sentry on core 1 holds its answers, then drained
  *   with the default pacing, and µs are per delivered event)
+ *   [--sustained [--projects N]] (the sustained scenario, bench/lib/sustained.ts: ingest at 16
+ *   connections while forwarding to a fake Sentry that answers at once, with N projects each of
+ *   its own key; µs are per event the fake received)
  *
  * Self time of a function = samples in which it was the innermost frame. µs/request divides it by
  * every request served while profiling (warm-up round included), so the column adds up to the
@@ -33,6 +36,7 @@ import {
   startRedis,
   type Server,
 } from "./lib/servers.ts";
+import { cyclopsConfig, fakeStats } from "./lib/sustained.ts";
 import { measureWrk, wrkAvailable, WRK } from "./lib/wrk.ts";
 
 const argv = process.argv.slice(2);
@@ -41,11 +45,13 @@ const num = (name: string, def: number) => {
   return i >= 0 ? Number(argv[i + 1]) : def;
 };
 const seconds = num("--seconds", 10);
-const conns = num("--conns", 128);
+const conns = num("--conns", argv.includes("--sustained") ? 16 : 128);
 const top = num("--top", 30);
 const keep = argv.includes("--keep");
 const redis = argv.includes("--redis");
 const forwardEvents = num("--forward", 0);
+const sustained = argv.includes("--sustained");
+const projects = num("--projects", 1);
 
 interface ProfileNode {
   id: number;
@@ -71,22 +77,26 @@ const dir = benchTempDir();
 const payloads = buildPayloads(dir, 1);
 // The Redis scenario's own redis-server (bench/lib/servers.ts startRedis), on the load core.
 const redisServer = redis ? await startRedis() : null;
-const fake = forwardEvents > 0 ? await startFakeUpstream(0, 0) : null;
+const fake = forwardEvents > 0 || sustained ? await startFakeUpstream(0, 0) : null;
 const profArgs = ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-name=cyclops.cpuprofile", "--cpu-prof-interval=250"];
 const baselineScript = argv.includes("--baseline") ? String(argv[argv.indexOf("--baseline") + 1]) : null;
 const server = baselineScript
   ? await startBaseline({}, profArgs, baselineScript)
   : await startCyclops(
-      baseConfig({
-        SENTRY_BASE_URL: fake?.url ?? `http://127.0.0.1:${closedPort()}`,
-        ...(redisServer ? { STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_PORT: redisServer.port } : {}),
-      }),
+      sustained && fake
+        ? cyclopsConfig(fake.url, projects)
+        : baseConfig({
+            SENTRY_BASE_URL: fake?.url ?? `http://127.0.0.1:${closedPort()}`,
+            ...(redisServer ? { STORAGE: "redis", CACHE_IMPLEMENTATION_CLASS: "redis", REDIS_PORT: redisServer.port } : {}),
+          }),
       { bunArgs: profArgs },
     );
 const env = { BENCH_PATH: "/api/1/store/", BENCH_KEY: PUBLIC_KEY, BENCH_TEMPLATE: payloads.eventTemplateFile };
 let requests = 0;
 try {
-  if (fake) {
+  if (sustained && fake) {
+    requests = await profileSustained(server, fake);
+  } else if (fake) {
     requests = await profileForwarding(server, fake, forwardEvents);
   } else {
     const warm = await measureWrk(server, { script: "store-distinct.lua", conns, seconds: 2, env: { ...env, BENCH_SEED: newSeed() } });
@@ -100,6 +110,26 @@ try {
   await server.stop();
   await redisServer?.stop();
   await fake?.stop();
+}
+
+/** The sustained load (warm-up round included in the profile); returns the events delivered. */
+async function profileSustained(server: Server, fake: Server): Promise<number> {
+  const script = projects === 1 ? "store-distinct.lua" : "store-projects.lua";
+  const env = { BENCH_PATH: "/api/1/store/", BENCH_KEY: PUBLIC_KEY, BENCH_TEMPLATE: payloads.eventTemplateFile, BENCH_PROJECTS: String(projects) };
+  const f0 = await fakeStats(fake);
+  const warm = await measureWrk(server, { script, conns, seconds: 2, env: { ...env, BENCH_SEED: newSeed() } });
+  const m = await measureWrk(server, { script, conns, seconds, env: { ...env, BENCH_SEED: newSeed() } });
+  let left = await count(server);
+  for (let i = 0; i < 200 && left.count > 0; i++) {
+    await Bun.sleep(50);
+    left = await count(server);
+  }
+  const delivered = (await fakeStats(fake)).count - f0.count;
+  const accepted = warm.requests - warm.non2xx + m.requests - m.non2xx;
+  console.log(
+    `sustained, ${projects} project(s): ${Math.round(m.rps)} accepted/s at ${conns} connections (profiler on), ${accepted} accepted, ${delivered} delivered, ${m.cpuUsPerReq.toFixed(1)} µs CPU/request, non-2xx ${m.non2xx}`,
+  );
+  return delivered;
 }
 
 /** Queues `n` events while the fake holds its answers, releases it, waits until all are delivered. */

@@ -40,7 +40,7 @@ export interface SustainedResult {
   notes: string[];
 }
 
-const fakeStats = async (fake: Server) => (await (await fetch(`${fake.url}/__stats`)).json()) as { count: number; max_in_flight: number };
+export const fakeStats = async (fake: Server) => (await (await fetch(`${fake.url}/__stats`)).json()) as { count: number; max_in_flight: number };
 
 async function startRelay(upstream: string): Promise<Server> {
   const child = spawnChild("relay", ["taskset", "-c", SERVER_CORE, BUN, "bench/relay.ts", "--port", "0", "--upstream", upstream]);
@@ -50,7 +50,7 @@ async function startRelay(upstream: string): Promise<Server> {
 
 const keyOf = (project: number) => project.toString(16).padStart(32, "0");
 
-function cyclopsConfig(upstream: string, projects: number): Record<string, unknown> {
+export function cyclopsConfig(upstream: string, projects: number): Record<string, unknown> {
   const keys = projects === 1 ? [[1, PUBLIC_KEY, null]] : Array.from({ length: projects }, (_, i) => [i + 1, keyOf(i + 1), null]);
   return { SENTRY_BASE_URL: upstream, PROJECT_KEYS: keys, CLIENT_REPORTS: false, SHUTDOWN_TIMEOUT: 0 };
 }
