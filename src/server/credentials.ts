@@ -17,15 +17,27 @@ export class CredentialCache {
    */
   private readonly cache = new Map<string, Auth | null>();
 
+  /**
+   * `maxEntries` is sized for thousands of projects with a few SDK versions each: at 4,096 and
+   * cleared when full, 5,000 projects missed about half the time, and each miss cost a parse, a
+   * new Auth (so storage re-encoded its head, item.ts) and garbage. Past the bound the oldest
+   * entry goes, so a stream of new header texts costs one parse each and no more.
+   */
+  constructor(private readonly maxEntries = 16_384) {}
+
   of(xSentryAuth: string | null, authorization: string | null, query: string): Auth | null {
     if (query.includes("sentry_")) return extractAuth({ xSentryAuth, authorization, query });
     const cacheKey = authorization === null ? (xSentryAuth ?? "") : `${xSentryAuth ?? ""}\n${authorization}`;
     const cached = this.cache.get(cacheKey);
     if (cached !== undefined) return cached;
     const auth = extractAuth({ xSentryAuth, authorization, query }); // throws for bad credentials: not cached
-    if (this.cache.size >= 4096) this.cache.clear();
+    if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(cacheKey, auth);
     return auth;
+  }
+
+  get size(): number {
+    return this.cache.size;
   }
 }
 
