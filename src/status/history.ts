@@ -54,10 +54,13 @@ export class History {
 
   /** Reads the per-project processed and delivered counters of Stats (called once a second). */
   sample(perProject: ReadonlyMap<number, { processed: number; delivered: number }>): void {
+    // Once a second over every project (5,000 in the bench): the clock is read once, and a project
+    // whose counters did not move since the last sample costs a comparison.
+    const minute = Math.floor(this.now() / 60_000);
     for (const [id, counts] of perProject) {
       const p = this.series(id);
-      if (!p) continue;
-      const slot = this.slot(p);
+      if (!p || (counts.processed === p.lastProcessed && counts.delivered === p.lastDelivered)) continue;
+      const slot = this.slot(p, minute);
       p.accepted[slot]! += counts.processed - p.lastProcessed;
       p.delivered[slot]! += counts.delivered - p.lastDelivered;
       p.lastProcessed = counts.processed;
@@ -109,8 +112,7 @@ export class History {
   }
 
   /** The slot of the current minute, cleared when it last held an older minute. */
-  private slot(p: ProjectSeries): number {
-    const minute = Math.floor(this.now() / 60_000);
+  private slot(p: ProjectSeries, minute = Math.floor(this.now() / 60_000)): number {
     const slot = minute % MINUTES;
     if (p.minutes[slot] !== minute) {
       p.minutes[slot] = minute;

@@ -46,6 +46,26 @@ describe("History", () => {
     now += 60 * 60_000;
     expect(h.hour()).toEqual([]);
   });
+
+  test("a sample of counters that did not move adds nothing, and the next move is counted in full", () => {
+    let now = T0;
+    const h = new History(() => now);
+    const per = new Map([
+      [1, { processed: 3, delivered: 1 }],
+      [2, { processed: 0, delivered: 0 }],
+    ]);
+    h.sample(per);
+    h.sample(per);
+    now += 60_000;
+    h.sample(per);
+    per.set(1, { processed: 5, delivered: 5 });
+    h.sample(per);
+    expect(h.hour()).toHaveLength(1);
+    expect(h.hour()[0]!.series.slice(-2)).toEqual([
+      { accepted: 3, delivered: 1, dropped: 0 },
+      { accepted: 2, delivered: 4, dropped: 0 },
+    ]);
+  });
 });
 
 describe("the page", () => {
