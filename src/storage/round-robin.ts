@@ -27,6 +27,9 @@ interface ProjectQueue {
   inRing: boolean;
 }
 
+/** Projects kept with nothing queued, ready for their next report (see `forget`). */
+export const MAX_IDLE_PROJECTS = 10_000;
+
 interface Lease {
   project: ProjectQueue;
   bytes: number;
@@ -111,7 +114,10 @@ export class RoundRobinIndex {
     const { project, bytes } = lease;
     project.items--;
     project.bytes -= bytes;
-    if (project.items === 0) this.projects.delete(project.projectId);
+    // An emptied project keeps its deques for its next report: with thousands of projects and a
+    // queue that drains as fast as it fills, dropping them cost two typed arrays and an object per
+    // report, and their garbage. Past the bound, emptied ones go (any project id may be claimed).
+    if (project.items === 0 && this.projects.size > MAX_IDLE_PROJECTS) this.projects.delete(project.projectId);
     this.totalItems--;
     this.totalBytes -= bytes;
     return key;
@@ -136,7 +142,7 @@ export class RoundRobinIndex {
 
   stats(): QueueStats {
     const perProject = new Map<number, { items: number; bytes: number }>();
-    for (const p of this.projects.values()) perProject.set(p.projectId, { items: p.items, bytes: p.bytes });
+    for (const p of this.projects.values()) if (p.items > 0) perProject.set(p.projectId, { items: p.items, bytes: p.bytes });
     return statsOfProjects(perProject);
   }
 

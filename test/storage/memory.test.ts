@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Deque } from "../../src/storage/deque.ts";
 import { MemoryQueue } from "../../src/storage/memory.ts";
+import { MAX_IDLE_PROJECTS } from "../../src/storage/round-robin.ts";
 import { newItem, runQueueContract } from "../contracts/queue.contract.ts";
 
 runQueueContract("memory", async (limits) => {
@@ -43,6 +44,22 @@ describe("MemoryQueue", () => {
     const [item] = await q.take(1);
     await q.ack(item!);
     expect((await q.stats()).perProject.size).toBe(0);
+  });
+
+  test("projects emptied and filled again, past the bound of idle ones, keep the round-robin and the totals", async () => {
+    const q = new MemoryQueue({ maxItems: MAX_IDLE_PROJECTS * 3, maxBytes: 10_000_000, newestFirst: true });
+    const projects = MAX_IDLE_PROJECTS + 500;
+    for (let round = 0; round < 2; round++) {
+      for (let p = 1; p <= projects; p++) q.push(newItem(p, `${round}`));
+      q.push(newItem(1, "extra"));
+      const taken = await q.take(projects + 1);
+      // One per project in turn before project 1's second item.
+      expect(new Set(taken.slice(0, projects).map((i) => i.projectId)).size).toBe(projects);
+      expect(taken[projects]!.projectId).toBe(1);
+      for (const item of taken) await q.ack(item);
+      expect(q.approxItems).toBe(0);
+      expect((await q.stats()).perProject.size).toBe(0);
+    }
   });
 });
 
