@@ -1,11 +1,13 @@
 /**
  * Spike protection as the gateway runs it: the limiter built from the configuration, its state
  * restored at start and saved every SAVE_INTERVAL_MS and at stop, a tick every second that ends
- * quiet episodes, and one log line per episode start and end (warn in enforce, info in shadow).
+ * quiet episodes, and a log line per episode start and end (warn in enforce, info in shadow; past
+ * 20 a second, one line says how many more: episode-log.ts).
  * Episode events are also offered to any subscriber (`onEpisode`), e.g. alerts.
  */
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
+import { EpisodeLog } from "./episode-log.ts";
 import { FarmSync } from "./farm.ts";
 import { SpikeLimiter, type EpisodeEvent, type SpikeSettings } from "./limiter.ts";
 import type { SpikeStateStore } from "./state-store.ts";
@@ -45,13 +47,15 @@ export class SpikeProtection {
   private timers: ReturnType<typeof setInterval>[] = [];
   private saving: Promise<void> | null = null;
   private readonly farm: FarmSync | null;
+  private readonly episodeLog: EpisodeLog;
 
   constructor(config: Config, opts: SpikeProtectionOptions) {
     this.limiter = new SpikeLimiter(spikeSettings(config));
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     this.store = opts.store ?? null;
-    this.limiter.onEpisode((e) => this.logEpisode(e));
+    this.episodeLog = new EpisodeLog(this.log);
+    this.limiter.onEpisode((e) => this.episodeLog.record(e));
     this.farm = opts.farm
       ? new FarmSync(this.limiter, opts.farm.redis, opts.farm.prefix, (up, error) => {
           if (up) this.log.info({}, "spike protection: limits shared by the farm through Redis");
@@ -71,6 +75,7 @@ export class SpikeProtection {
     const tick = setInterval(() => {
       const now = this.now();
       this.limiter.tick(now);
+      this.episodeLog.flush();
       void this.farm?.sync(now);
     }, TICK_MS);
     const save = setInterval(() => void this.save(), SAVE_INTERVAL_MS);
@@ -115,23 +120,5 @@ export class SpikeProtection {
         this.saving = null;
       });
     return this.saving;
-  }
-
-  private logEpisode(e: EpisodeEvent): void {
-    const fields = { project: e.projectId, category: e.category, mode: e.mode, limit_per_minute: e.limitPerMinute, observed_per_minute: e.observedPerMinute };
-    // In shadow nothing is dropped, so nothing calls for an operator: info, not warn.
-    const level = e.mode === "shadow" ? "info" : "warn";
-    if (e.kind === "start") this.log[level](fields, "spike protection: episode started");
-    else
-      this.log[level](
-        {
-          ...fields,
-          [e.mode === "shadow" ? "would_drop" : "dropped"]: e.dropped,
-          accepted: e.accepted,
-          novel: e.novel,
-          seconds: Math.round((e.at - e.startedAt) / 1000),
-        },
-        "spike protection: episode ended",
-      );
   }
 }
