@@ -17,9 +17,12 @@ import { QueueFullError, statsOfProjects, type QueueLimits, type QueueStats } fr
 
 interface ProjectQueue {
   readonly projectId: number;
-  /** Queued values and their byte sizes, kept in step. */
-  readonly values: Deque<number>;
-  readonly sizes: Deque<number>;
+  /**
+   * Queued values, each followed by its byte size: one deque, not two in step, so a project costs
+   * one deque and one typed array fewer to reach (and for the collector to revisit once written)
+   * when thousands of projects take turns.
+   */
+  readonly entries: Deque<number>;
   /** Items and bytes of this project, queued and leased. */
   items: number;
   bytes: number;
@@ -68,8 +71,8 @@ export class RoundRobinIndex {
   /** Queues a value whose room was reserved. */
   commit(projectId: number, value: number, bytes: number): void {
     const project = this.project(projectId);
-    project.values.pushBack(value);
-    project.sizes.pushBack(bytes);
+    project.entries.pushBack(value);
+    project.entries.pushBack(bytes);
     project.items++;
     project.bytes += bytes;
     this.enterRing(project);
@@ -95,12 +98,19 @@ export class RoundRobinIndex {
         continue;
       }
       idle = 0;
-      const newest = this.limits.newestFirst;
-      const value = (newest ? project.values.popBack() : project.values.popFront()) as number;
-      const bytes = (newest ? project.sizes.popBack() : project.sizes.popFront()) as number;
+      const entries = project.entries;
+      let value: number;
+      let bytes: number;
+      if (this.limits.newestFirst) {
+        bytes = entries.popBack()!;
+        value = entries.popBack()!;
+      } else {
+        value = entries.popFront()!;
+        bytes = entries.popFront()!;
+      }
       this.leases.set(value, { project, bytes });
       out.push(value);
-      if (project.values.length > 0) this.ring.pushBack(project);
+      if (entries.length > 0) this.ring.pushBack(project);
       else project.inRing = false;
     }
     return out;
@@ -130,11 +140,11 @@ export class RoundRobinIndex {
     this.leases.delete(key);
     const { project, bytes } = lease;
     if (this.limits.newestFirst) {
-      project.values.pushBack(key);
-      project.sizes.pushBack(bytes);
+      project.entries.pushBack(key);
+      project.entries.pushBack(bytes);
     } else {
-      project.values.pushFront(key);
-      project.sizes.pushFront(bytes);
+      project.entries.pushFront(bytes);
+      project.entries.pushFront(key);
     }
     this.enterRing(project);
     return key;
@@ -149,7 +159,7 @@ export class RoundRobinIndex {
   private project(projectId: number): ProjectQueue {
     let p = this.projects.get(projectId);
     if (p === undefined) {
-      p = { projectId, values: Deque.ofNumbers(), sizes: Deque.ofNumbers(), items: 0, bytes: 0, inRing: false };
+      p = { projectId, entries: Deque.ofNumbers(), items: 0, bytes: 0, inRing: false };
       this.projects.set(projectId, p);
     }
     return p;
