@@ -239,7 +239,8 @@ export class Forwarder {
 
   private async forward(item: QueuedItem): Promise<void> {
     const now = this.now();
-    this.learnedKeys.set(item.projectId, item.auth.publicKey);
+    // Set only on change: a write has the next young collection revisit the map, an entry per project.
+    if (this.learnedKeys.get(item.projectId) !== item.auth.publicKey) this.learnedKeys.set(item.projectId, item.auth.publicKey);
     if (await this.settlement.settledBeforeSending(item, now)) return;
     this.pacer.started(now);
     const { outcome, latencyMs } = await send(buildRequest(item, this.cfg, this.version), this.sendOpts);
@@ -294,7 +295,5 @@ export class Forwarder {
     });
   }
 
-  private wake(): void {
-    this.waker?.();
-  }
+  private readonly wake = (): void => this.waker?.();
 }
