@@ -72,7 +72,7 @@ export class Stats {
     else if (outcome.series === "dropped") this.dropped[name as DropReason]++;
     else this.forwarded[name as ForwardOutcome]++;
     if (projectId === null) return;
-    if (outcome.perProject) this.project(projectId)[outcome.countField as ProjectCountField]++;
+    if (outcome.perProject) countIn(this.project(projectId), outcome.countField as ProjectCountField);
     if (outcome.clientReport !== null && category !== null) this.discard(projectId, outcome.clientReport, category);
   }
 
@@ -104,6 +104,17 @@ export class Stats {
     }
     this.discarded.set(key, (pending ?? 0) + quantity);
   }
+}
+
+/**
+ * One field of a project's counts, each by its name: written by a computed name, the same site
+ * wrote two or three fields, which JavaScriptCore does on a path that marks the object for the
+ * next young collection to revisit; with 5,000 projects, about 450 such objects per collection.
+ */
+function countIn(counts: ProjectCounts, field: ProjectCountField): void {
+  if (field === "processed") counts.processed++;
+  else if (field === "delivered") counts.delivered++;
+  else counts.ignored++;
 }
 
 /** The outcomes behind each /count field, from the outcome list. */

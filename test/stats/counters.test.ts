@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import { MAX_PENDING_DISCARDS, MAX_TRACKED_PROJECTS, Stats } from "../../src/stats/counters.ts";
+import { OUTCOMES } from "../../src/outcome/outcomes.ts";
 
 test("per-project counts stop growing at MAX_TRACKED_PROJECTS; tracked projects keep counting", () => {
   const stats = new Stats();
@@ -35,4 +36,15 @@ test("pending client-report entries stop growing at MAX_PENDING_DISCARDS; known 
   stats.discarded.delete("3|event_processor|error");
   stats.discard(MAX_PENDING_DISCARDS + 1, "event_processor", "error");
   expect(stats.discarded.get(`${MAX_PENDING_DISCARDS + 1}|event_processor|error`)).toBe(1);
+});
+
+test("record counts each outcome in its project's field: accepted as processed, delivered, flood as ignored", () => {
+  const stats = new Stats();
+  stats.record(OUTCOMES.accepted, 3, "error");
+  stats.record(OUTCOMES.accepted, 3, "error");
+  stats.record(OUTCOMES.delivered, 3, null);
+  stats.record(OUTCOMES.flood, 3, "error");
+  stats.record(OUTCOMES.delivered, 4, null);
+  expect(stats.perProject.get(3)).toEqual({ processed: 2, ignored: 1, delivered: 1 });
+  expect(stats.perProject.get(4)).toEqual({ processed: 0, ignored: 0, delivered: 1 });
 });
