@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { decodeItem, encodeItem } from "../../src/storage/item.ts";
+import { decodeItem, encodeItem, headPrefixCount, MAX_HEAD_PREFIXES } from "../../src/storage/item.ts";
 import { newItem } from "../contracts/queue.contract.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -34,6 +34,18 @@ describe("queued item encoding", () => {
     expect(compressed.byteLength).toBeLessThan(plain.byteLength / 2);
     // The cached metadata prefix of one credentials object serves both layouts correctly.
     expect(header(encodeItem(item))[0]).toBe(1);
+  });
+
+  test("the remembered metadata prefixes stay within their bound, and an evicted one is built again right", () => {
+    const items = Array.from({ length: MAX_HEAD_PREFIXES + 10 }, (_, i) =>
+      newItem(i + 1, "{}", { auth: { publicKey: i.toString(16).padStart(32, "0"), secretKey: null, client: "c", version: 7 } }),
+    );
+    for (const item of items) encodeItem(item);
+    expect(headPrefixCount()).toBe(MAX_HEAD_PREFIXES);
+    const first = decodeItem("1", encodeItem(items[0]!));
+    expect(first.projectId).toBe(1);
+    expect(first.auth).toEqual(items[0]!.auth);
+    expect(headPrefixCount()).toBe(MAX_HEAD_PREFIXES);
   });
 
   test("an unknown layout or a missing header line is refused, not forwarded", () => {
