@@ -92,6 +92,39 @@ function rawServer(script: (socket: Socket<{ n: number }>, request: number) => v
 
 const OK = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
+describe("http1 client with bodies larger than a socket takes at once", () => {
+  test("each arrives whole while others are framed in the client's reused buffer meanwhile", async () => {
+    // The server reads each body slowly, so the client's writes stop part-way and resume on drain.
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      maxRequestBodySize: 64 << 20,
+      fetch: async (req) => {
+        const reader = req.body!.getReader();
+        const hash = new Bun.CryptoHasher("sha256");
+        await Bun.sleep(20);
+        for (let r = await reader.read(); !r.done; r = await reader.read()) {
+          hash.update(r.value);
+          await Bun.sleep(1);
+        }
+        return new Response(hash.digest("hex"));
+      },
+    });
+    try {
+      // The reused buffer raised to 16 MiB, so frames the socket cannot take at once share it.
+      client = createHttp1Client({ maxConnections: 4, reusedFrameBytes: 16 << 20 });
+      // Large and small; more requests than connections.
+      const sizes = [12 << 20, 4 << 20, ...Array.from({ length: 12 }, () => 63 << 10)];
+      const bodies = sizes.map((size, n) => new Uint8Array(size).map((_, i) => (i * (n + 1)) & 0xff));
+      const answers = await Promise.all(bodies.map((b) => client.post(`http://127.0.0.1:${server.port}/big`, {}, b)));
+      const expected = bodies.map((b) => new Bun.CryptoHasher("sha256").update(b).digest("hex"));
+      expect(answers.map((a) => text(a.body))).toEqual(expected);
+    } finally {
+      server.stop(true);
+    }
+  });
+});
+
 describe("http1 client against a raw TCP server", () => {
   const servers: TCPSocketListener<{ n: number }>[] = [];
   const serve = (script: Parameters<typeof rawServer>[0]) => {
