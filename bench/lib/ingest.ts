@@ -60,7 +60,7 @@ export const SCENARIOS: WrkScenario[] = [
   {
     id: "baseline",
     title: "Baseline (bench/baseline.ts)",
-    what: 'Minimal Bun.serve: read body, JSON.parse, keep every body (nothing drains, as in cyclops\'s queue), answer {"id"}. Same requests as the memory ingest.',
+    what: 'Minimal Bun.serve: read body, JSON.parse, keep every body (nothing drains, as in the queue of cyclops), answer {"id"}. Same requests as the memory ingest.',
     target: "baseline",
     script: "store-distinct.lua",
     env: STORE,

@@ -1,14 +1,12 @@
 /**
  * Where the memory queue's slabs get their pages: mapped straight from the kernel in 8 MiB chunks
- * on 2 MiB boundaries with transparent huge pages asked for (madvise MADV_HUGEPAGE), so a chunk
- * costs 4 page faults instead of 2,048.
+ * on 2 MiB boundaries, each slab's pages mapped in one madvise(MADV_POPULATE_WRITE) call, with
+ * transparent huge pages asked for (MADV_HUGEPAGE) where they are the cheaper kind.
  *
  * Why: the memory queue keeps every report it is given, so a storm against a Sentry that is down
- * is one new 4 KiB page per two reports, and on virtual machines a page fault is expensive. On
- * this project's machines (docs/BENCHMARKS.md) a first touch costs 15 µs per 4 KiB page, about a
- * fifth of the ingest budget per report; a huge page costs 0.3–9 µs per 4 KiB it covers (the high
- * end when the host has to back memory the guest has not used lately). Measured in process: the
- * queue's share of ingest fell from 10.6 µs to 3 µs per report.
+ * is one new 4 KiB page per two reports, and on virtual machines a page fault is expensive.
+ * Which kind of page is cheaper differs between machines and over time; page-kind.ts chooses per
+ * chunk by what each kind has cost lately.
  *
  * A chunk is one ArrayBuffer over the mapping whose finalizer is munmap itself (JavaScriptCore's
  * bytes deallocator is called as (bytes, context), and munmap(address, length) takes the same two
@@ -16,10 +14,12 @@
  * no slab view into them is left. Nothing frees them by hand, so nothing can use them after.
  *
  * Anything unexpected (not Linux, no libc, mmap refused) falls back for the rest of the process
- * to ordinary allocations whose pages are mapped in one madvise(MADV_POPULATE_WRITE) call each
- * (Linux 5.14+), and failing that faulted in one by one. CYCLOPS_MAP_SLABS=0 asks for the plain
- * allocations.
+ * to ordinary allocations whose pages are populated the same way (Linux 5.14+), and failing that
+ * faulted in one by one. CYCLOPS_MAP_SLABS=0 asks for the plain allocations; =huge or =small
+ * always takes that kind of page.
  */
+import { type PageKind, PageKindChooser } from "./page-kind.ts";
+
 const PAGE = 4096;
 const HUGE_PAGE = 2 << 20;
 /** Bytes mapped at a time: several slabs, so the mmap calls stay rare. */
@@ -71,6 +71,11 @@ function loadLibc(): Libc | null {
   }
 }
 
+function forcedPageKind(): PageKind | null {
+  const forced = process.env.CYCLOPS_MAP_SLABS;
+  return forced === "huge" || forced === "small" ? forced : null;
+}
+
 function getLibc(): Libc | null {
   if (libc === undefined) libc = loadLibc();
   return libc;
@@ -78,16 +83,16 @@ function getLibc(): Libc | null {
 
 /**
  * A mapping of `bytes` (a multiple of HUGE_PAGE) starting on a huge-page boundary, with huge pages
- * asked for; null when mmap refuses. Maps one huge page more and trims both ends to align.
+ * asked for if `huge`; null when mmap refuses. Maps one huge page more and trims both ends to align.
  */
-function mapAligned(c: Libc, bytes: number): ArrayBuffer | null {
+function mapAligned(c: Libc, bytes: number, huge: boolean): ArrayBuffer | null {
   const raw = c.mmap(bytes + HUGE_PAGE);
   if (raw === null) return null;
   const start = Math.ceil(raw / HUGE_PAGE) * HUGE_PAGE;
   if (start > raw) c.munmap(raw, start - raw);
   const tail = raw + HUGE_PAGE - start;
   if (tail > 0) c.munmap(start + bytes, tail);
-  c.madvise(start, bytes, MADV_HUGEPAGE); // advisory: without THP the pages are ordinary ones
+  if (huge) c.madvise(start, bytes, MADV_HUGEPAGE); // advisory: without THP the pages are ordinary ones
   return c.toArrayBuffer(start, bytes, c.munmapPointer);
 }
 
@@ -105,6 +110,10 @@ export function populatePages(buffer: Uint8Array): boolean {
 export class SlabMemory {
   private chunk: ArrayBuffer | null = null;
   private offset = 0;
+  private readonly pages = new PageKindChooser(forcedPageKind());
+  private chunkKind: PageKind = "small";
+  /** Ms spent populating the current chunk's slabs so far. */
+  private chunkMs = 0;
   /** False once mapping failed or is turned off: plain allocations from then on. */
   private mapping = true;
 
@@ -113,17 +122,25 @@ export class SlabMemory {
     if (CHUNK_BYTES % slabBytes !== 0) this.mapping = false;
   }
 
-  /** Whether slabs come from huge-page-advised mappings. */
+  /** The kind of page most chunks get now. */
+  get pageKind(): PageKind {
+    return this.pages.preferred;
+  }
+
+  /** Whether slabs come from mappings (of either kind of page). */
   get mapped(): boolean {
     return this.mapping && getLibc() !== null;
   }
 
   /** A new slab of slabBytes bytes. Its contents are unspecified (zero or a freed slab's). */
   take(): Uint8Array {
-    const slab = this.fromChunk() ?? new Uint8Array(this.slabBytes);
-    // With transparent huge pages this is the huge page's one fault; without them (disabled by
-    // the operator, or a plain allocation) it still saves half the cost of faulting page by page.
+    const fromChunk = this.fromChunk();
+    const slab = fromChunk ?? new Uint8Array(this.slabBytes);
+    // With transparent huge pages this is the huge page's one fault; with 4 KiB pages (chosen,
+    // disabled by the operator, or a plain allocation) one call instead of a fault per page.
+    const t0 = performance.now();
     populatePages(slab);
+    if (fromChunk !== null) this.chunkMs += performance.now() - t0;
     return slab;
   }
 
@@ -132,7 +149,10 @@ export class SlabMemory {
     const c = this.mapping ? getLibc() : null;
     if (c === null) return null;
     if (this.chunk === null || this.offset === CHUNK_BYTES) {
-      this.chunk = mapAligned(c, CHUNK_BYTES);
+      if (this.chunk !== null) this.pages.record(this.chunkKind, this.chunkMs);
+      this.chunkKind = this.pages.next();
+      this.chunkMs = 0;
+      this.chunk = mapAligned(c, CHUNK_BYTES, this.chunkKind === "huge");
       this.offset = 0;
     }
     if (this.chunk === null) {

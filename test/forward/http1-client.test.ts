@@ -92,6 +92,39 @@ function rawServer(script: (socket: Socket<{ n: number }>, request: number) => v
 
 const OK = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
+describe("http1 client with bodies larger than a socket takes at once", () => {
+  test("each arrives whole while others are framed in the client's reused buffer meanwhile", async () => {
+    // The server reads each body slowly, so the client's writes stop part-way and resume on drain.
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      maxRequestBodySize: 64 << 20,
+      fetch: async (req) => {
+        const reader = req.body!.getReader();
+        const hash = new Bun.CryptoHasher("sha256");
+        await Bun.sleep(20);
+        for (let r = await reader.read(); !r.done; r = await reader.read()) {
+          hash.update(r.value);
+          await Bun.sleep(1);
+        }
+        return new Response(hash.digest("hex"));
+      },
+    });
+    try {
+      // The reused buffer raised to 16 MiB, so frames the socket cannot take at once share it.
+      client = createHttp1Client({ maxConnections: 4, reusedFrameBytes: 16 << 20 });
+      // Large and small; more requests than connections.
+      const sizes = [12 << 20, 4 << 20, ...Array.from({ length: 12 }, () => 63 << 10)];
+      const bodies = sizes.map((size, n) => new Uint8Array(size).map((_, i) => (i * (n + 1)) & 0xff));
+      const answers = await Promise.all(bodies.map((b) => client.post(`http://127.0.0.1:${server.port}/big`, {}, b)));
+      const expected = bodies.map((b) => new Bun.CryptoHasher("sha256").update(b).digest("hex"));
+      expect(answers.map((a) => text(a.body))).toEqual(expected);
+    } finally {
+      server.stop(true);
+    }
+  });
+});
+
 describe("http1 client against a raw TCP server", () => {
   const servers: TCPSocketListener<{ n: number }>[] = [];
   const serve = (script: Parameters<typeof rawServer>[0]) => {
@@ -246,11 +279,20 @@ describe("http1 client over TLS", () => {
   test.skipIf(!haveCert)("posts over https to a server whose certificate it trusts, and refuses one whose name or issuer it does not", async () => {
     const cert = readFileSync(join(dir, "cert.pem"), "utf8");
     const key = readFileSync(join(dir, "key.pem"), "utf8");
-    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { cert, key }, fetch: async (req) => new Response(`got ${(await req.arrayBuffer()).byteLength}`) });
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert, key },
+      maxRequestBodySize: 64 << 20,
+      fetch: async (req) => new Response(`got ${(await req.arrayBuffer()).byteLength}`),
+    });
     try {
       client = createHttp1Client({ maxConnections: 2, tls: { ca: cert } });
       const res = await client.post(`https://localhost:${server.port}/api/1/store/`, {}, new Uint8Array(5));
       expect([res.status, text(res.body)]).toEqual([200, "got 5"]);
+      // Bodies TLS cannot take at once (the rest is written on drain from a copy), two at a time.
+      const big = await Promise.all([12 << 20, 9 << 20].map((n) => client.post(`https://localhost:${server.port}/api/1/store/`, {}, new Uint8Array(n).fill(7))));
+      expect(big.map((r) => text(r.body))).toEqual([`got ${12 << 20}`, `got ${9 << 20}`]);
 
       // The certificate names localhost, not 127.0.0.1.
       const wrongName = await client.post(`https://127.0.0.1:${server.port}/api/1/store/`, {}, new Uint8Array(5)).catch((e) => e);

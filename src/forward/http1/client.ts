@@ -13,7 +13,7 @@
  */
 import { Connection, Http1NetworkError, networkError, socketHandlers } from "./connection.ts";
 import { DEFAULT_LIMITS, type ParsedResponse, type ParserLimits } from "./parser.ts";
-import { serializePost } from "./request.ts";
+import { FrameBuffer, postHead } from "./request.ts";
 
 export { Http1NetworkError } from "./connection.ts";
 export type { ParsedResponse as Http1Response } from "./parser.ts";
@@ -27,6 +27,8 @@ export interface Http1ClientOptions {
   maxBodyBytes?: number;
   /** Extra trust for https origins (tests: a self-signed CA). Default: the runtime's CA store, as fetch. */
   tls?: { ca?: string | string[]; rejectUnauthorized?: boolean };
+  /** Requests up to this many bytes are framed in one reused buffer (default 64 KiB; tests raise it). */
+  reusedFrameBytes?: number;
 }
 
 /** What a POST gives back: the status, headers to read, the whole body. */
@@ -181,7 +183,7 @@ function parseOrigin(key: string): Origin {
 }
 
 export function createHttp1Client(options: Http1ClientOptions): Http1Client {
-  const opts = { idleTimeoutMs: 4000, maxBodyBytes: DEFAULT_LIMITS.maxBodyBytes, ...options };
+  const opts = { idleTimeoutMs: 4000, maxBodyBytes: DEFAULT_LIMITS.maxBodyBytes, reusedFrameBytes: 64 * 1024, ...options };
   const limits: ParserLimits = { ...DEFAULT_LIMITS, maxBodyBytes: opts.maxBodyBytes };
   const pools = new Map<string, OriginPool>();
 
@@ -219,8 +221,11 @@ export function createHttp1Client(options: Http1ClientOptions): Http1Client {
     return set;
   };
 
-  const exchange = (conn: Connection, bytes: Uint8Array, signal: AbortSignal | undefined): Promise<ParsedResponse> | null => {
+  const frames = new FrameBuffer(opts.reusedFrameBytes);
+  /** Frames the request and writes it at once: the frame buffer is reused by the next request. */
+  const exchange = (conn: Connection, head: string, body: Uint8Array, signal: AbortSignal | undefined): Promise<ParsedResponse> | null => {
     let started = false;
+    const bytes = frames.frame(head, body);
     const promise = new Promise<ParsedResponse>((resolve, reject) => {
       if (!signal) {
         started = conn.start(bytes, resolve, reject);
@@ -241,7 +246,7 @@ export function createHttp1Client(options: Http1ClientOptions): Http1Client {
     signal?.throwIfAborted();
     const { key, path } = splitUrl(url);
     const pool = poolFor(key);
-    const bytes = serializePost({ host: pool.origin.host, path }, headers, body);
+    const head = postHead({ host: pool.origin.host, path }, headers, body.length);
     // Twice at most: the second only when the first connection was found closed before any byte left.
     for (let attempt = 0; attempt < 2; attempt++) {
       const got = pool.acquire(signal);
@@ -250,7 +255,7 @@ export function createHttp1Client(options: Http1ClientOptions): Http1Client {
         pool.release(conn);
         throw signal.reason;
       }
-      const pending = exchange(conn, bytes, signal);
+      const pending = exchange(conn, head, body, signal);
       if (pending === null) continue;
       const res = await pending;
       pool.release(conn);

@@ -64,6 +64,8 @@ export class Connection {
   /**
    * Starts a request. Returns false, having written nothing, when the connection turned out to
    * be closed (the caller may retry elsewhere); else the promise settles with the answer.
+   * `bytes` may be reused once this returns (the client's FrameBuffer): what the socket did not
+   * take is copied.
    */
   start(bytes: Uint8Array, resolve: (res: ParsedResponse) => void, reject: (err: Error) => void): boolean {
     const socket = this.socket;
@@ -76,7 +78,7 @@ export class Connection {
     socket.ref();
     this.exchange = { parser: new ResponseParser(this.limits), resolve, reject };
     this.requestSent = n === bytes.length;
-    this.unwritten = this.requestSent ? null : bytes.subarray(n);
+    this.unwritten = this.requestSent ? null : bytes.slice(n);
     return true;
   }
 

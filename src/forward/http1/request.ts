@@ -1,7 +1,10 @@
 /**
  * One POST as bytes: request line, Host, the caller's headers, Content-Length, then the body, in
- * one buffer so it leaves in one write. Pure. Header names and values that could split the
- * request (CR, LF, NUL) or are not bytes (over U+00FF) are refused, as fetch refuses them.
+ * one buffer so it leaves in one write. Header names and values that could split the request
+ * (CR, LF, NUL) or are not bytes (over U+00FF) are refused, as fetch refuses them.
+ *
+ * The client frames each request into one reused buffer (FrameBuffer) right before it writes it:
+ * a fresh buffer per request cost about 5 µs of allocation, first-touch and copying per event.
  */
 import { Buffer } from "node:buffer";
 
@@ -31,7 +34,8 @@ export interface Target {
   path: string;
 }
 
-export function serializePost(target: Target, headers: Record<string, string>, body: Uint8Array): Uint8Array {
+/** The request line and headers of a POST of `bodyLength` bytes, CRLF CRLF included. Pure; throws TypeError on unsafe input. */
+export function postHead(target: Target, headers: Record<string, string>, bodyLength: number): string {
   if (UNSAFE_VALUE.test(target.path) || target.path.includes(" ")) throw new TypeError("invalid request path");
   let head = `POST ${target.path} HTTP/1.1\r\nhost: ${target.host}\r\n`;
   for (const name in headers) {
@@ -40,9 +44,34 @@ export function serializePost(target: Target, headers: Record<string, string>, b
     if (!sendable(name)) continue;
     head += `${name}: ${value}\r\n`;
   }
-  head += `content-length: ${body.length}\r\n\r\n`;
-  const out = Buffer.allocUnsafe(head.length + body.length);
-  out.write(head, 0, "latin1");
-  out.set(body, head.length);
-  return out;
+  return `${head}content-length: ${bodyLength}\r\n\r\n`;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Head and body in one buffer that is reused: a frame is valid until the next one is made.
+ * Frames over `reusedBytes` (rare) get a buffer of their own, so the reused one stays small.
+ */
+export class FrameBuffer {
+  private readonly buffer: Uint8Array;
+
+  constructor(reusedBytes: number) {
+    this.buffer = new Uint8Array(reusedBytes);
+  }
+
+  frame(head: string, body: Uint8Array): Uint8Array {
+    const size = head.length + body.length;
+    const out = size <= this.buffer.length ? this.buffer.subarray(0, size) : new Uint8Array(size);
+    // The head is almost always ASCII, which UTF-8 writes byte for byte; Latin-1 otherwise.
+    const { read, written } = encoder.encodeInto(head, out);
+    if (read !== head.length || written !== head.length) Buffer.from(out.buffer, out.byteOffset, head.length).write(head, 0, "latin1");
+    out.set(body, head.length);
+    return out;
+  }
+}
+
+/** One POST as a buffer of its own. */
+export function serializePost(target: Target, headers: Record<string, string>, body: Uint8Array): Uint8Array {
+  return new FrameBuffer(0).frame(postHead(target, headers, body.length), body);
 }
