@@ -111,12 +111,27 @@ describe("HTTP/1.1 response parser", () => {
     ["chunk without CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX\r\n0\r\n\r\n"],
     ["unknown transfer-encoding", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"],
     ["101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"],
+    ["empty header name", "HTTP/1.1 200 OK\r\n: 1\r\n\r\n"],
+    ["space before the colon", "HTTP/1.1 200 OK\r\nX-A : 1\r\n\r\n"],
+    ["colon only on a later line", "HTTP/1.1 200 OK\r\nbroken\r\nX-A: 1\r\n\r\n"],
+    ["too many headers", `HTTP/1.1 200 OK\r\n${"X-A: 1\r\n".repeat(256)}\r\n`],
   ];
   for (const [name, raw] of malformed) {
     test(`malformed: ${name} throws a ResponseParseError`, () => {
       expect(() => parseSplit(bytes(raw), [])).toThrow(ResponseParseError);
     });
   }
+
+  test("a name is checked however often it comes: a bad one is refused every time, good spellings share one key", () => {
+    for (let i = 0; i < 3; i++) expect(() => parseSplit(bytes("HTTP/1.1 200 OK\r\nX A: 1\r\n\r\n"), [])).toThrow(ResponseParseError);
+    for (let i = 0; i < 2; i++) {
+      const { res } = parseSplit(bytes("HTTP/1.1 200 OK\r\nX-Mixed-Case: 1\r\nx-mixed-case: 2\r\nX-MIXED-CASE: 3\r\nContent-Length: 0\r\n\r\n"), []);
+      expect(res!.headers.get("x-Mixed-CASE")).toBe("1, 2, 3");
+    }
+    // 255 headers and the status line are allowed.
+    const { res } = parseSplit(bytes(`HTTP/1.1 200 OK\r\n${"X-A: 1\r\n".repeat(254)}Content-Length: 0\r\n\r\n`), []);
+    expect(res!.status).toBe(200);
+  });
 
   test("bodies and heads over the bound are refused, declared or streamed", () => {
     const limits = { maxHeadBytes: 256, maxBodyBytes: 16 };

@@ -42,6 +42,23 @@ const EMPTY = new Uint8Array(0);
 /** Header bytes as text. (The Encoding standard's latin1 is windows-1252: it differs only in 0x80-0x9F, which no header we read holds.) */
 const LATIN1 = new TextDecoder("latin1");
 
+/**
+ * Header names as the map keys them (lowercased), checked against HTTP's token grammar once per
+ * spelling: a response's names recur in every answer, and checking and lowercasing each anew
+ * was most of the parse (bounded, so endless new names only lose the cache).
+ */
+const headerNames = new Map<string, string>();
+
+function headerName(raw: string): string {
+  let name = headerNames.get(raw);
+  if (name === undefined) {
+    if (!HEADER_NAME.test(raw)) throw new ResponseParseError("malformed response header");
+    name = raw.toLowerCase();
+    if (headerNames.size < 256) headerNames.set(raw, name);
+  }
+  return name;
+}
+
 /** A comma-separated header's tokens, lowercased. */
 const tokens = (value: string): string[] => value.split(",").map((t) => t.trim().toLowerCase());
 
@@ -207,19 +224,23 @@ export class ResponseParser {
   }
 
   private onHead(head: string): void {
-    const lines = head.split("\r\n");
-    if (lines.length > 256) throw new ResponseParseError("too many response headers");
-    const m = STATUS_LINE.exec(lines[0]!);
-    if (!m) throw new ResponseParseError(`malformed status line: ${JSON.stringify(lines[0]!.slice(0, 60))}`);
+    let eol = head.indexOf("\r\n");
+    if (eol < 0) eol = head.length;
+    const statusLine = head.slice(0, eol);
+    const m = STATUS_LINE.exec(statusLine);
+    if (!m) throw new ResponseParseError(`malformed status line: ${JSON.stringify(statusLine.slice(0, 60))}`);
     const http11 = m[1] === "1";
     const status = Number(m[2]);
     const map = new Map<string, string>();
-    for (let i = 1; i < lines.length; i++) {
-      const l = lines[i]!;
-      const colon = l.indexOf(":");
-      if (colon <= 0 || !HEADER_NAME.test(l.slice(0, colon))) throw new ResponseParseError("malformed response header");
-      const name = l.slice(0, colon).toLowerCase();
-      const value = l.slice(colon + 1).trim();
+    let lines = 1;
+    for (let start = eol + 2; start < head.length; start = eol + 2) {
+      if (++lines > 256) throw new ResponseParseError("too many response headers");
+      eol = head.indexOf("\r\n", start);
+      if (eol < 0) eol = head.length;
+      const colon = head.indexOf(":", start);
+      if (colon <= start || colon > eol) throw new ResponseParseError("malformed response header");
+      const name = headerName(head.slice(start, colon));
+      const value = head.slice(colon + 1, eol).trim();
       const prior = map.get(name);
       map.set(name, prior === undefined ? value : `${prior}, ${value}`);
     }
