@@ -6,17 +6,13 @@
  * throws a ResponseParseError: the caller treats it as a network error (Sentry gave no answer
  * we can trust), never as Sentry's verdict.
  */
+import { headerName, ResponseHeaders, tokens } from "./response-headers.ts";
+
+export { ResponseHeaders };
+
 export class ResponseParseError extends Error {
   override name = "ResponseParseError";
   readonly code = "HTTP_PARSE";
-}
-
-/** Response headers, read the way upstream.ts reads fetch's Headers. */
-export class ResponseHeaders {
-  constructor(private readonly map: Map<string, string>) {}
-  get(name: string): string | null {
-    return this.map.get(name.toLowerCase()) ?? null;
-  }
 }
 
 export interface ParsedResponse {
@@ -37,30 +33,9 @@ export const DEFAULT_LIMITS: ParserLimits = { maxHeadBytes: 64 * 1024, maxBodyBy
 const CR = 13;
 const LF = 10;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const EMPTY = new Uint8Array(0);
 /** Header bytes as text. (The Encoding standard's latin1 is windows-1252: it differs only in 0x80-0x9F, which no header we read holds.) */
 const LATIN1 = new TextDecoder("latin1");
-
-/**
- * Header names as the map keys them (lowercased), checked against HTTP's token grammar once per
- * spelling: a response's names recur in every answer, and checking and lowercasing each anew
- * was most of the parse (bounded, so endless new names only lose the cache).
- */
-const headerNames = new Map<string, string>();
-
-function headerName(raw: string): string {
-  let name = headerNames.get(raw);
-  if (name === undefined) {
-    if (!HEADER_NAME.test(raw)) throw new ResponseParseError("malformed response header");
-    name = raw.toLowerCase();
-    if (headerNames.size < 256) headerNames.set(raw, name);
-  }
-  return name;
-}
-
-/** A comma-separated header's tokens, lowercased. */
-const tokens = (value: string): string[] => value.split(",").map((t) => t.trim().toLowerCase());
 
 type State = "head" | "length" | "chunk-size" | "chunk-data" | "chunk-data-end" | "trailers" | "until-close" | "done" | "finished";
 
@@ -240,6 +215,7 @@ export class ResponseParser {
       const colon = head.indexOf(":", start);
       if (colon <= start || colon > eol) throw new ResponseParseError("malformed response header");
       const name = headerName(head.slice(start, colon));
+      if (name === null) throw new ResponseParseError("malformed response header");
       const value = head.slice(colon + 1, eol).trim();
       const prior = map.get(name);
       map.set(name, prior === undefined ? value : `${prior}, ${value}`);
