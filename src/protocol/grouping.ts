@@ -21,10 +21,13 @@
  * Frames: only in-app frames when any is marked `in_app: true` (else all); each frame contributes
  * module (else the file's base name, without query string or cache-busting hash) and function —
  * never line/column numbers or absolute path prefixes, which move between deploys and hosts.
- * The result is wyhash (Bun.hash) of a compact string, cut to 53 bits: a number, which the flood
- * counters key their map by far more cheaply than a string (throttle/counter-store.ts). Among a
- * million distinct errors the chance that two share a key is about 1 in 18,000.
+ * The input is hashed as it is walked (hash53.ts), never built as a string, into 53 bits: a
+ * number, which the flood counters key their map by far more cheaply than a string
+ * (throttle/counter-store.ts). Among a million distinct errors the chance that two share a key
+ * is about 1 in 18,000.
  */
+
+import { Hash53, hash53, type KeySink } from "./hash53.ts";
 
 type Json = Record<string, unknown>;
 
@@ -38,9 +41,11 @@ function str(v: unknown): string | null {
 
 // Separators that cannot appear in the JSON strings we read (NUL would need an escape, but keep
 // them distinct from any printable character).
-const FIELD = "\u0001";
-const FRAME = "\u0002";
-const PART = "\u0003";
+const FIELD = 1;
+const FRAME = 2;
+const PART = 3;
+const DEFAULT_MARK = 4;
+const COUNT_MARK = 5;
 
 /** Base name without query/fragment and without webpack-style content hashes ("main.3f2a1b9c.js"). */
 function normalizeFilename(filename: string): string {
@@ -52,26 +57,34 @@ function normalizeFilename(filename: string): string {
   return f.replace(/[.-][0-9a-f]{8,}(?=\.)/gi, "");
 }
 
-function frameKey(frame: Json): string {
+function writeFrame(frame: Json, out: KeySink): void {
   const module = str(frame.module);
-  const file = str(frame.filename) ?? str(frame.abs_path);
-  const where = module ?? (file !== null ? normalizeFilename(file) : "");
-  return where + FIELD + (str(frame.function) ?? "");
+  if (module !== null) out.text(module);
+  else {
+    const file = str(frame.filename) ?? str(frame.abs_path);
+    if (file !== null) out.text(normalizeFilename(file));
+  }
+  out.char(FIELD);
+  const fn = str(frame.function);
+  if (fn !== null) out.text(fn);
 }
 
-/** Frames of a stacktrace interface (`{frames: [...]}`); in-app ones when any is marked. */
-function framesKey(stacktrace: unknown): string | null {
+/** The frames of a stacktrace interface (`{frames: [...]}`) when it has any, else null. */
+function framesOf(stacktrace: unknown): unknown[] | null {
   const frames = obj(stacktrace)?.frames;
-  if (!Array.isArray(frames) || frames.length === 0) return null;
+  return Array.isArray(frames) && frames.length > 0 ? frames : null;
+}
+
+/** Each frame's module (or file) and function; only the in-app frames when any is marked. */
+function writeFrames(frames: unknown[], out: KeySink): void {
   let anyInApp = false;
   for (const f of frames) if (obj(f)?.in_app === true) anyInApp = true;
-  let out = "";
   for (const f of frames) {
     const frame = obj(f);
     if (frame === null || (anyInApp && frame.in_app !== true)) continue;
-    out += frameKey(frame) + FRAME;
+    writeFrame(frame, out);
+    out.char(FRAME);
   }
-  return out;
 }
 
 /** The exception list of any known shape. */
@@ -79,7 +92,11 @@ function exceptionValues(event: Json): Json[] | null {
   const raw = event.exception ?? event["sentry.interfaces.Exception"];
   const list = Array.isArray(raw) ? raw : obj(raw)?.values;
   if (Array.isArray(list)) {
-    const values = list.map(obj).filter((v): v is Json => v !== null);
+    const values: Json[] = [];
+    for (const v of list) {
+      const o = obj(v);
+      if (o !== null) values.push(o);
+    }
     return values.length > 0 ? values : null;
   }
   // raven-python ≤ 2: a single exception object {type, value, module}.
@@ -87,20 +104,24 @@ function exceptionValues(event: Json): Json[] | null {
   return single !== null && (str(single.type) !== null || str(single.value) !== null) ? [single] : null;
 }
 
-function exceptionKey(event: Json): string | null {
-  const values = exceptionValues(event);
-  if (values === null) return null;
-  const stacks = values.map((v) => framesKey(v.stacktrace));
+function writeExceptions(event: Json, values: Json[], out: KeySink): void {
   // Old clients put the stack beside a single exception; Sentry's normalization moved it inside.
-  if (values.length === 1 && stacks[0] === null) stacks[0] = framesKey(topStacktrace(event));
-  const withStack = stacks.some((s) => s !== null);
-  let out = "";
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    const type = str(v.type) ?? "";
-    out += withStack ? type + FIELD + (stacks[i] ?? "") + PART : type + FIELD + (str(v.value) ?? "") + PART;
+  const borrowed = values.length === 1 && framesOf(values[0]!.stacktrace) === null ? framesOf(topStacktrace(event)) : null;
+  let withStack = borrowed !== null;
+  for (const v of values) if (framesOf(v.stacktrace) !== null) withStack = true;
+  for (const v of values) {
+    const type = str(v.type);
+    if (type !== null) out.text(type);
+    out.char(FIELD);
+    if (withStack) {
+      const frames = framesOf(v.stacktrace) ?? borrowed;
+      if (frames !== null) writeFrames(frames, out);
+    } else {
+      const value = str(v.value);
+      if (value !== null) out.text(value);
+    }
+    out.char(PART);
   }
-  return out;
 }
 
 /** `{message, formatted}` objects: the template first, so parameters do not split a group. */
@@ -124,16 +145,32 @@ function topStacktrace(event: Json): unknown {
 }
 
 /** The default (non-fingerprint) grouping input, prefixed by the kind of evidence it rests on. */
-function defaultKey(event: Json): string {
-  const exception = exceptionKey(event);
-  if (exception !== null) return "e" + exception;
-  const stack = framesKey(topStacktrace(event));
-  if (stack !== null) return "s" + stack;
+function writeDefault(event: Json, out: KeySink): void {
+  const exceptions = exceptionValues(event);
+  if (exceptions !== null) {
+    out.char(0x65 /* e */);
+    writeExceptions(event, exceptions, out);
+    return;
+  }
+  const frames = framesOf(topStacktrace(event));
+  if (frames !== null) {
+    out.char(0x73 /* s */);
+    writeFrames(frames, out);
+    return;
+  }
   const message = messageKey(event);
-  if (message !== null) return "m" + message;
+  if (message !== null) {
+    out.char(0x6d /* m */);
+    out.text(message);
+    return;
+  }
   const culprit = str(event.culprit) ?? str(event.transaction);
-  if (culprit !== null) return "c" + culprit;
-  return "-";
+  if (culprit !== null) {
+    out.char(0x63 /* c */);
+    out.text(culprit);
+    return;
+  }
+  out.char(0x2d /* - */);
 }
 
 const DEFAULT_ENTRY = /^\{\{\s*default\s*\}\}$/;
@@ -156,41 +193,48 @@ function fingerprintEntry(entry: unknown): string | null {
   return null;
 }
 
-function groupingKey(event: Json): string {
+/**
+ * Writes an event's grouping input to `out`: its fingerprint with each "{{ default }}" replaced
+ * by the default input, or the default input alone (no fingerprint, an invalid one, or one of
+ * "{{ default }}" entries only).
+ */
+export function writeGroupingKey(event: Json, out: KeySink): void {
   const fingerprint = event.fingerprint;
-  if (!Array.isArray(fingerprint) || fingerprint.length === 0) return defaultKey(event);
-  let out = "f";
-  let custom = false;
-  let def: string | null = null;
+  if (!Array.isArray(fingerprint) || fingerprint.length === 0) return writeDefault(event, out);
   const count = Math.min(fingerprint.length, MAX_FINGERPRINT_ENTRIES);
+  let custom = false;
   for (let i = 0; i < count; i++) {
     const text = fingerprintEntry(fingerprint[i]);
-    if (text === null) return defaultKey(event);
-    if (DEFAULT_ENTRY.test(text)) {
-      def ??= defaultKey(event);
-      out += PART + "\u0004" + def;
-    } else {
-      custom = true;
-      out += PART + text;
-    }
+    if (text === null) return writeDefault(event, out);
+    if (!DEFAULT_ENTRY.test(text)) custom = true;
   }
-  if (fingerprint.length > count) out += PART + "\u0005" + fingerprint.length;
-  return custom ? out : (def ?? defaultKey(event));
+  if (!custom) return writeDefault(event, out);
+  out.char(0x66 /* f */);
+  for (let i = 0; i < count; i++) {
+    const text = fingerprintEntry(fingerprint[i])!;
+    out.char(PART);
+    if (DEFAULT_ENTRY.test(text)) {
+      out.char(DEFAULT_MARK);
+      writeDefault(event, out);
+    } else out.text(text);
+  }
+  if (fingerprint.length > count) {
+    out.char(PART);
+    out.char(COUNT_MARK);
+    out.text(String(fingerprint.length));
+  }
 }
 
-/** The low 53 bits of a 64-bit hash: every such number is exact as a JavaScript number. */
-const KEY_BITS = (1n << 53n) - 1n;
-
-function hash53(text: string, seed: number): number {
-  return Number(Bun.hash.wyhash(text, BigInt(seed)) & KEY_BITS);
-}
+/** One hasher for every event: the hot path allocates nothing for grouping. */
+const hasher = new Hash53();
 
 /**
  * A stable hash under which events Sentry would group together collide. `seed` keeps the keys of
  * different projects apart (the pipeline passes the project id).
  */
 export function groupingHash(event: Record<string, unknown>, seed = 0): number {
-  return hash53(groupingKey(event), seed);
+  writeGroupingKey(event, hasher.reset(seed));
+  return hasher.value();
 }
 
 /** Query parameters that name the client software, not the error: dropped from GET flood keys. */

@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import * as zlib from "node:zlib";
 import { decodeStoreBody, parseEventJson } from "../../src/protocol/body.ts";
 import { envelopeEventItem, parseEnvelope } from "../../src/protocol/envelope.ts";
-import { getFloodKey, groupingHash } from "../../src/protocol/grouping.ts";
+import { getFloodKey, groupingHash, writeGroupingKey } from "../../src/protocol/grouping.ts";
+import { hash53 } from "../../src/protocol/hash53.ts";
 
 type Event = Record<string, unknown>;
 const DIR = `${import.meta.dir}/../fixtures/payloads`;
@@ -219,5 +220,51 @@ describe("getFloodKey", () => {
     expect(getFloodKey(`${base}&x=1`)).not.toBe(k);
     expect(getFloodKey("/api/1/store/")).toBe(getFloodKey("/api/1/store/"));
     expect(getFloodKey("/api/1/store/?sentry_version=7")).toBe(getFloodKey("/api/1/store/?"));
+  });
+});
+
+describe("the grouping input, as written for the hash", () => {
+  /** Records what the walk feeds the hash, separators shown as |, /, ; and < >. */
+  class Recorder {
+    text = "";
+    char(c: number): void {
+      this.text += ({ 1: "|", 2: "/", 3: ";", 4: "<default>", 5: "<count>" } as Record<number, string>)[c] ?? String.fromCharCode(c);
+    }
+    push(s: string): void {
+      this.text += s;
+    }
+  }
+  const written = (event: Event): string => {
+    const r = new Recorder();
+    writeGroupingKey(event, { char: (c) => r.char(c), text: (s) => r.push(s) });
+    return r.text;
+  };
+  const frames = [
+    { module: "django.core.handlers", function: "inner", lineno: 55 },
+    { filename: "/srv/app/shop/views.3f2a1b9c77.js?v=2", function: "post", in_app: true, lineno: 212 },
+  ];
+
+  test("exceptions: type and in-app frames (module, else the file's base name without its hash), never line numbers", () => {
+    expect(written({ exception: { values: [{ type: "KeyError", value: "'a'", stacktrace: { frames } }] } })).toBe("eKeyError|views.js|post/;");
+  });
+
+  test("without frames the value counts; a message, a culprit, or nothing", () => {
+    expect(written({ exception: { values: [{ type: "KeyError", value: "'a'" }] } })).toBe("eKeyError|'a';");
+    expect(written({ logentry: { message: "user %s failed", formatted: "user 7 failed" } })).toBe("muser %s failed");
+    expect(written({ culprit: "views.post" })).toBe("cviews.post");
+    expect(written({})).toBe("-");
+  });
+
+  test("a fingerprint with {{ default }} embeds the default input; only {{ default }} is the default alone", () => {
+    const event = { message: "boom", fingerprint: ["checkout", "{{ default }}", 3] };
+    expect(written(event)).toBe("f;checkout;<default>mboom;3");
+    expect(written({ message: "boom", fingerprint: ["{{ default }}"] })).toBe("mboom");
+  });
+
+  test("the hash is the hash of exactly that input, seeded by the project", () => {
+    const event = { exception: { values: [{ type: "KeyError", stacktrace: { frames } }] } };
+    const input = "eKeyError\u0001views.js\u0001post\u0002\u0003";
+    expect(groupingHash(event, 9)).toBe(hash53(input, 9));
+    expect(groupingHash(event, 10)).not.toBe(groupingHash(event, 9));
   });
 });
