@@ -5,7 +5,7 @@
  *
  *   bun bench/run.ts [--quick] [--only id,id,…] [--out docs/BENCHMARKS.md]
  *
- * ids: baseline baseline-kept-memory ingest-memory flood envelope gzip ingest-sqlite ingest-redis sustained forwarding pacing memory binary redis-topology
+ * ids: baseline baseline-kept-memory ingest-memory flood floor envelope gzip ingest-sqlite ingest-redis sustained forwarding pacing memory binary redis-topology
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";

@@ -26,6 +26,8 @@ export interface WrkScenario {
   target: "baseline" | "cyclops";
   /** Extra environment for the baseline server. */
   baselineEnv?: Record<string, string>;
+  /** Another yardstick script in place of bench/baseline.ts (bench/floor.ts). */
+  baselineScript?: string;
   script: string;
   env(p: Payloads): Record<string, string>;
   /** Config (and cleanup) for one run; default: baseConfig({}). */
@@ -97,6 +99,16 @@ export const SCENARIOS: WrkScenario[] = [
     expect: "none",
   },
   {
+    id: "floor",
+    title: "Floor: a minimal gateway with cyclops's unavoidable work (reference only)",
+    what: "bench/floor.ts: the baseline plus only what a gateway with cyclops's features cannot skip per report, each done the cheapest way found: the route and project from the URL, the headers that decide how to read the report, the key looked up by its header text, the client's address (one getpeername, as it is forwarded to Sentry), a strict UTF-8 decode, the grouping hash (src/protocol/grouping.ts) counted in a Map, the body copied into slabs it keeps, and the answer headers SDKs and the original's scripts read. No config, stats, metrics, spike protection, budget or error paths. No bar uses it; its ratio to the baseline shows how near any such gateway can come on this runtime.",
+    target: "baseline",
+    baselineScript: "bench/floor.ts",
+    script: "store-distinct.lua",
+    env: STORE,
+    expect: "none",
+  },
+  {
     id: "envelope",
     title: "Envelope ingest (modern SDK envelope with an event item)",
     what: "POST /api/1/envelope/ (Content-Type application/x-sentry-envelope): header with event_id, sent_at, sdk, trace; one event item with its length; distinct events.",
@@ -158,7 +170,7 @@ export async function runOnce(s: WrkScenario, p: Payloads, conns: number, d: Dur
   const setup = s.target === "cyclops" ? await (s.setup ?? plain())() : null;
   let server: Server | null = null;
   try {
-    server = s.target === "baseline" ? await startBaseline(s.baselineEnv) : await startCyclops(setup!.config);
+    server = s.target === "baseline" ? await startBaseline(s.baselineEnv, [], s.baselineScript) : await startCyclops(setup!.config);
     const env = { ...s.env(p), BENCH_SEED: newSeed() };
     await warmUp(server, { script: s.script, conns, seconds: d.warmSeconds, env });
     const before = s.target === "cyclops" ? await count(server) : null;

@@ -58,6 +58,8 @@ function ratioOf(r: Results, id: string, ref: string, conns: number): ReturnType
 const BARS: Array<RatioPair & { criterion: string; bar: number; reference?: boolean }> = [
   { criterion: "Ingest alone (memory: nothing drains, every report kept) vs a baseline that keeps every body, prebuilt requests", id: "ingest-memory", ref: "baseline", bar: 0.9 },
   { criterion: "(reference) Ingest (memory) vs baseline with the same allocator setting", id: "ingest-memory", ref: "baseline-kept-memory", bar: 0.9, reference: true },
+  { criterion: "(reference) A minimal gateway with cyclops's unavoidable work (bench/floor.ts) vs the baseline", id: "floor", ref: "baseline", bar: 0.9, reference: true },
+  { criterion: "(reference) Ingest (memory) vs that minimal gateway", id: "ingest-memory", ref: "floor", bar: 0.9, reference: true },
   { criterion: "Flood path vs baseline", id: "flood", ref: "baseline", bar: 1.0 },
   { criterion: "SQLite spool vs memory ingest", id: "ingest-sqlite", ref: "ingest-memory", bar: 0.6 },
   { criterion: "Redis storage + counters vs memory ingest", id: "ingest-redis", ref: "ingest-memory", bar: 0.5 },
