@@ -15,11 +15,9 @@
  * node_modules linked). CYCLOPS_ENV_<N>='{"VAR":"value"}' adds environment to the N-th target
  * (from 0). With --projects N > 1 each cyclops gets N keys and wrk picks one per request.
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { buildPayloads, newSeed } from "./lib/payloads.ts";
-import { spawnChild, stopChild } from "./lib/proc.ts";
-import { baseConfig, benchTempDir, BUN, closedPort, PUBLIC_KEY, SERVER_CORE, startBaseline, startCyclops, type Server } from "./lib/servers.ts";
+import { baseConfig, benchTempDir, closedPort, PUBLIC_KEY, startBaseline, startCyclops, type Server } from "./lib/servers.ts";
+import { cyclopsConfig } from "./lib/sustained.ts";
 import { measureWrk } from "./lib/wrk.ts";
 
 const argv = process.argv.slice(2);
@@ -33,12 +31,9 @@ const seconds = num("--seconds", 5);
 const warmSeconds = num("--warm", 2);
 const projects = num("--projects", 1);
 
-const dir = benchTempDir();
-const payloads = buildPayloads(dir, 0);
+const payloads = buildPayloads(benchTempDir(), 0);
 const script = projects > 1 ? "store-projects.lua" : "store-distinct.lua";
 const env = { BENCH_PATH: "/api/1/store/", BENCH_KEY: PUBLIC_KEY, BENCH_TEMPLATE: payloads.eventTemplateFile, BENCH_PROJECTS: String(projects) };
-const keyOf = (n: number) => n.toString(16).padStart(32, "0");
-const keys = projects > 1 ? { PROJECT_KEYS: Array.from({ length: projects }, (_, i) => [i + 1, keyOf(i + 1), null]) } : {};
 
 function split(target: string): [string, string] {
   const colon = target.indexOf(":");
@@ -50,14 +45,11 @@ async function start(target: string, index: number): Promise<Server> {
   const extraEnv = JSON.parse(process.env[`CYCLOPS_ENV_${index}`] ?? "{}") as Record<string, string>;
   if (kind === "baseline") return startBaseline(extraEnv);
   if (kind === "floor") return startBaseline({ ...extraEnv, FLOOR_SKIP: arg }, [], "bench/floor.ts");
-  const config = baseConfig({ SENTRY_BASE_URL: `http://127.0.0.1:${closedPort()}`, ...keys, ...(kind === "cyclops" && arg ? JSON.parse(arg) : {}) });
+  // The ingest runs' config (a queue nothing drains) with the sustained bench's keys.
+  const config = baseConfig({ ...cyclopsConfig(`http://127.0.0.1:${closedPort()}`, projects), ...(kind === "cyclops" && arg ? JSON.parse(arg) : {}) });
   if (kind === "cyclops") return startCyclops(config, { env: extraEnv });
-  if (kind !== "at") throw new Error(`unknown target ${target}`);
-  const conf = join(dir, `paired-${index}.json`);
-  writeFileSync(conf, JSON.stringify(config));
-  const child = spawnChild(target, ["taskset", "-c", SERVER_CORE, BUN, `${arg}/src/main.ts`, "serve", "-c", conf, "-p", "0", "-b", "127.0.0.1"], extraEnv);
-  const port = Number(await child.waitFor(/\(port (\d+)\)/, 30_000));
-  return { child, port, url: `http://127.0.0.1:${port}`, stop: () => stopChild(child) };
+  if (kind === "at") return startCyclops(config, { env: extraEnv, script: `${arg}/src/main.ts` });
+  throw new Error(`unknown target ${target}`);
 }
 
 const cpu: number[][] = targets.map(() => []);

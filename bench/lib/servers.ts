@@ -52,6 +52,8 @@ export interface CyclopsOptions {
   binary?: string;
   /** Extra arguments for bun before the script (e.g. --cpu-prof). */
   bunArgs?: string[];
+  /** The entry script bun runs; default src/main.ts (another checkout's, to compare commits). */
+  script?: string;
   core?: string;
   /** Extra environment (e.g. CYCLOPS_KEEP_FREED_MEMORY=0). */
   env?: Record<string, string>;
@@ -60,7 +62,7 @@ export interface CyclopsOptions {
 export async function startCyclops(config: Record<string, unknown>, opts: CyclopsOptions = {}): Promise<Server> {
   const conf = join(workDir, `conf-${process.pid}-${++confSeq}.json`);
   writeFileSync(conf, JSON.stringify(config, null, 2));
-  const entry = opts.binary ? [opts.binary] : [BUN, ...(opts.bunArgs ?? []), "src/main.ts"];
+  const entry = opts.binary ? [opts.binary] : [BUN, ...(opts.bunArgs ?? []), opts.script ?? "src/main.ts"];
   const child = spawnChild("cyclops", ["taskset", "-c", opts.core ?? SERVER_CORE, ...entry, "serve", "-c", conf, "-p", "0", "-b", "127.0.0.1"], opts.env);
   return ready(child, 30_000, "/healthcheck");
 }

@@ -202,18 +202,22 @@ export function writeGroupingKey(event: Json, out: KeySink): void {
   const fingerprint = event.fingerprint;
   if (!Array.isArray(fingerprint) || fingerprint.length === 0) return writeDefault(event, out);
   const count = Math.min(fingerprint.length, MAX_FINGERPRINT_ENTRIES);
+  // Each entry as text, null for "{{ default }}": all are read before anything is written, since
+  // one invalid entry, or none custom, means the default input alone.
+  const entries: (string | null)[] = [];
   let custom = false;
   for (let i = 0; i < count; i++) {
     const text = fingerprintEntry(fingerprint[i]);
     if (text === null) return writeDefault(event, out);
-    if (!DEFAULT_ENTRY.test(text)) custom = true;
+    const isDefault = DEFAULT_ENTRY.test(text);
+    custom ||= !isDefault;
+    entries.push(isDefault ? null : text);
   }
   if (!custom) return writeDefault(event, out);
   out.char(0x66 /* f */);
-  for (let i = 0; i < count; i++) {
-    const text = fingerprintEntry(fingerprint[i])!;
+  for (const text of entries) {
     out.char(PART);
-    if (DEFAULT_ENTRY.test(text)) {
+    if (text === null) {
       out.char(DEFAULT_MARK);
       writeDefault(event, out);
     } else out.text(text);
